@@ -1,0 +1,1 @@
+"""Domain and storage code shared by every function of the app (host-free)."""

@@ -1,0 +1,1 @@
+"""Access to Azure Storage: connection strings and typed clients."""
