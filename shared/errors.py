@@ -6,6 +6,7 @@
     ├── AuthError (401)
     ├── NotFoundError (404)            unknown endpoint, deployment, model, job, output
     ├── ConflictError (409)            taken name+version, deleting something in use
+    ├── MiniBatchTimeoutError          a mini-batch ran past retry_settings.timeout
     ├── ItemError                      one input item failed (corrupt file, bad row);
     │                                  recorded in the errors file, never fails a mini-batch
     └── StorageUnavailableError (503)  Azure Storage (or Azurite) could not be reached
@@ -71,3 +72,9 @@ class ItemError(BatchEndpointError):
 class StorageUnavailableError(BatchEndpointError):
     status = 503
     code = "StorageUnavailable"
+
+
+class MiniBatchTimeoutError(BatchEndpointError):
+    """A mini-batch ran past `retry_settings.timeout`; the attempt fails and is retried."""
+
+    code = "MiniBatchTimeout"
