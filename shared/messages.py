@@ -1,0 +1,55 @@
+"""Queue names and the messages that travel on them (frozen, JSON on the wire)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+PLAN_QUEUE = "batch-plan"
+SCORE_QUEUE = "batch-score"
+AGGREGATE_QUEUE = "batch-aggregate"
+ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE)
+
+
+def poison(queue: str) -> str:
+    """The queue the Functions host moves a message to after maxDequeueCount failures."""
+    return f"{queue}-poison"
+
+
+@dataclass(frozen=True)
+class PlanPage:
+    """List one page of a job's input, starting at `continuation` (None = the first page)."""
+
+    job: str
+    page: int = 0
+    continuation: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreMiniBatch:
+    """Score mini-batch `index` of `job`; its file list lives in the job's table partition."""
+
+    job: str
+    index: int
+
+
+@dataclass(frozen=True)
+class AggregateJob:
+    """Merge the per-mini-batch results of `job` into its outputs (idempotent)."""
+
+    job: str
+
+
+Message = PlanPage | ScoreMiniBatch | AggregateJob
+
+
+def encode(message: Message) -> str:
+    return json.dumps(asdict(message), separators=(",", ":"))
+
+
+def decode(kind: type, body: bytes | str) -> Message:
+    """Decode a message body; malformed bodies raise ValueError (the host then retries/poisons)."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError(f"{kind.__name__} message must be a JSON object")
+    return kind(**data)

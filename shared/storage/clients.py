@@ -1,0 +1,103 @@
+"""One set of storage clients per process, with the tables/containers/queues the app needs.
+
+Clients are thread-safe and expensive to build (TLS, pipelines), so they are made once per
+connection string. Tables, containers and queues are created on first use: the Functions
+host does not create queues, and a fresh Azurite has nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+
+from shared.messages import Message, encode
+from shared.storage.connection import StorageAccount, from_environment
+
+
+class Storage:
+    """Blob, queue and table access for one storage account."""
+
+    def __init__(self, account: StorageAccount):
+        self.account = account
+        conn = account.connection_string
+        self.blobs = BlobServiceClient.from_connection_string(conn)
+        self.tables = TableServiceClient.from_connection_string(conn)
+        self._queues = QueueServiceClient.from_connection_string(conn)
+        self._lock = threading.Lock()
+        self._tables: dict[str, TableClient] = {}
+        self._containers: dict[str, ContainerClient] = {}
+        self._queue_clients: dict[str, QueueClient] = {}
+
+    @classmethod
+    def from_connection_string(cls, conn_str: str) -> Storage:
+        return _cached(conn_str)
+
+    def table(self, name: str) -> TableClient:
+        client = self._tables.get(name)
+        if client is None:
+            client = self.tables.get_table_client(name)
+            with contextlib.suppress(ResourceExistsError):
+                client.create_table()
+            with self._lock:
+                self._tables[name] = client
+        return client
+
+    def container(self, name: str) -> ContainerClient:
+        client = self._containers.get(name)
+        if client is None:
+            client = self.blobs.get_container_client(name)
+            with contextlib.suppress(ResourceExistsError):
+                client.create_container()
+            with self._lock:
+                self._containers[name] = client
+        return client
+
+    def queue(self, name: str) -> QueueClient:
+        """A queue client speaking base64, as the Functions host expects by default."""
+        client = self._queue_clients.get(name)
+        if client is None:
+            client = self._queues.get_queue_client(
+                name,
+                message_encode_policy=TextBase64EncodePolicy(),
+                message_decode_policy=TextBase64DecodePolicy(),
+            )
+            with self._lock:
+                self._queue_clients[name] = client
+        return client
+
+    def send(self, queue: str, message: Message | str, *, delay: int | None = None) -> None:
+        """Enqueue a message, creating the queue on first use."""
+        body = message if isinstance(message, str) else encode(message)
+        client = self.queue(queue)
+        try:
+            client.send_message(body, visibility_timeout=delay)
+        except ResourceNotFoundError:
+            with contextlib.suppress(ResourceExistsError):
+                client.create_queue()
+            client.send_message(body, visibility_timeout=delay)
+
+    def ensure_queues(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            with contextlib.suppress(ResourceExistsError):
+                self.queue(name).create_queue()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(conn_str: str) -> Storage:
+    return Storage(StorageAccount.from_connection_string(conn_str))
+
+
+def default_storage() -> Storage:
+    """The app's storage: the account in the `AzureWebJobsStorage` app setting."""
+    return Storage.from_connection_string(from_environment().connection_string)
