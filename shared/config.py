@@ -1,0 +1,27 @@
+"""App settings the service reads (environment variables, as the Functions host sets them)."""
+
+from __future__ import annotations
+
+import os
+
+# Containers and tables the service owns.
+MODELS_CONTAINER = "batch-models"
+JOBS_CONTAINER = "batch-jobs"
+TABLE_MODELS = "models"
+TABLE_DATASTORES = "datastores"
+TABLE_ENDPOINTS = "endpoints"
+TABLE_DEPLOYMENTS = "deployments"
+TABLE_JOBS = "jobs"
+
+DEFAULT_DATASTORE = "workspaceblobstore"
+
+# Bounds: an HTTP request body on Azure Functions is capped at 100 MB; ONNX protobufs at 2 GB.
+MAX_MODEL_UPLOAD_BYTES = 100 * 1024 * 1024
+MAX_MODEL_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_MINI_BATCH_SIZE = 1000
+MAX_INPUT_FILE_BYTES = 256 * 1024 * 1024
+
+
+def default_datastore_container() -> str:
+    return os.environ.get("BATCH_DEFAULT_DATASTORE_CONTAINER", DEFAULT_DATASTORE)

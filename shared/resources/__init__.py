@@ -1,0 +1,1 @@
+"""The resources users manage: models, datastores, endpoints, deployments."""

@@ -1,0 +1,82 @@
+"""Datastores: named blob containers the service reads inputs from and writes outputs to.
+
+`workspaceblobstore` always exists (its container comes from the app settings), as in an
+Azure ML workspace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import config, names
+from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.storage.clients import Storage
+from shared.storage.documents import DocumentTable
+
+_PARTITION = "datastore"
+
+
+def _table(storage: Storage) -> DocumentTable:
+    return DocumentTable(storage.table(config.TABLE_DATASTORES))
+
+
+def _default(storage: Storage) -> dict[str, Any]:
+    return _doc(storage, config.DEFAULT_DATASTORE, config.default_datastore_container(), "")
+
+
+def _doc(storage: Storage, name: str, container: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "azure_blob",
+        "account_name": storage.account.name,
+        "container_name": container,
+        "description": description,
+        "is_default": name == config.DEFAULT_DATASTORE,
+    }
+
+
+def get(storage: Storage, name: str) -> dict[str, Any]:
+    if name == config.DEFAULT_DATASTORE:
+        return _default(storage)
+    doc = _table(storage).get(_PARTITION, name)
+    if doc is None:
+        raise NotFoundError(f"datastore {name} not found")
+    return doc
+
+
+def list_datastores(storage: Storage) -> list[dict[str, Any]]:
+    return [_default(storage), *sorted(_table(storage).list(_PARTITION), key=lambda d: d["name"])]
+
+
+def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    names.asset_name(name)
+    if name == config.DEFAULT_DATASTORE:
+        raise ConflictError(f"{name} is the default datastore and is configured by app settings")
+    if body.get("name", name) != name:
+        raise ValidationError("name", f"does not match the URL ('{name}')")
+    container = names.container_name(body.get("container_name"), "container_name")
+    account = body.get("account_name")
+    if account not in (None, storage.account.name):
+        raise ValidationError(
+            "account_name", f"must be this service's storage account '{storage.account.name}'")
+    description = body.get("description") or ""
+    if not isinstance(description, str):
+        raise ValidationError("description", "must be a string")
+    doc = _doc(storage, name, container, description)
+    _table(storage).put(_PARTITION, name, doc)
+    return doc
+
+
+def delete(storage: Storage, name: str) -> None:
+    if name == config.DEFAULT_DATASTORE:
+        raise ConflictError(f"{name} is the default datastore and cannot be deleted")
+    get(storage, name)
+    _table(storage).delete(_PARTITION, name)
+
+
+def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
+    """The datastore whose container this is, if any (for plain `<container>/<path>` inputs)."""
+    for doc in list_datastores(storage):
+        if doc["container_name"] == container:
+            return doc
+    return None

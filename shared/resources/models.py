@@ -1,0 +1,136 @@
+"""Registered ONNX models: name + version, immutable bytes in blob storage, sha256, signature.
+
+Registration loads the bytes with ONNX Runtime once, so a deployment can never point at
+something that is not a model. Blobs are stored under their sha256, so two racing
+registrations of the same name+version can never overwrite each other's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import config, names
+from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.storage.clients import Storage
+from shared.storage.documents import DocumentTable
+
+
+def _table(storage: Storage) -> DocumentTable:
+    return DocumentTable(storage.table(config.TABLE_MODELS))
+
+
+def register(
+    storage: Storage,
+    name: str,
+    version: str,
+    data: bytes,
+    *,
+    description: str = "",
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Validate and store a model version; nothing is stored if any check fails."""
+    from scoring.signature import read_signature  # onnxruntime: only where models are read
+
+    names.asset_name(name)
+    names.version(version)
+    if not data:
+        raise ValidationError("model", "is empty: send the ONNX file's bytes")
+    if len(data) > config.MAX_MODEL_BLOB_BYTES:
+        raise ValidationError("model", "is larger than 2 GB, the ONNX protobuf limit")
+    _check_tags(tags)
+    table = _table(storage)
+    if table.get(name, version) is not None:
+        raise ConflictError(f"model {name}:{version} already exists; register a new version")
+    signature = read_signature(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+    blob_path = f"{name}/{version}/{sha256}.onnx"
+    storage.container(config.MODELS_CONTAINER).upload_blob(blob_path, data, overwrite=True)
+    doc = {
+        "name": name,
+        "version": version,
+        "id": f"azureml:{name}:{version}",
+        "description": description or "",
+        "tags": tags or {},
+        "type": "custom_model",
+        "format": "onnx",
+        "size_bytes": len(data),
+        "sha256": sha256,
+        "path": f"{config.MODELS_CONTAINER}/{blob_path}",
+        "signature": signature.to_dict(),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    table.create(name, version, doc, f"model {name}:{version}")
+    return doc
+
+
+def get(storage: Storage, name: str, version: str) -> dict[str, Any]:
+    doc = _table(storage).get(name, version)
+    if doc is None:
+        raise NotFoundError(f"model {name}:{version} not found")
+    return doc
+
+
+def list_models(storage: Storage, name: str | None = None) -> list[dict[str, Any]]:
+    docs = list(_table(storage).list(name))
+    return sorted(docs, key=lambda d: (d["name"], _version_key(d["version"])))
+
+
+def latest(storage: Storage, name: str) -> dict[str, Any]:
+    docs = list_models(storage, name)
+    if not docs:
+        raise NotFoundError(f"model {name} not found")
+    return docs[-1]
+
+
+def resolve_reference(storage: Storage, ref: object, field: str = "model") -> dict[str, Any]:
+    """Resolve `azureml:name:version`, `name:version`, `name@latest` or {name, version}."""
+    if isinstance(ref, dict):
+        name = names.asset_name(ref.get("name"), f"{field}.name")
+        version = ref.get("version")
+        if version in (None, "latest"):
+            return latest(storage, name)
+        return get(storage, name, names.version(version, f"{field}.version"))
+    if not isinstance(ref, str) or not ref:
+        raise ValidationError(
+            field, "must be 'azureml:<name>:<version>', '<name>:<version>', '<name>@latest' or "
+            "{name, version}")
+    text = ref.removeprefix("azureml:")
+    if text.endswith("@latest"):
+        return latest(storage, names.asset_name(text[: -len("@latest")], field))
+    name, sep, version = text.rpartition(":")
+    if not sep:
+        raise ValidationError(field, f"'{ref}' names no version: use '{ref}:<version>' or "
+                              f"'{ref}@latest'")
+    return get(storage, names.asset_name(name, field), names.version(version, field))
+
+
+def delete(storage: Storage, name: str, version: str, users: list[str]) -> None:
+    """Delete a model version unless a deployment (listed in `users`) still uses it."""
+    doc = get(storage, name, version)
+    if users:
+        raise ConflictError(
+            f"model {name}:{version} is used by deployment(s) {', '.join(users)}; "
+            "delete or update them first")
+    _table(storage).delete(name, version)
+    container = storage.container(config.MODELS_CONTAINER)
+    container.delete_blob(doc["path"].split("/", 1)[1], delete_snapshots="include")
+
+
+def read_bytes(storage: Storage, model: dict[str, Any]) -> bytes:
+    container, _, blob = model["path"].partition("/")
+    return storage.container(container).download_blob(blob).readall()
+
+
+def _version_key(version: str) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
+
+
+def _check_tags(tags: object) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise ValidationError("tags", "must be a map of strings to strings")

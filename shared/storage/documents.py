@@ -1,0 +1,53 @@
+"""JSON documents in a Table storage table, keyed by (partition, row).
+
+Resources are small documents read far more often than written; a table gives cheap point
+reads, conditional writes and listing by partition without a database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.errors import ConflictError
+
+
+class DocumentTable:
+    def __init__(self, table: TableClient):
+        self.table = table
+
+    def get(self, partition: str, row: str) -> dict[str, Any] | None:
+        try:
+            entity = self.table.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+        return json.loads(entity["doc"])
+
+    def create(self, partition: str, row: str, doc: dict[str, Any], what: str) -> None:
+        try:
+            self.table.create_entity(_entity(partition, row, doc))
+        except ResourceExistsError as e:
+            raise ConflictError(f"{what} already exists") from e
+
+    def put(self, partition: str, row: str, doc: dict[str, Any]) -> None:
+        self.table.upsert_entity(_entity(partition, row, doc), mode=UpdateMode.REPLACE)
+
+    def delete(self, partition: str, row: str) -> None:
+        self.table.delete_entity(partition, row)
+
+    def list(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
+        if partition is None:
+            entities = self.table.list_entities()
+        else:
+            entities = self.table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": partition})
+        for entity in entities:
+            yield json.loads(entity["doc"])
+
+
+def _entity(partition: str, row: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"PartitionKey": partition, "RowKey": row, "doc": json.dumps(doc)}
