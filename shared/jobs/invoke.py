@@ -1,0 +1,254 @@
+"""Invoke: validate the request, pin the deployment and model, record the job, queue planning.
+
+Nothing here lists the input: a folder of a million files cannot be listed within an HTTP
+timeout. Planning pages through the listing in queue-triggered runs (planning.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from shared import config, names
+from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.jobs import paths, records
+from shared.messages import PLAN_QUEUE, PlanPage
+from shared.resources import deployments, endpoints, models
+from shared.resources.settings import JOB_OVERRIDE_KEYS, DeploymentSettings, apply_overrides
+from shared.storage.clients import Storage
+
+_REST_TYPES = {"urifolder": paths.URI_FOLDER, "urifile": paths.URI_FILE}
+_NATIVE_KEYS = {"inputs", "outputs", "deployment_name", "job_name", "params_override",
+                "started_by", *JOB_OVERRIDE_KEYS}
+_REQUEST_ID_NAMESPACE = uuid.UUID("6f1d7c1e-6d4c-4a53-9a56-4bb3f0b8e1a2")
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    """What a caller asked for, in one shape whatever body they sent."""
+
+    input_path: str
+    input_type: str
+    output_path: str | None
+    output_type: str
+    deployment_name: str | None
+    job_name: str | None
+    overrides: dict[str, Any]
+    started_by: str = "http"
+
+
+def parse_request(body: object, header_deployment: str | None = None) -> InvokeRequest:
+    """Read the native body (as `az ml batch-endpoint invoke` takes it) or AML's REST body."""
+    if not isinstance(body, dict):
+        raise ValidationError("body", "must be a JSON object")
+    if "properties" in body:
+        return _parse_rest(body, header_deployment)
+    unknown = sorted(set(body) - _NATIVE_KEYS)
+    if unknown:
+        raise ValidationError(unknown[0], "is not an invoke field")
+    inputs = body.get("inputs")
+    if not isinstance(inputs, dict) or len(inputs) != 1:
+        raise ValidationError("inputs", "must name exactly one input: {name: {type, path}}")
+    (input_name, spec), = inputs.items()
+    if isinstance(spec, str):
+        spec = {"path": spec}
+    if not isinstance(spec, dict):
+        raise ValidationError(f"inputs.{input_name}", "must be {type, path}")
+    out_path, out_type = _native_output(body.get("outputs"))
+    overrides = {k: body[k] for k in JOB_OVERRIDE_KEYS if k in body}
+    overrides.update(_params_override(body.get("params_override")))
+    return InvokeRequest(
+        input_path=spec.get("path"), input_type=spec.get("type", paths.URI_FOLDER),
+        output_path=out_path, output_type=out_type,
+        deployment_name=body.get("deployment_name") or header_deployment,
+        job_name=body.get("job_name"), overrides=overrides,
+        started_by=str(body.get("started_by") or "http"),
+    )
+
+
+def _native_output(outputs: object) -> tuple[str | None, str]:
+    if outputs is None:
+        return None, paths.URI_FOLDER
+    if not isinstance(outputs, dict) or set(outputs) - {"score"}:
+        raise ValidationError("outputs", "may only contain 'score': {type, path}")
+    score = outputs.get("score") or {}
+    if isinstance(score, str):
+        score = {"path": score}
+    if not isinstance(score, dict):
+        raise ValidationError("outputs.score", "must be {type, path}")
+    return score.get("path"), score.get("type", paths.URI_FOLDER)
+
+
+def _params_override(values: object) -> dict[str, Any]:
+    """SDK style: [{"mini_batch_size": 20}, {"output_file_name": "x.csv"}]."""
+    if values is None:
+        return {}
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ValidationError("params_override", "must be a list of {setting: value} objects")
+    merged: dict[str, Any] = {}
+    for item in values:
+        merged.update(item)
+    return merged
+
+
+def _parse_rest(body: dict[str, Any], header_deployment: str | None) -> InvokeRequest:
+    props = body["properties"]
+    if not isinstance(props, dict):
+        raise ValidationError("properties", "must be an object")
+    inputs = props.get("InputData") or props.get("inputData")
+    if not isinstance(inputs, dict) or len(inputs) != 1:
+        raise ValidationError("properties.InputData", "must name exactly one input")
+    (name, spec), = inputs.items()
+    field = f"properties.InputData.{name}"
+    if not isinstance(spec, dict):
+        raise ValidationError(field, "must be {JobInputType, Uri}")
+    kind = _REST_TYPES.get(str(spec.get("JobInputType", "UriFolder")).lower())
+    if kind is None:
+        raise ValidationError(f"{field}.JobInputType", "must be UriFolder or UriFile")
+    out_path, out_type = None, paths.URI_FOLDER
+    outputs = props.get("OutputData") or props.get("outputData")
+    if outputs:
+        score = outputs.get("score") if isinstance(outputs, dict) else None
+        if not isinstance(score, dict):
+            raise ValidationError("properties.OutputData", "may only contain 'score'")
+        out_path = score.get("Uri")
+        out_type = _REST_TYPES.get(str(score.get("JobOutputType", "UriFile")).lower())
+        if out_type is None:
+            raise ValidationError("properties.OutputData.score.JobOutputType",
+                                  "must be UriFile or UriFolder")
+    return InvokeRequest(
+        input_path=spec.get("Uri"), input_type=kind, output_path=out_path, output_type=out_type,
+        deployment_name=header_deployment, job_name=body.get("name"), overrides={},
+    )
+
+
+def invoke(
+    storage: Storage, endpoint_name: str, request: InvokeRequest, request_id: str | None = None
+) -> tuple[records.Job, bool]:
+    """Create the job and queue its planning. Returns (job, created?).
+
+    With a `request_id` (the `Repeatability-Request-ID` header) a retried request returns
+    the job the first one created instead of starting a second job.
+    """
+    endpoint = endpoints.get(storage, endpoint_name)
+    job_name = _job_name(request, endpoint_name, request_id)
+    if request_id:
+        existing = records.find(storage, job_name)
+        if existing is not None:
+            return existing, False
+    deployment = _choose_deployment(storage, endpoint, request.deployment_name)
+    model = models.get(storage, deployment["model_name"], deployment["model_version"])
+    settings = apply_overrides(_settings_of(deployment), request.overrides)
+    source = paths.resolve(storage, request.input_path, request.input_type, "inputs")
+    _check_input_exists(storage, source)
+    target = _output_location(storage, request, settings, job_name)
+    _check_output_free(storage, target, settings)
+    fields = {
+        "endpoint_name": endpoint_name,
+        "deployment_name": deployment["name"],
+        "model_id": model["id"],
+        "started_by": request.started_by,
+        "request_id": request_id or "",
+        "input": source.to_dict(),
+        "output": target,
+        "settings": settings.to_dict(),
+        "deployment": {
+            "name": deployment["name"], "scoring": deployment["scoring"],
+            "model": {k: model[k] for k in ("id", "name", "version", "sha256", "path",
+                                            "signature")},
+        },
+    }
+    try:
+        records.table(storage).create_entity(records.new_job_entity(job_name, fields))
+    except ResourceExistsError:
+        if request_id:
+            return records.load(storage, job_name), False
+        raise ConflictError(f"a job named {job_name} already exists") from None
+    records.log(storage, job_name, f"job created by {request.started_by} for "
+                f"{endpoint_name}/{deployment['name']} with model {model['id']}")
+    storage.send(PLAN_QUEUE, PlanPage(job=job_name))
+    return records.load(storage, job_name), True
+
+
+def _job_name(request: InvokeRequest, endpoint: str, request_id: str | None) -> str:
+    if request.job_name:
+        return names.job_name(request.job_name)
+    if request_id:
+        if len(request_id) > 256:
+            raise ValidationError("Repeatability-Request-ID", "is longer than 256 characters")
+        return f"batchjob-{uuid.uuid5(_REQUEST_ID_NAMESPACE, endpoint + '/' + request_id)}"
+    return f"batchjob-{uuid.uuid4()}"
+
+
+def _choose_deployment(
+    storage: Storage, endpoint: dict[str, Any], named: str | None
+) -> dict[str, Any]:
+    name = named or endpoint["defaults"].get("deployment_name")
+    if not name:
+        raise ValidationError(
+            "deployment_name",
+            f"batch endpoint {endpoint['name']} has no default deployment and the request names "
+            "none (\"No valid deployments to route to\"): set defaults.deployment_name or pass "
+            "deployment_name / the azureml-model-deployment header")
+    names.endpoint_or_deployment_name(name, "deployment_name")
+    doc = deployments.find(storage, endpoint["name"], name)
+    if doc is None:
+        raise NotFoundError(f"deployment {name} not found under batch endpoint "
+                            f"{endpoint['name']}")
+    return doc
+
+
+def _settings_of(deployment: dict[str, Any]) -> DeploymentSettings:
+    return DeploymentSettings.from_dict(
+        {**deployment["settings"], "instance_count": deployment["resources"]["instance_count"]})
+
+
+def _check_input_exists(storage: Storage, source: paths.Location) -> None:
+    container = storage.blobs.get_container_client(source.container)
+    try:
+        if source.kind == paths.URI_FILE:
+            container.get_blob_client(source.path).get_blob_properties()
+            return
+        page = next(container.walk_blobs(name_starts_with=source.prefix,
+                                         results_per_page=5).by_page())
+        if any(True for _ in page):
+            return
+    except (ResourceNotFoundError, StopIteration):
+        pass
+    raise ValidationError("inputs", f"no {'file' if source.kind == paths.URI_FILE else 'files'}"
+                          f" found at {source.uri}")
+
+
+def _output_location(storage: Storage, request: InvokeRequest, settings: DeploymentSettings,
+                     job_name: str) -> dict[str, Any]:
+    if request.output_path:
+        where = paths.resolve(storage, request.output_path, request.output_type, "outputs.score")
+    else:
+        where = paths.Location(config.DEFAULT_DATASTORE, config.default_datastore_container(),
+                               f"azureml/{job_name}/score", paths.URI_FOLDER)
+    if where.kind == paths.URI_FILE:
+        folder, _, file_name = where.path.rpartition("/")
+        names.output_file_name(file_name, "outputs.score.path")
+    else:
+        folder, file_name = where.path, settings.output_file_name
+    prefix = f"{folder}/" if folder else ""
+    return {
+        "datastore": where.datastore, "container": where.container, "folder": folder,
+        "predictions": prefix + file_name, "errors": prefix + "errors.csv",
+        "summary": prefix + "job_summary.json",
+    }
+
+
+def _check_output_free(storage: Storage, target: dict[str, Any],
+                       settings: DeploymentSettings) -> None:
+    """Azure ML fails a job whose output file exists; we refuse it before the job starts."""
+    if settings.output_action != "append_row":
+        return
+    blob = storage.blobs.get_blob_client(target["container"], target["predictions"])
+    if blob.exists():
+        raise ConflictError(
+            f"output file {target['container']}/{target['predictions']} already exists; choose "
+            "another outputs.score.path or output_file_name")
