@@ -1,5 +1,15 @@
-"""The function app: one FunctionApp, the blueprints it is made of, nothing else."""
+"""The function app: one FunctionApp and the blueprints it is made of, nothing else.
+
+    blueprints/resources_api.py   HTTP  models, datastores, endpoints, deployments
+    blueprints/jobs_api.py        HTTP  invoke, jobs, outputs, cancel, logs
+    blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
+"""
 
 import azure.functions as func
 
+from blueprints import jobs_api, pipeline, resources_api
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(resources_api.bp)
+app.register_functions(jobs_api.bp)
+app.register_functions(pipeline.bp)

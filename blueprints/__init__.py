@@ -1,0 +1,1 @@
+"""The Functions-facing layer: triggers that decode their binding and call plain code."""

@@ -1,0 +1,117 @@
+"""HTTP API for jobs: invoke, list, show, cancel, download outputs, errors and logs."""
+
+from __future__ import annotations
+
+import azure.functions as func
+from azure.core.exceptions import ResourceNotFoundError
+
+from blueprints.http_util import api_base, handles_errors, json_body, json_response
+from shared.errors import NotFoundError, ValidationError
+from shared.jobs import fanin, invoke, records, views
+from shared.resources import deployments
+from shared.storage.clients import default_storage
+
+bp = func.Blueprint()
+_OUTPUT_FILES = {"score": "predictions", "errors": "errors", "summary": "summary"}
+
+
+@bp.route(route="endpoints/{endpoint}/jobs", methods=["POST", "GET"])
+@handles_errors
+def endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    name = req.route_params["endpoint"]
+    base = api_base(req, "endpoints")
+    if req.method == "GET":
+        return _list(req, base, "endpoint_name eq @e", {"e": name})
+    request = invoke.parse_request(json_body(req), req.headers.get("azureml-model-deployment"))
+    request_id = req.headers.get("repeatability-request-id")
+    job, created = invoke.invoke(storage, name, request, request_id)
+    return json_response(views.job_resource(job, base), status=202,
+                         headers={"Location": f"{base}/jobs/{job.name}"})
+
+
+@bp.route(route="endpoints/{endpoint}/deployments/{deployment}/jobs", methods=["GET"])
+@handles_errors
+def deployment_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    ep, dep = req.route_params["endpoint"], req.route_params["deployment"]
+    deployments.get(default_storage(), ep, dep)
+    return _list(req, api_base(req, "endpoints"),
+                 "endpoint_name eq @e and deployment_name eq @d", {"e": ep, "d": dep})
+
+
+@bp.route(route="jobs", methods=["GET"])
+@handles_errors
+def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    return _list(req, api_base(req, "jobs"), "", {})
+
+
+def _list(req: func.HttpRequest, base: str, filter_: str, params: dict) -> func.HttpResponse:
+    status = req.params.get("status")
+    if status:
+        filter_ = " and ".join(f for f in (filter_, "status eq @s") if f)
+        params = {**params, "s": status}
+    if "e" in params and "d" not in params and req.params.get("deployment"):
+        filter_ += " and deployment_name eq @d"
+        params["d"] = req.params["deployment"]
+    jobs = sorted(records.list_jobs(default_storage(), filter_, params),
+                  key=lambda j: j.created_at, reverse=True)
+    return json_response({"value": [views.job_resource(j, base) for j in jobs]})
+
+
+@bp.route(route="jobs/{job}", methods=["GET"])
+@handles_errors
+def show_job(req: func.HttpRequest) -> func.HttpResponse:
+    job = records.load(default_storage(), req.route_params["job"])
+    return json_response(views.job_resource(job, api_base(req, "jobs")))
+
+
+@bp.route(route="jobs/{job}/cancel", methods=["POST"])
+@handles_errors
+def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
+    job = fanin.request_cancel(default_storage(), req.route_params["job"])
+    return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
+
+
+@bp.route(route="jobs/{job}/outputs/{output}", methods=["GET"])
+@handles_errors
+def download_output(req: func.HttpRequest) -> func.HttpResponse:
+    return _download(req.route_params["job"], req.route_params["output"])
+
+
+@bp.route(route="jobs/{job}/errors", methods=["GET"])
+@handles_errors
+def job_errors(req: func.HttpRequest) -> func.HttpResponse:
+    return _download(req.route_params["job"], "errors")
+
+
+@bp.route(route="jobs/{job}/logs", methods=["GET"])
+@handles_errors
+def job_logs(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    job = records.load(storage, req.route_params["job"])
+    return func.HttpResponse(views.progress_log(storage, job), mimetype="text/plain")
+
+
+def _download(job_name: str, output: str) -> func.HttpResponse:
+    storage = default_storage()
+    job = records.load(storage, job_name)
+    key = _OUTPUT_FILES.get(output)
+    if key is None:
+        raise ValidationError("output", "must be one of: score, errors, summary")
+    if job.status not in records.TERMINAL:
+        raise NotFoundError(f"job {job_name} is {job.status}; outputs exist once it ends")
+    out = job.output
+    blob = storage.blobs.get_blob_client(out["container"], out[key])
+    try:
+        stream = blob.download_blob()
+    except ResourceNotFoundError:
+        raise NotFoundError(f"job {job_name} has no '{output}' output "
+                            f"(output_action is {job.settings['output_action']})") from None
+    file_name = out[key].rsplit("/", 1)[-1]
+    return func.HttpResponse(
+        stream.readall(), mimetype=stream.properties.content_settings.content_type or
+        "application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+

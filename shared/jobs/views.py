@@ -1,0 +1,83 @@
+"""How a job looks from outside: the JSON resource (Azure ML's names) and the progress log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.jobs import records
+from shared.jobs.records import Job
+from shared.storage.clients import Storage
+
+_REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
+
+
+def job_resource(job: Job, api_base: str) -> dict[str, Any]:
+    out = job.output
+    predictions = f"azureml://datastores/{out['datastore']}/paths/{out['predictions']}"
+    inputs = {"input_data": {"type": job.input["type"], "path": job.input["uri"]}}
+    outputs = {"score": {"type": "uri_file", "path": predictions}}
+    link = f"{api_base}/jobs/{job.name}"
+    return {
+        "name": job.name,
+        "id": f"/jobs/{job.name}",
+        "type": "batch_job",
+        "status": job.status,
+        "endpoint_name": job.endpoint_name,
+        "deployment_name": job.deployment_name,
+        "model": job.model_id,
+        "started_by": job.started_by,
+        "inputs": inputs,
+        "outputs": outputs,
+        "settings": job.settings,
+        "progress": progress(job),
+        "creation_context": {"created_at": job.created_at},
+        "started_at": job.started_at or None,
+        "ended_at": job.ended_at or None,
+        "error": {"message": job.error} if job.error else None,
+        "links": {"self": link, "score": f"{link}/outputs/score", "errors": f"{link}/errors",
+                  "logs": f"{link}/logs", "cancel": f"{link}/cancel"},
+        # The shape Azure ML's REST API answers with, so scripts polling
+        # `.properties.status` keep working.
+        "properties": {
+            "status": job.status,
+            "endpointName": job.endpoint_name,
+            "deploymentName": job.deployment_name,
+            "InputData": {"input_data": {"JobInputType": _REST_INPUT[job.input["type"]],
+                                         "Uri": job.input["uri"]}},
+            "OutputData": {"score": {"JobOutputType": "UriFile", "Uri": predictions}},
+        },
+    }
+
+
+def progress(job: Job) -> dict[str, Any]:
+    total = job.mb_total if job.planning_done else None
+    return {
+        "planning_done": bool(job.planning_done),
+        "files": job.files_total,
+        "mini_batches": {
+            "total": total, "planned": job.mb_planned, "succeeded": job.mb_done,
+            "failed": job.mb_failed, "canceled": job.mb_canceled,
+            "pending": job.mb_planned - job.accounted,
+        },
+        "items": {"succeeded": job.items_ok, "failed": job.items_failed},
+    }
+
+
+def progress_log(storage: Storage, job: Job) -> str:
+    """Like Azure ML's logs/job_progress_overview.txt, followed by the job's event lines."""
+    p = progress(job)
+    mb = p["mini_batches"]
+    lines = [
+        f"Job {job.name} ({job.endpoint_name}/{job.deployment_name}, model {job.model_id})",
+        f"Status: {job.status}",
+        f"Mini-batches: {mb['total'] if mb['total'] is not None else '?'} total, "
+        f"{mb['planned']} scheduled, {mb['succeeded']} succeeded, {mb['failed']} failed, "
+        f"{mb['canceled']} canceled, {mb['pending']} pending",
+        f"Items: {job.items_ok} succeeded, {job.items_failed} failed "
+        f"(error_threshold {job.settings['error_threshold']})",
+        "",
+    ]
+    lines += [f"{at}  {message}" for at, message in records.log_lines(storage, job.name)]
+    if job.error:
+        lines.append(f"Error: {job.error}")
+    return "\n".join(lines) + "\n"
