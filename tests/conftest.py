@@ -29,3 +29,12 @@ def storage_connection_string(azurite: azurite_process.Azurite) -> str:
 def unique_name() -> str:
     """A short lowercase name that is valid for queues, containers and tables' prefixes."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def storage(azurite: azurite_process.Azurite, monkeypatch: pytest.MonkeyPatch):
+    """The app's Storage over the session's Azurite (also what `default_storage()` returns)."""
+    from shared.storage.clients import Storage
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    return Storage.from_connection_string(azurite.connection_string)

@@ -1,0 +1,93 @@
+import pytest
+
+from shared import names
+from shared.errors import ValidationError
+from shared.jobs import invoke
+from shared.resources.settings import DeploymentSettings, apply_overrides, parse_deployment_settings
+
+
+def test_defaults_are_azure_mls():
+    s = parse_deployment_settings({})
+    assert (s.instance_count, s.max_concurrency_per_instance, s.mini_batch_size) == (1, 1, 10)
+    assert s.output_action == "append_row" and s.output_file_name == "predictions.csv"
+    assert (s.retry_settings.max_retries, s.retry_settings.timeout) == (3, 30)
+    assert s.error_threshold == -1 and s.logging_level == "info"
+
+
+def test_nested_and_legacy_root_layouts_agree():
+    nested = parse_deployment_settings(
+        {"settings": {"mini_batch_size": 5, "retry_settings": {"timeout": "PT1M"}},
+         "resources": {"instance_count": 2}})
+    legacy = parse_deployment_settings(
+        {"mini_batch_size": 5, "retry_settings": {"timeout": 60}, "resources": {"instance_count": 2}})
+    assert nested == legacy
+    assert nested.retry_settings.timeout == 60 and nested.max_in_flight == 2
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"settings": {"mini_batch_size": 0}}, "settings.mini_batch_size"),
+    ({"settings": {"output_action": "append"}}, "settings.output_action"),
+    ({"settings": {"retry_settings": {"timeout": "soon"}}}, "settings.retry_settings.timeout"),
+    ({"settings": {"bogus": 1}}, "settings.bogus"),
+    ({"settings": {"output_file_name": "../x.csv"}}, "settings.output_file_name"),
+    ({"mini_batch_size": 3, "settings": {"mini_batch_size": 4}}, "mini_batch_size"),
+])
+def test_bad_settings_name_the_field(body, field):
+    with pytest.raises(ValidationError) as err:
+        parse_deployment_settings(body)
+    assert err.value.field == field
+
+
+def test_overrides_replace_only_what_is_named():
+    s = apply_overrides(DeploymentSettings(), {"mini_batch_size": 3,
+                                               "retry_settings": {"max_retries": 0}})
+    assert s.mini_batch_size == 3 and s.retry_settings.max_retries == 0
+    assert s.retry_settings.timeout == 30
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("abc", True), ("a-b-c", True), ("ab", False), ("a" * 33, False), ("1abc", False),
+    ("abc-", False), ("ab_c", False),
+])
+def test_endpoint_name_rule(value, ok):
+    if ok:
+        assert names.endpoint_or_deployment_name(value) == value
+    else:
+        with pytest.raises(ValidationError, match="3-32 characters"):
+            names.endpoint_or_deployment_name(value)
+
+
+def test_native_invoke_body():
+    req = invoke.parse_request({
+        "inputs": {"images": {"type": "uri_folder", "path": "azureml://datastores/d/paths/x"}},
+        "outputs": {"score": {"type": "uri_file", "path": "out/p.csv"}},
+        "mini_batch_size": 4, "params_override": [{"error_threshold": 2}],
+        "deployment_name": "blue"}, header_deployment="green")
+    assert req.input_path == "azureml://datastores/d/paths/x" and req.input_type == "uri_folder"
+    assert req.output_path == "out/p.csv" and req.output_type == "uri_file"
+    assert req.deployment_name == "blue"
+    assert req.overrides == {"mini_batch_size": 4, "error_threshold": 2}
+
+
+def test_aml_rest_invoke_body_and_header_deployment():
+    req = invoke.parse_request({"properties": {
+        "InputData": {"heart": {"JobInputType": "UriFile", "Uri": "data/heart.csv"}},
+        "OutputData": {"score": {"JobOutputType": "UriFile", "Uri": "out/h.csv"}}}},
+        header_deployment="green")
+    assert (req.input_path, req.input_type) == ("data/heart.csv", "uri_file")
+    assert (req.output_path, req.output_type) == ("out/h.csv", "uri_file")
+    assert req.deployment_name == "green"
+
+
+@pytest.mark.parametrize("body, field", [
+    ([], "body"),
+    ({"inputs": {}}, "inputs"),
+    ({"inputs": {"a": {"path": "x"}}, "surprise": 1}, "surprise"),
+    ({"properties": {"InputData": {"a": {"JobInputType": "Literal", "Uri": "x"}}}},
+     "properties.InputData.a.JobInputType"),
+    ({"inputs": {"a": {"path": "x"}}, "outputs": {"other": {}}}, "outputs"),
+])
+def test_bad_invoke_bodies(body, field):
+    with pytest.raises(ValidationError) as err:
+        invoke.parse_request(body)
+    assert err.value.field == field
