@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 PLAN_QUEUE = "batch-plan"
 SCORE_QUEUE = "batch-score"
 AGGREGATE_QUEUE = "batch-aggregate"
-ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE)
+EVENTS_QUEUE = "batch-events"
+ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE)
 
 
 def poison(queue: str) -> str:
@@ -40,7 +41,14 @@ class AggregateJob:
     job: str
 
 
-Message = PlanPage | ScoreMiniBatch | AggregateJob
+@dataclass(frozen=True)
+class JobEnded:
+    """Publish the final-state event of `job` to its configured targets (at least once)."""
+
+    job: str
+
+
+Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded
 
 
 def encode(message: Message) -> str:

@@ -17,6 +17,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from shared import config
+from shared.events import outbound
 from shared.jobs import minibatch, records
 from shared.jobs.records import CANCELED, COMPLETED, DONE, FAILED, FINALIZING, MB_FAILED, Job
 from shared.messages import AggregateJob
@@ -28,8 +29,11 @@ ERRORS_HEADER = b"file_name,row,reason\n"
 
 def aggregate(storage: Storage, msg: AggregateJob) -> Job:
     job = records.load(storage, msg.job)
+    if job.status in records.TERMINAL:
+        outbound.announce_if_pending(storage, job)  # a redelivery after the job ended
+        return job
     if job.status != FINALIZING or not job.all_accounted:
-        return job  # ended already, or a stray message before the last completion
+        return job  # a stray message before the last completion
     out = job.output
     container = storage.container(out["container"])
     owner = {"batch_job": job.name}
@@ -61,6 +65,7 @@ def aggregate(storage: Storage, msg: AggregateJob) -> Job:
     if changed:
         records.log(storage, job.name, f"job {status}: {job.items_ok} items scored, "
                     f"{job.items_failed} failed; outputs in {out['container']}/{out['folder']}")
+    outbound.announce_if_pending(storage, job)
     return job
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.events import outbound
 from shared.jobs import records
 from shared.jobs.records import (
     CANCEL_REQUESTED,
@@ -129,4 +130,5 @@ def fail_job(storage: Storage, job_name: str, error: str) -> Job:
     job, changed = records.update_job(storage, job_name, change)
     if changed:
         records.log(storage, job_name, f"job failed: {error}")
+    outbound.announce_if_pending(storage, job)
     return job

@@ -16,6 +16,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobPrefix
 
 from shared import config
+from shared.events import outbound
 from shared.jobs import paths, records
 from shared.jobs.records import FINALIZING, PENDING, PREPARING, QUEUED, RUNNING, TERMINAL, Job
 from shared.messages import (
@@ -45,7 +46,7 @@ def plan_page(storage: Storage, msg: PlanPage) -> None:
     if msg.page > job.plan_pages:
         raise RuntimeError(f"job {job.name}: page {msg.page} arrived before page {job.plan_pages}")
     if job.stop_reason:
-        _finish(storage, job.name, msg.page, [], None)
+        _follow_up(storage, _finish(storage, job.name, msg.page, [], None), msg.page, None)
         return
     if msg.page == 0:
         records.log(storage, job.name, f"planning: listing {job.input['uri']}")
@@ -55,11 +56,17 @@ def plan_page(storage: Storage, msg: PlanPage) -> None:
     start = job.mb_planned
     write_minibatches(storage, job.name, start, batches)
     dispatch_new(storage, job, start, len(batches))
-    job = _finish(storage, job.name, msg.page, batches, token)
-    if token:
-        storage.send(PLAN_QUEUE, PlanPage(job.name, msg.page + 1, token))
+    _follow_up(storage, _finish(storage, job.name, msg.page, batches, token), msg.page, token)
+
+
+def _follow_up(storage: Storage, job: Job, page: int, token: str | None) -> None:
+    """Next page, or the aggregation if everything finished already, or the end event."""
+    if token and not job.planning_done:
+        storage.send(PLAN_QUEUE, PlanPage(job.name, page + 1, token))
     elif job.status == FINALIZING:
         storage.send(AGGREGATE_QUEUE, AggregateJob(job=job.name))
+    else:
+        outbound.announce_if_pending(storage, job)
 
 
 def list_page(storage: Storage, job: Job, continuation: str | None) -> tuple[list[str], str | None]:

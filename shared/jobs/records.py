@@ -85,7 +85,8 @@ def new_job_entity(name: str, fields: dict[str, Any]) -> dict[str, Any]:
         "created_at": now(), "started_at": "", "ended_at": "", "error": "", "stop_reason": "",
         "planning_done": False, "plan_pages": 0, "plan_continuation": "", "mb_total": -1,
         "mb_planned": 0, "files_total": 0, "mb_done": 0, "mb_failed": 0, "mb_canceled": 0,
-        "items_ok": 0, "items_failed": 0, **fields,
+        "items_ok": 0, "items_failed": 0, "events_state": "", "events_delivered": "",
+        **fields,
     }
     return _to_entity(entity)
 

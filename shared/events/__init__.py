@@ -1,0 +1,1 @@
+"""Events in (blob drops, Event Grid) and out (a CloudEvent when a job ends)."""

@@ -1,0 +1,137 @@
+"""Job events out: a CloudEvent when a job reaches a final state.
+
+Targets: an Event Grid topic from the app settings (`BATCH_EVENTGRID_TOPIC_ENDPOINT`,
+`BATCH_EVENTGRID_TOPIC_KEY`) and/or the endpoint's `notifications.webhook_url`. Publishing
+runs on its own queue (`batch-events`): it never blocks or fails the job, a failed delivery
+is retried by the queue and logged, and each target that accepted the event is remembered so
+a retry does not send it there again. Event ids are `<job>/<state>`, so receivers can drop
+the duplicates at-least-once delivery may bring.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from azure.core import PipelineClient
+from azure.core.credentials import AzureKeyCredential
+from azure.core.messaging import CloudEvent
+from azure.core.rest import HttpRequest
+
+from shared.jobs import records
+from shared.jobs.records import CANCELED, COMPLETED, FAILED, TERMINAL, Job
+from shared.messages import EVENTS_QUEUE, JobEnded
+from shared.storage.clients import Storage
+
+log = logging.getLogger("batch.events")
+EVENT_TYPES = {
+    COMPLETED: "BatchEndpoints.Job.Completed",
+    FAILED: "BatchEndpoints.Job.Failed",
+    CANCELED: "BatchEndpoints.Job.Canceled",
+}
+
+
+def announce_if_pending(storage: Storage, job: Job) -> None:
+    """Queue the final-state event unless every target already has it (idempotent)."""
+    if job.status in TERMINAL and job.entity.get("events_state", "") != "delivered":
+        storage.send(EVENTS_QUEUE, JobEnded(job=job.name))
+
+
+def job_event(job: Job) -> CloudEvent:
+    out = job.output
+    base = f"azureml://datastores/{out['datastore']}/paths/"
+    return CloudEvent(
+        source=f"/batch-endpoints/endpoints/{job.endpoint_name}",
+        type=EVENT_TYPES[job.status],
+        subject=f"jobs/{job.name}",
+        id=f"{job.name}/{job.status}",
+        data={
+            "endpoint_name": job.endpoint_name,
+            "deployment_name": job.deployment_name,
+            "job_name": job.name,
+            "status": job.status,
+            "started_by": job.started_by,
+            "error": job.error or None,
+            "mini_batches": {"total": job.mb_total, "succeeded": job.mb_done,
+                             "failed": job.mb_failed, "canceled": job.mb_canceled},
+            "items": {"succeeded": job.items_ok, "failed": job.items_failed},
+            "outputs": {"score": base + out["predictions"], "errors": base + out["errors"],
+                        "summary": base + out["summary"]},
+        },
+    )
+
+
+def publish(storage: Storage, job_name: str) -> None:
+    """Deliver the event to each target not yet reached; raise if any delivery failed."""
+    job = records.load(storage, job_name)
+    if job.status not in TERMINAL:
+        return
+    done = set(filter(None, job.entity.get("events_delivered", "").split(",")))
+    targets = _targets(storage, job)
+    event = job_event(job)
+    errors = []
+    for name, send in targets.items():
+        if name in done:
+            continue
+        try:
+            send(event)
+        except Exception as e:  # every target gets its try; the queue retries the rest
+            log.warning("job %s: event delivery to %s failed: %s", job_name, name, e)
+            errors.append(f"{name}: {e}")
+            continue
+        done.add(name)
+        log.info("job %s: %s event delivered to %s", job_name, event.type, name)
+
+    def change(current: Job) -> dict[str, Any]:
+        return {"events_delivered": ",".join(sorted(done)),
+                "events_state": "failed" if errors else "delivered"}
+
+    records.update_job(storage, job_name, change)
+    if errors:
+        raise EventDeliveryError("; ".join(errors))
+
+
+class EventDeliveryError(RuntimeError):
+    pass
+
+
+def _targets(storage: Storage, job: Job) -> dict[str, Any]:
+    from shared.resources import endpoints
+
+    targets: dict[str, Any] = {}
+    topic = os.environ.get("BATCH_EVENTGRID_TOPIC_ENDPOINT")
+    if topic:
+        targets["eventgrid"] = lambda event: _topic_client(topic).send([event])
+    try:
+        endpoint = endpoints.get(storage, job.endpoint_name)
+    except Exception:
+        endpoint = {}
+    url = (endpoint.get("notifications") or {}).get("webhook_url")
+    if url:
+        targets["webhook"] = lambda event: post_cloudevent(url, event)
+    return targets
+
+
+def _topic_client(topic: str):
+    from azure.eventgrid import EventGridPublisherClient
+
+    key = os.environ.get("BATCH_EVENTGRID_TOPIC_KEY", "")
+    return EventGridPublisherClient(topic, AzureKeyCredential(key))
+
+
+def post_cloudevent(url: str, event: CloudEvent, timeout: float = 10.0) -> None:
+    """POST one CloudEvent in structured JSON mode; a non-2xx answer is a failure."""
+    body = {
+        "specversion": "1.0", "id": event.id, "source": event.source, "type": event.type,
+        "subject": event.subject, "time": event.time.isoformat() if event.time else None,
+        "datacontenttype": "application/json", "data": event.data,
+    }
+    request = HttpRequest("POST", url, content=json.dumps(body),
+                          headers={"content-type": "application/cloudevents+json"})
+    with PipelineClient(base_url=url) as client:
+        response = client.send_request(request, connection_timeout=timeout,
+                                       read_timeout=timeout)
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"webhook answered {response.status_code}")
