@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 from shared.jobs import aggregate, fanin, minibatch, planning, records
 from shared.messages import (
-    AGGREGATE_QUEUE, PLAN_QUEUE, SCORE_QUEUE, AggregateJob, PlanPage, ScoreMiniBatch, decode,
+    AGGREGATE_QUEUE,
+    PLAN_QUEUE,
+    SCORE_QUEUE,
+    AggregateJob,
+    PlanPage,
+    ScoreMiniBatch,
+    decode,
 )
 from shared.storage.clients import Storage
 

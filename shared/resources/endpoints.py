@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared import config, names
 from shared.errors import NotFoundError, ValidationError
@@ -16,7 +17,8 @@ from shared.storage.documents import DocumentTable
 
 _PARTITION = "endpoint"
 AUTH_MODES = ("key", "aad_token")
-_KNOWN = {"name", "description", "tags", "auth_mode", "defaults", "$schema", "properties",
+_KNOWN = {"name", "description", "tags", "auth_mode", "defaults", "notifications", "$schema",
+          "properties",
           "type", "scoring_uri", "provisioning_state", "created_at", "updated_at", "id"}
 
 
@@ -65,6 +67,8 @@ def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[
             raise ValidationError(
                 "defaults.deployment_name",
                 f"deployment '{default}' does not exist under endpoint '{name}'")
+    notifications = _notifications(
+        body.get("notifications", existing.get("notifications") if existing else None))
     now = datetime.now(UTC).isoformat()
     doc = {
         "name": name,
@@ -73,12 +77,28 @@ def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[
         "tags": tags,
         "auth_mode": auth_mode,
         "defaults": {"deployment_name": default or None},
+        "notifications": notifications,
         "provisioning_state": "Succeeded",
         "created_at": existing["created_at"] if existing else now,
         "updated_at": now,
     }
     _table(storage).put(_PARTITION, name, doc)
     return doc
+
+
+def _notifications(value: object) -> dict[str, Any]:
+    """`notifications.webhook_url`: where job-ended CloudEvents are POSTed (optional)."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict) or set(value) - {"webhook_url"}:
+        raise ValidationError("notifications", "must be an object with only webhook_url")
+    url = value.get("webhook_url")
+    if url in (None, ""):
+        return {}
+    parsed = urlsplit(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValidationError("notifications.webhook_url", "must be an http(s) URL")
+    return {"webhook_url": url}
 
 
 def set_default_if_none(storage: Storage, name: str, deployment: str) -> None:

@@ -19,7 +19,8 @@ def test_nested_and_legacy_root_layouts_agree():
         {"settings": {"mini_batch_size": 5, "retry_settings": {"timeout": "PT1M"}},
          "resources": {"instance_count": 2}})
     legacy = parse_deployment_settings(
-        {"mini_batch_size": 5, "retry_settings": {"timeout": 60}, "resources": {"instance_count": 2}})
+        {"mini_batch_size": 5, "retry_settings": {"timeout": 60},
+         "resources": {"instance_count": 2}})
     assert nested == legacy
     assert nested.retry_settings.timeout == 60 and nested.max_in_flight == 2
 
