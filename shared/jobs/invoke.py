@@ -38,6 +38,7 @@ class InvokeRequest:
     job_name: str | None
     overrides: dict[str, Any]
     started_by: str = "http"
+    manifest: str | None = None  # blob in batch-jobs listing the files (jobs started by drops)
 
 
 def parse_request(body: object, header_deployment: str | None = None) -> InvokeRequest:
@@ -143,7 +144,8 @@ def invoke(
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
     settings = apply_overrides(_settings_of(deployment), request.overrides)
     source = paths.resolve(storage, request.input_path, request.input_type, "inputs")
-    _check_input_exists(storage, source)
+    if not request.manifest:
+        _check_input_exists(storage, source)
     target = _output_location(storage, request, settings, job_name)
     _check_output_free(storage, target, settings)
     fields = {
@@ -152,7 +154,7 @@ def invoke(
         "model_id": model["id"],
         "started_by": request.started_by,
         "request_id": request_id or "",
-        "input": source.to_dict(),
+        "input": {**source.to_dict(), "manifest": request.manifest or ""},
         "output": target,
         "settings": settings.to_dict(),
         "deployment": {

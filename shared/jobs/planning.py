@@ -76,6 +76,8 @@ def list_page(storage: Storage, job: Job, continuation: str | None) -> tuple[lis
         return [source["path"]], None
     batch = int(job.settings["mini_batch_size"])  # at most 1,000, so a page holds whole batches
     size = (LIST_PAGE_LIMIT // batch) * batch
+    if source.get("manifest"):
+        return _manifest_page(storage, source["manifest"], int(continuation or 0), size)
     prefix = f"{source['path']}/" if source["path"] else ""
     container = storage.blobs.get_container_client(source["container"])
     pager = container.walk_blobs(name_starts_with=prefix, delimiter="/",
@@ -83,6 +85,14 @@ def list_page(storage: Storage, job: Job, continuation: str | None) -> tuple[lis
     page = next(pager, [])
     names = [b.name for b in page if not isinstance(b, BlobPrefix)]
     return names, pager.continuation_token or None
+
+
+def _manifest_page(storage: Storage, manifest: str, offset: int,
+                   size: int) -> tuple[list[str], str | None]:
+    """A page of an explicit file list (a drop's arrivals) instead of a folder listing."""
+    names = json.loads(storage.container(config.JOBS_CONTAINER).download_blob(manifest).readall())
+    page = names[offset:offset + size]
+    return page, str(offset + size) if offset + size < len(names) else None
 
 
 def write_minibatches(storage: Storage, job: str, start: int, batches: list[list[str]]) -> None:
