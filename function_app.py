@@ -4,14 +4,16 @@
     blueprints/jobs_api.py        HTTP  invoke, jobs, outputs, cancel, logs
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
     blueprints/events.py          queue job-ended CloudEvents out
+    blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
 """
 
 import azure.functions as func
 
-from blueprints import events, jobs_api, pipeline, resources_api
+from blueprints import drops, events, jobs_api, pipeline, resources_api
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
 app.register_functions(jobs_api.bp)
 app.register_functions(pipeline.bp)
 app.register_functions(events.bp)
+app.register_functions(drops.bp)

@@ -25,3 +25,22 @@ MAX_INPUT_FILE_BYTES = 256 * 1024 * 1024
 
 def default_datastore_container() -> str:
     return os.environ.get("BATCH_DEFAULT_DATASTORE_CONTAINER", DEFAULT_DATASTORE)
+
+
+# Event-driven jobs (blob drops and Event Grid).
+INBOX_DATASTORE = "inbox"
+TABLE_DROPS = "drops"
+TABLE_REJECTED_DROPS = "droprejects"
+
+
+def inbox_container() -> str:
+    return os.environ.get("BATCH_INBOX_CONTAINER", "inbox")
+
+
+def drop_quiet_seconds() -> int:
+    """How long a folder must see no new file before its arrivals become one job."""
+    return int(os.environ.get("BATCH_DROP_QUIET_SECONDS", "30"))
+
+
+def drop_output_datastore() -> str:
+    return os.environ.get("BATCH_DROP_OUTPUT_DATASTORE", DEFAULT_DATASTORE)

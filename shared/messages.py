@@ -9,7 +9,8 @@ PLAN_QUEUE = "batch-plan"
 SCORE_QUEUE = "batch-score"
 AGGREGATE_QUEUE = "batch-aggregate"
 EVENTS_QUEUE = "batch-events"
-ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE)
+DROPS_QUEUE = "batch-drops"
+ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE)
 
 
 def poison(queue: str) -> str:
@@ -48,7 +49,14 @@ class JobEnded:
     job: str
 
 
-Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded
+@dataclass(frozen=True)
+class QuietCheck:
+    """Has drop group `group` been quiet long enough to become a job?"""
+
+    group: str
+
+
+Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded | QuietCheck
 
 
 def encode(message: Message) -> str:

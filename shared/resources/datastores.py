@@ -1,7 +1,7 @@
 """Datastores: named blob containers the service reads inputs from and writes outputs to.
 
 `workspaceblobstore` always exists (its container comes from the app settings), as in an
-Azure ML workspace.
+Azure ML workspace; so does `inbox`, the container users drop files into to start jobs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ def _table(storage: Storage) -> DocumentTable:
     return DocumentTable(storage.table(config.TABLE_DATASTORES))
 
 
-def _default(storage: Storage) -> dict[str, Any]:
-    return _doc(storage, config.DEFAULT_DATASTORE, config.default_datastore_container(), "")
+def _builtins(storage: Storage) -> dict[str, dict[str, Any]]:
+    return {
+        config.DEFAULT_DATASTORE: _doc(storage, config.DEFAULT_DATASTORE,
+                                       config.default_datastore_container(),
+                                       "the default datastore"),
+        config.INBOX_DATASTORE: _doc(storage, config.INBOX_DATASTORE, config.inbox_container(),
+                                     "drop files under <endpoint>/<folder>/ to start jobs"),
+    }
 
 
 def _doc(storage: Storage, name: str, container: str, description: str) -> dict[str, Any]:
@@ -36,8 +42,9 @@ def _doc(storage: Storage, name: str, container: str, description: str) -> dict[
 
 
 def get(storage: Storage, name: str) -> dict[str, Any]:
-    if name == config.DEFAULT_DATASTORE:
-        return _default(storage)
+    builtin = _builtins(storage).get(name)
+    if builtin:
+        return builtin
     doc = _table(storage).get(_PARTITION, name)
     if doc is None:
         raise NotFoundError(f"datastore {name} not found")
@@ -45,13 +52,14 @@ def get(storage: Storage, name: str) -> dict[str, Any]:
 
 
 def list_datastores(storage: Storage) -> list[dict[str, Any]]:
-    return [_default(storage), *sorted(_table(storage).list(_PARTITION), key=lambda d: d["name"])]
+    stored = sorted(_table(storage).list(_PARTITION), key=lambda d: d["name"])
+    return [*_builtins(storage).values(), *stored]
 
 
 def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[str, Any]:
     names.asset_name(name)
-    if name == config.DEFAULT_DATASTORE:
-        raise ConflictError(f"{name} is the default datastore and is configured by app settings")
+    if name in _builtins(storage):
+        raise ConflictError(f"{name} is a built-in datastore, configured by app settings")
     if body.get("name", name) != name:
         raise ValidationError("name", f"does not match the URL ('{name}')")
     container = names.container_name(body.get("container_name"), "container_name")
@@ -68,8 +76,8 @@ def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[
 
 
 def delete(storage: Storage, name: str) -> None:
-    if name == config.DEFAULT_DATASTORE:
-        raise ConflictError(f"{name} is the default datastore and cannot be deleted")
+    if name in _builtins(storage):
+        raise ConflictError(f"{name} is a built-in datastore and cannot be deleted")
     get(storage, name)
     _table(storage).delete(_PARTITION, name)
 
