@@ -1,0 +1,251 @@
+"""The job pipeline end to end through the plain functions the triggers call, with real
+Azurite and real ONNX Runtime, driven by an in-process queue loop so deliveries can be
+repeated, reordered and interrupted deterministically. (tests/e2e runs the same through the
+real local host.)"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import pytest
+
+from shared.errors import ConflictError, ValidationError
+from shared.jobs import invoke, records
+from shared.messages import AGGREGATE_QUEUE, SCORE_QUEUE, ScoreMiniBatch, encode
+from shared.resources import deployments, endpoints, models
+from tests import builders
+from tests.inprocess import InProcessHost
+
+
+@pytest.fixture
+def setup(storage):
+    name = "ep-" + uuid.uuid4().hex[:8]
+    version = uuid.uuid4().hex[:8]
+    models.register(storage, "digits", version, builders.digits_model())
+    endpoints.create_or_update(storage, name, {})
+    deployments.create_or_update(storage, name, "lr", {
+        "model": f"azureml:digits:{version}", "scoring": builders.DIGITS_SCORING,
+        "settings": {"mini_batch_size": 4}, "resources": {"instance_count": 2}})
+    return storage, name
+
+
+def upload(storage, folder: str, files) -> None:
+    container = storage.container("workspaceblobstore")
+    for name, data, _ in files:
+        container.upload_blob(f"{folder}/{name}", data, overwrite=True)
+
+
+def start(storage, endpoint, folder, **kw) -> str:
+    request = invoke.parse_request(
+        {"inputs": {"images": {"type": "uri_folder",
+                               "path": f"azureml://datastores/workspaceblobstore/paths/{folder}"}},
+         **kw})
+    job, created = invoke.invoke(storage, endpoint, request)
+    assert created
+    return job.name
+
+
+def predictions(storage, job_name) -> list[dict[str, str]]:
+    job = records.load(storage, job_name)
+    blob = storage.container(job.output["container"]).download_blob(job.output["predictions"])
+    return list(csv.DictReader(io.StringIO(blob.readall().decode())))
+
+
+def errors(storage, job_name) -> list[dict[str, str]]:
+    job = records.load(storage, job_name)
+    blob = storage.container(job.output["container"]).download_blob(job.output["errors"])
+    return list(csv.DictReader(io.StringIO(blob.readall().decode())))
+
+
+def test_happy_path_rows_in_input_order_match_onnxruntime(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    files = builders.digit_pngs(10)
+    upload(storage, folder, files)
+    job_name = start(storage, endpoint, folder)
+    assert records.load(storage, job_name).status == records.QUEUED
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.COMPLETED, job.error
+    assert (job.mb_total, job.mb_done, job.items_ok, job.items_failed) == (3, 3, 10, 0)
+    rows = predictions(storage, job_name)
+    assert [r["file_name"] for r in rows] == [f for f, _, _ in files]
+    want = builders.expected_labels(builders.digits_model(), [x for _, _, x in files])
+    assert [int(r["prediction"]) for r in rows] == want
+    assert errors(storage, job_name) == []
+
+
+def test_corrupt_file_goes_to_errors_and_job_completes(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    files = builders.digit_pngs(5)
+    files.insert(2, ("broken.png", b"not a png at all", None))
+    upload(storage, folder, files)
+    job_name = start(storage, endpoint, folder)
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.COMPLETED
+    assert (job.items_ok, job.items_failed) == (5, 1)
+    assert [e["file_name"] for e in errors(storage, job_name)] == ["broken.png"]
+    assert "broken.png" not in [r["file_name"] for r in predictions(storage, job_name)]
+
+
+def test_error_threshold_exceeded_fails_with_reason(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, [(f"bad{i}.png", b"junk", None) for i in range(3)])
+    job_name = start(storage, endpoint, folder, error_threshold=1, mini_batch_size=1)
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.FAILED
+    assert "error_threshold" in job.error
+
+
+def test_duplicate_score_delivery_adds_no_rows(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    files = builders.digit_pngs(8)
+    upload(storage, folder, files)
+    job_name = start(storage, endpoint, folder)
+    host = InProcessHost(storage)
+    host.run_until_idle()
+    # the host delivers the same scoring messages again after the job ended
+    for index in range(2):
+        host.handle(SCORE_QUEUE, encode(ScoreMiniBatch(job=job_name, index=index)), 2)
+    host.run_until_idle()
+    job = records.load(storage, job_name)
+    assert (job.mb_done, job.items_ok) == (2, 8)
+    assert len(predictions(storage, job_name)) == 8
+
+
+def test_crash_between_commit_and_send_is_recovered_by_redelivery(setup, monkeypatch):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(4))
+    job_name = start(storage, endpoint, folder)
+    host = InProcessHost(storage)
+    host.step("batch-plan")
+    real_send = type(storage).send
+
+    def crash_on_aggregate(self, queue, message, **kw):
+        if queue == AGGREGATE_QUEUE:
+            raise RuntimeError("worker died before sending the aggregation")
+        return real_send(self, queue, message, **kw)
+
+    monkeypatch.setattr(type(storage), "send", crash_on_aggregate)
+    assert host.step(SCORE_QUEUE)  # commits the count, then "dies"
+    monkeypatch.undo()
+    assert records.load(storage, job_name).status == records.FINALIZING
+    host.run_until_idle()  # the scoring message reappears and finishes what followed
+    assert records.load(storage, job_name).status == records.COMPLETED
+    assert len(predictions(storage, job_name)) == 4
+
+
+def test_poisoned_minibatch_still_ends_the_job(setup, monkeypatch):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(3))
+    job_name = start(storage, endpoint, folder, mini_batch_size=1,
+                     retry_settings={"max_retries": 10})
+    from shared.jobs import minibatch
+
+    real = minibatch._score
+
+    def fail_second(storage_, job, files, deadline):
+        if files[0].endswith("00001.png"):
+            raise OSError("simulated storage outage")
+        return real(storage_, job, files, deadline)
+
+    monkeypatch.setattr(minibatch, "_score", fail_second)
+    InProcessHost(storage, max_dequeue_count=3).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.COMPLETED
+    assert (job.mb_done, job.mb_failed, job.items_failed) == (2, 1, 1)
+    assert "poisoned" in errors(storage, job_name)[0]["reason"]
+
+
+def test_retry_settings_fail_the_minibatch_after_max_retries(setup, monkeypatch):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(2))
+    job_name = start(storage, endpoint, folder, retry_settings={"max_retries": 1})
+    from shared.jobs import minibatch
+
+    calls = []
+
+    def always_fails(*args):
+        calls.append(1)
+        raise TimeoutError("too slow")
+
+    monkeypatch.setattr(minibatch, "_score", always_fails)
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert len(calls) == 2  # first attempt + max_retries
+    assert (job.status, job.items_failed) == (records.COMPLETED, 2)
+    assert "after 2 attempts" in errors(storage, job_name)[0]["reason"]
+
+
+def test_cancel_keeps_finished_work(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(8))
+    job_name = start(storage, endpoint, folder, mini_batch_size=2, instance_count=1)
+    host = InProcessHost(storage)
+    host.step("batch-plan")
+    host.step(SCORE_QUEUE)
+    from shared.jobs import fanin
+
+    assert fanin.request_cancel(storage, job_name).status == records.CANCEL_REQUESTED
+    host.run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.CANCELED
+    assert (job.mb_done, job.mb_canceled) == (1, 3)
+    assert len(predictions(storage, job_name)) == 2
+
+
+def test_multi_page_planning_with_window(setup, monkeypatch):
+    from shared.jobs import planning
+
+    monkeypatch.setattr(planning, "LIST_PAGE_LIMIT", 4)
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    files = builders.digit_pngs(11)
+    upload(storage, folder, files)
+    job_name = start(storage, endpoint, folder, mini_batch_size=2)
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.COMPLETED
+    assert job.plan_pages == 3 and job.mb_total == 6
+    assert [r["file_name"] for r in predictions(storage, job_name)] == [f for f, _, _ in files]
+
+
+def test_default_switched_mid_job_changes_nothing_for_it(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(2))
+    job_name = start(storage, endpoint, folder)
+    version = uuid.uuid4().hex[:8]
+    models.register(storage, "digits", version, builders.digits_model())
+    deployments.create_or_update(storage, endpoint, "other", {
+        "model": f"digits:{version}", "scoring": builders.DIGITS_SCORING})
+    endpoints.create_or_update(storage, endpoint, {"defaults": {"deployment_name": "other"}})
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.deployment_name == "lr" and job.status == records.COMPLETED
+
+
+def test_resource_rules(setup):
+    storage, endpoint = setup
+    with pytest.raises(ConflictError, match="default deployment"):
+        deployments.delete(storage, endpoint, "lr")
+    with pytest.raises(ConflictError, match="used by"):
+        doc = deployments.get(storage, endpoint, "lr")
+        models.delete(storage, doc["model_name"], doc["model_version"],
+                      deployments.users_of_model(storage, doc["model_name"],
+                                                 doc["model_version"]))
+    with pytest.raises(ValidationError):
+        models.register(storage, "bad", "1", b"definitely not onnx")
+    with pytest.raises(ValidationError, match="no files found"):
+        start(storage, endpoint, "no-such-folder")
