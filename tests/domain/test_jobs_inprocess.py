@@ -25,7 +25,7 @@ def setup(storage):
     version = uuid.uuid4().hex[:8]
     models.register(storage, "digits", version, builders.digits_model())
     endpoints.create_or_update(storage, name, {})
-    deployments.create_or_update(storage, name, "lr", {
+    deployments.create_or_update(storage, name, "blue", {
         "model": f"azureml:digits:{version}", "scoring": builders.DIGITS_SCORING,
         "settings": {"mini_batch_size": 4}, "resources": {"instance_count": 2}})
     return storage, name
@@ -228,20 +228,20 @@ def test_default_switched_mid_job_changes_nothing_for_it(setup):
     job_name = start(storage, endpoint, folder)
     version = uuid.uuid4().hex[:8]
     models.register(storage, "digits", version, builders.digits_model())
-    deployments.create_or_update(storage, endpoint, "other", {
+    deployments.create_or_update(storage, endpoint, "green", {
         "model": f"digits:{version}", "scoring": builders.DIGITS_SCORING})
-    endpoints.create_or_update(storage, endpoint, {"defaults": {"deployment_name": "other"}})
+    endpoints.create_or_update(storage, endpoint, {"defaults": {"deployment_name": "green"}})
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.deployment_name == "lr" and job.status == records.COMPLETED
+    assert job.deployment_name == "blue" and job.status == records.COMPLETED
 
 
 def test_resource_rules(setup):
     storage, endpoint = setup
     with pytest.raises(ConflictError, match="default deployment"):
-        deployments.delete(storage, endpoint, "lr")
+        deployments.delete(storage, endpoint, "blue")
     with pytest.raises(ConflictError, match="used by"):
-        doc = deployments.get(storage, endpoint, "lr")
+        doc = deployments.get(storage, endpoint, "blue")
         models.delete(storage, doc["model_name"], doc["model_version"],
                       deployments.users_of_model(storage, doc["model_name"],
                                                  doc["model_version"]))

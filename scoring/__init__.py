@@ -1,0 +1,1 @@
+"""ONNX Runtime scoring: model signatures, sessions, readers, pre/post-processing, writers."""
