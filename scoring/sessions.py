@@ -6,6 +6,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 
 import onnxruntime as ort
 
@@ -21,7 +22,7 @@ def usable_cpus() -> int:
     except AttributeError:
         cpus = os.cpu_count() or 1
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
         if quota != "max":
             cpus = max(1, min(cpus, int(int(quota) / int(period))))
     except (OSError, ValueError):
