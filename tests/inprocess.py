@@ -10,17 +10,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from shared.events import drops, outbound
 from shared.jobs import aggregate, fanin, minibatch, planning, records
 from shared.messages import (
     AGGREGATE_QUEUE,
+    DROPS_QUEUE,
+    EVENTS_QUEUE,
     PLAN_QUEUE,
     SCORE_QUEUE,
     AggregateJob,
+    JobEnded,
     PlanPage,
+    QuietCheck,
     ScoreMiniBatch,
     decode,
 )
 from shared.storage.clients import Storage
+
+QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE)
 
 
 @dataclass
@@ -44,6 +51,10 @@ class InProcessHost:
             minibatch.score_minibatch(self.storage, decode(ScoreMiniBatch, body), dequeue_count)
         elif queue == AGGREGATE_QUEUE:
             aggregate.aggregate(self.storage, decode(AggregateJob, body))
+        elif queue == EVENTS_QUEUE:
+            outbound.publish(self.storage, decode(JobEnded, body).job)
+        elif queue == DROPS_QUEUE:
+            drops.quiet_check(self.storage, decode(QuietCheck, body))
         else:
             raise ValueError(queue)
 
@@ -74,14 +85,13 @@ class InProcessHost:
             m = decode(ScoreMiniBatch, body)
             minibatch.fail_minibatch(self.storage, records.load(self.storage, m.job), m.index,
                                      None, "the scoring message was poisoned")
-        else:
+        elif queue in (PLAN_QUEUE, AGGREGATE_QUEUE):
             fanin.fail_job(self.storage, decode(PlanPage if queue == PLAN_QUEUE
                                                 else AggregateJob, body).job, "poisoned")
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not any([self.step(PLAN_QUEUE), self.step(SCORE_QUEUE),
-                        self.step(AGGREGATE_QUEUE)]):
+            if not any([self.step(q) for q in QUEUES]):
                 return
         raise TimeoutError("pipeline queues did not drain")
