@@ -26,12 +26,16 @@ def digit_pngs(count: int, start: int = 0) -> list[tuple[str, bytes, np.ndarray]
 
 def diabetes_csv(rows: int | None = None) -> bytes:
     """The diabetes table (10 features + target) as CSV."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
     from sklearn.datasets import load_diabetes
 
-    frame = load_diabetes(as_frame=True).frame
-    if rows is not None:
-        frame = frame.head(rows)
-    return frame.to_csv(index=False).encode()
+    bunch = load_diabetes()
+    x, y = bunch.data[:rows], bunch.target[:rows]
+    columns = {name: x[:, i] for i, name in enumerate(bunch.feature_names)}
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.table({**columns, "target": y}), buf)
+    return buf.getvalue()
 
 
 def photos(count: int, size: int = 320, seed: int = 0) -> list[tuple[str, bytes]]:
