@@ -1,0 +1,76 @@
+"""Finding the app's functions the way the Python worker does: import the module, find its
+one FunctionApp, call get_functions() once, and read each function's bindings."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    trigger_type: str  # httpTrigger | queueTrigger | blobTrigger | eventGridTrigger
+    trigger: dict[str, Any]  # the trigger binding as function.json would show it
+    outputs: tuple[dict[str, Any], ...]
+    user_function: Any
+    params: tuple[str, ...] = field(default=())
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.user_function)
+
+    @property
+    def describe(self) -> str:
+        t = self.trigger
+        detail = t.get("route") or t.get("queueName") or t.get("path") or ""
+        return f"{self.name}: [{self.trigger_type}] {detail}"
+
+
+def load_app(project_dir: Path, app: str = "function_app") -> list[FunctionSpec]:
+    """Import the app (module name or .py path relative to the project) and list functions."""
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    if app.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("function_app", project_dir / app)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules["function_app"] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        module = importlib.import_module(app)
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionApp)]
+    if len(apps) != 1:
+        raise RuntimeError(f"{app} must define exactly one FunctionApp at module level "
+                           f"(found {len(apps)})")
+    specs = []
+    for fn in apps[0].get_functions():  # exactly once: a second call raises in the library
+        bindings = [b.get_dict_repr() for b in fn.get_bindings()]
+        trigger = next(b for b in bindings if str(b["type"]).endswith("Trigger"))
+        outputs = tuple(b for b in bindings if _direction(b) == "out" and b["name"] != "$return")
+        user = fn.get_user_function()
+        specs.append(FunctionSpec(
+            name=fn.get_function_name(), trigger_type=str(trigger["type"]),
+            trigger={k: _plain(v) for k, v in trigger.items()},
+            outputs=tuple({k: _plain(v) for k, v in o.items()} for o in outputs),
+            user_function=user, params=tuple(inspect.signature(user).parameters)))
+    return specs
+
+
+def _direction(binding: dict[str, Any]) -> str:
+    d = binding.get("direction")
+    return str(getattr(d, "name", d)).lower()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "value") and not isinstance(value, str | int | float):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

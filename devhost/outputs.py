@@ -1,0 +1,65 @@
+"""Output bindings (queue, blob), written after the function returned without raising."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import uuid
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient
+
+from devhost.config import QueueSettings, resolve
+from devhost.functions import FunctionSpec
+from devhost.invoker import OutValue
+
+
+class OutputWriter:
+    def __init__(self, connection_string: str, queues: QueueSettings):
+        self.conn = connection_string
+        self.encoding = queues.message_encoding
+
+    def __call__(self, spec: FunctionSpec, outs: dict[str, OutValue],
+                 metadata: dict[str, Any]) -> None:
+        for binding in spec.outputs:
+            out = outs[binding["name"]]
+            if not out.was_set or out.get() is None:
+                continue
+            if binding["type"] == "queue":
+                self._queue(resolve(binding["queueName"]), out.get())
+            elif binding["type"] == "blob":
+                self._blob(_expand(resolve(binding["path"]), metadata), out.get())
+
+    def _queue(self, name: str, value: Any) -> None:
+        client = QueueClient.from_connection_string(self.conn, name)
+        for item in value if isinstance(value, list) else [value]:
+            data = item.encode() if isinstance(item, str) else bytes(item)
+            text = base64.b64encode(data).decode() if self.encoding == "base64" else data.decode()
+            try:
+                client.send_message(text)
+            except ResourceNotFoundError:  # output bindings create their queue
+                with contextlib.suppress(ResourceExistsError):
+                    client.create_queue()
+                client.send_message(text)
+
+    def _blob(self, path: str, value: Any) -> None:
+        container, _, name = path.partition("/")
+        service = BlobServiceClient.from_connection_string(self.conn)
+        client = service.get_container_client(container)
+        with contextlib.suppress(ResourceExistsError):
+            client.create_container()
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        client.upload_blob(name, data, overwrite=True)
+
+
+def _expand(path: str, metadata: dict[str, Any]) -> str:
+    def value(m: re.Match) -> str:
+        key = m.group(1)
+        if key == "rand-guid":
+            return str(uuid.uuid4())
+        return str(metadata.get(key, m.group(0)))
+
+    return re.sub(r"\{([A-Za-z0-9_-]+)\}", value, path)

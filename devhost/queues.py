@@ -1,0 +1,158 @@
+"""The queue trigger loop, as the WebJobs storage extension runs it.
+
+Receive up to `batchSize` with a long lease (renewed while the function runs); fetch again
+when in-flight work falls to `newBatchThreshold`; back off from 100 ms to
+`maxPollingInterval` when empty; move a message to `<queue>-poison` once
+`maxDequeueCount` is reached; after a failure make it visible again in `visibilityTimeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.functions.queue import QueueMessage
+from azure.storage.queue.aio import QueueClient
+
+from devhost.config import QueueSettings
+
+log = logging.getLogger("devhost")
+MIN_POLL = 0.1
+
+Handler = Callable[[QueueMessage, Any], Awaitable[bool]]
+
+
+def lease_seconds() -> int:
+    """How long a received message stays invisible (real host: 10 min); a dev-host knob so
+    tests of crashed workers need not wait 10 minutes."""
+    return int(os.environ.get("DEVHOST_QUEUE_LEASE_SECONDS", "600"))
+
+
+def decode(content: str, encoding: str) -> bytes:
+    if encoding == "base64":
+        return base64.b64decode(content, validate=True)
+    return content.encode()
+
+
+class QueueListener:
+    def __init__(self, connection_string: str, queue_name: str, settings: QueueSettings,
+                 handler: Handler, *, poison_queue: str | None = None,
+                 max_dequeue_count: int | None = None):
+        self.client = QueueClient.from_connection_string(connection_string, queue_name)
+        self.poison = QueueClient.from_connection_string(
+            connection_string, poison_queue or f"{queue_name}-poison")
+        self.name = queue_name
+        self.settings = settings
+        self.handler = handler
+        self.max_dequeue = max_dequeue_count or settings.max_dequeue_count
+        self.in_flight = 0
+        self.slot = asyncio.Event()
+        self.stopping = False
+        self.tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        delay, warned = MIN_POLL, False
+        lease = lease_seconds()
+        while not self.stopping:
+            if self.in_flight > self.settings.new_batch_threshold:
+                self.slot.clear()
+                await self.slot.wait()
+                continue
+            try:
+                messages = [m async for m in self.client.receive_messages(
+                    messages_per_page=self.settings.batch_size,
+                    max_messages=self.settings.batch_size, visibility_timeout=lease)]
+                warned = False
+            except ResourceNotFoundError:
+                if not warned:
+                    log.warning("queue '%s' does not exist yet; polling until it does",
+                                self.name)
+                    warned = True
+                messages = []
+            except Exception as e:  # storage hiccup: keep polling
+                log.warning("queue '%s': receive failed: %s", self.name, e)
+                messages = []
+            if not messages:
+                await asyncio.sleep(delay)
+                delay = min(self.settings.max_polling_interval,
+                            delay * 2 * random.uniform(0.8, 1.2))
+                continue
+            delay = MIN_POLL
+            for message in messages:
+                self.in_flight += 1
+                task = asyncio.create_task(self._process(message, lease))
+                self.tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        self.in_flight -= 1
+        self.slot.set()
+
+    async def _process(self, message: Any, lease: int) -> None:
+        if message.dequeue_count > self.max_dequeue:
+            await self._to_poison(message)
+            return
+        renewer = asyncio.create_task(self._renew(message, lease))
+        try:
+            try:
+                body = decode(message.content, self.settings.message_encoding)
+                ok = await self.handler(_message(message, body), message)
+            except (binascii.Error, ValueError) as e:
+                log.error("queue '%s' message %s is not valid %s: %s", self.name, message.id,
+                          self.settings.message_encoding, e)
+                ok = False
+        finally:
+            renewer.cancel()
+        try:
+            if ok:
+                await self.client.delete_message(message.id, message.pop_receipt)
+            elif message.dequeue_count >= self.max_dequeue:
+                await self._to_poison(message)
+            else:
+                await self.client.update_message(
+                    message.id, message.pop_receipt,
+                    visibility_timeout=int(self.settings.visibility_timeout))
+        except ResourceNotFoundError:
+            log.warning("queue '%s' message %s: lease lost before it could be settled",
+                        self.name, message.id)
+
+    async def _renew(self, message: Any, lease: int) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, lease / 2))
+            try:
+                updated = await self.client.update_message(
+                    message.id, message.pop_receipt, visibility_timeout=lease)
+                message.pop_receipt = updated.pop_receipt
+            except Exception as e:
+                log.warning("queue '%s': renewing message %s failed: %s", self.name,
+                            message.id, e)
+                return
+
+    async def _to_poison(self, message: Any) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            await self.poison.create_queue()
+        await self.poison.send_message(message.content)  # same encoding as it came
+        await self.client.delete_message(message.id, message.pop_receipt)
+        log.warning("queue '%s': message %s moved to '%s' after %d dequeues", self.name,
+                    message.id, self.poison.queue_name, message.dequeue_count)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self.slot.set()
+        await self.client.close()
+        await self.poison.close()
+
+
+def _message(m: Any, body: bytes) -> QueueMessage:
+    return QueueMessage(id=m.id, body=body, dequeue_count=m.dequeue_count,
+                        expiration_time=m.expires_on, insertion_time=m.inserted_on,
+                        time_next_visible=m.next_visible_on, pop_receipt=m.pop_receipt)

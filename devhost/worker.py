@@ -1,0 +1,87 @@
+"""One worker process: like one Azure Functions instance, it serves every trigger kind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from devhost import config as host_config
+from devhost import keys as host_keys
+from devhost.blobs import BlobTriggers
+from devhost.functions import load_app
+from devhost.http_server import HttpHost
+from devhost.invoker import Invoker
+from devhost.outputs import OutputWriter
+from devhost.queues import QueueListener
+
+log = logging.getLogger("devhost")
+
+
+async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> None:
+    cfg = host_config.load(project_dir)
+    for key, value in cfg.values.items():
+        os.environ.setdefault(key, value)
+    from shared.storage.connection import expand
+
+    conn = expand(os.environ["AzureWebJobsStorage"])
+    specs = load_app(project_dir, app_name)
+    invoker = Invoker(worker_id, cfg.function_timeout, str(project_dir),
+                      OutputWriter(conn, cfg.queues))
+    blobs = BlobTriggers(cfg, conn, specs, invoker, worker_id)
+    http = HttpHost(cfg, specs, host_keys.load(project_dir), invoker, blobs.from_event)
+    runner = web.AppRunner(http.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # workers share the port
+    sock.bind(("127.0.0.1", port))
+    await web.SockSite(runner, sock).start()
+
+    listeners = []
+    for spec in specs:
+        if spec.trigger_type != "queueTrigger":
+            continue
+
+        async def handler(message, raw, spec=spec):
+            return (await invoker.invoke(spec, message, {"queueTrigger": message.get_body()
+                                                         .decode(errors="replace")})).ok
+
+        listeners.append(QueueListener(conn, host_config.resolve(spec.trigger["queueName"]),
+                                       cfg.queues, handler))
+    tasks = [asyncio.create_task(q.run()) for q in listeners]
+    tasks += await blobs.start()
+    print(json.dumps({"ready": worker_id, "pid": os.getpid()}), flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for q in listeners:
+        await q.stop()
+    await blobs.stop()
+    for t in tasks:
+        t.cancel()
+    await runner.cleanup()
+
+
+def main() -> None:
+    project_dir, app_name, port, worker_id = (Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
+                                              int(sys.argv[4]))
+    logging.basicConfig(level=os.environ.get("DEVHOST_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format=f"%(asctime)s [w{worker_id}] %(levelname)s %(name)s: %(message)s")
+    for noisy in ("azure", "aiohttp.access", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(serve(project_dir, app_name, port, worker_id))
+
+
+if __name__ == "__main__":
+    main()
