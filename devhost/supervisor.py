@@ -73,9 +73,13 @@ class Supervisor:
             assert proc.stdout is not None
             for line in proc.stdout:
                 try:
-                    if "ready" in json.loads(line):
-                        worker.ready.set()
+                    ready = "ready" in json.loads(line)
                 except ValueError:
+                    ready = False
+                if ready:
+                    print(f"devhost worker {index} pid {proc.pid}", flush=True)
+                    worker.ready.set()
+                else:
                     sys.stdout.write(line)
 
         threading.Thread(target=read, daemon=True).start()

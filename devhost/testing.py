@@ -1,0 +1,113 @@
+"""Running the local host from tests: a real `python -m devhost start` process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devhost import keys as host_keys
+from devhost.supervisor import PACKAGE_ROOT
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
+             message: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy; fail with `message` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+class HostProcess:
+    """`with HostProcess(project_dir, env={...}, workers=2) as host:` → host.url, host.keys."""
+
+    def __init__(self, project_dir: Path, app: str = "function_app", *, workers: int = 1,
+                 env: dict[str, str] | None = None, start_timeout: float = 60.0):
+        self.project_dir = Path(project_dir)
+        self.app = app
+        self.workers = workers
+        self.extra_env = env or {}
+        self.start_timeout = start_timeout
+        self.lines: list[str] = []
+        self.pids: dict[int, int] = {}
+        self.url = ""
+        self.process: subprocess.Popen | None = None
+        self._ready = threading.Event()
+
+    def __enter__(self) -> HostProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        env = {**os.environ, **self.extra_env}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT),
+                                                        env.get("PYTHONPATH", "")) if p)
+        self._ready.clear()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "start", "--project-dir", str(self.project_dir),
+             "--app", self.app, "--port", "0", "--workers", str(self.workers), "--no-azurite"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            cwd=self.project_dir, start_new_session=True)
+        threading.Thread(target=self._pump, daemon=True).start()
+        wait_for(lambda: self._ready.is_set() or self.process.poll() is not None,
+                 self.start_timeout, message="the host to start")
+        if not self._ready.is_set():
+            raise RuntimeError("the host did not start:\n" + "\n".join(self.lines[-40:]))
+        self.keys = host_keys.load(self.project_dir)
+
+    def _pump(self) -> None:
+        assert self.process and self.process.stdout
+        for line in self.process.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            m = re.match(r"devhost ready: (\S+)", line)
+            if m:
+                self.url = m.group(1)
+                self._ready.set()
+            m = re.match(r"devhost worker (\d+) pid (\d+)", line)
+            if m:
+                self.pids[int(m.group(1))] = int(m.group(2))
+
+    @property
+    def function_key(self) -> str:
+        return self.keys["functionKeys"]["default"]
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api"
+
+    def logs(self) -> str:
+        return "\n".join(self.lines)
+
+    def worker_pids(self) -> dict[int, int]:
+        return dict(self.pids)
+
+    def kill_worker(self, index: int) -> int:
+        """SIGKILL a worker (a crash); returns its pid. The supervisor starts a new one."""
+        pid = self.pids[index]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
