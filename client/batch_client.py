@@ -50,7 +50,16 @@ class BatchEndpointsClient:
         self.close()
 
     def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        response = self._http.request(method, url, **kwargs)
+        # Reads are retried when a connection drops (a host instance restarting, say).
+        attempts = 3 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(method, url, **kwargs)
+                break
+            except httpx.TransportError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         if response.status_code >= 400:
             raise ApiError(response)
         return response

@@ -166,7 +166,9 @@ def _finish(storage: Storage, name: str, page: int, batches: list[list[str]],
             changes["status"] = RUNNING
         if not token or job.stop_reason:
             changes.update(planning_done=True, mb_total=planned)
-            if planned == 0:
+            if planned == 0 and job.stop_reason == "canceled":
+                changes.update(status=records.CANCELED, ended_at=records.now())
+            elif planned == 0:
                 changes.update(status=records.FAILED, ended_at=records.now(),
                                error=f"no input files found at {job.input['uri']}")
             elif job.accounted >= planned:

@@ -1,0 +1,62 @@
+"""The real function_app.py served by the real local host over a real Azurite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from client import BatchEndpointsClient
+from devhost.testing import HostProcess
+from samples import models
+from shared.storage.clients import Storage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_for(tmp: Path, conn: str, extra: dict[str, str] | None = None) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "function_app.py").symlink_to(ROOT / "function_app.py")
+    shutil.copy(ROOT / "host.json", tmp / "host.json")
+    values = {"AzureWebJobsStorage": conn, "FUNCTIONS_WORKER_RUNTIME": "python",
+              "BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2", **(extra or {})}
+    (tmp / "local.settings.json").write_text(json.dumps({"IsEncrypted": False,
+                                                         "Values": values}))
+    return tmp
+
+
+@pytest.fixture(scope="session")
+def service(azurite, tmp_path_factory):
+    project = project_for(tmp_path_factory.mktemp("app"), azurite.connection_string)
+    env = {"DEVHOST_QUEUE_LEASE_SECONDS": "5", "DEVHOST_BLOB_SCAN_SECONDS": "0.5",
+           "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
+    with HostProcess(project, workers=2, env=env) as host:
+        yield host
+
+
+@pytest.fixture(scope="session")
+def api(service):
+    with BatchEndpointsClient(service.api, service.function_key) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def store(azurite):
+    return Storage.from_connection_string(azurite.connection_string)
+
+
+@pytest.fixture(scope="session")
+def digits_endpoint(api):
+    """An endpoint with two deployments of the digits model (blue is the default)."""
+    name = "digits-" + uuid.uuid4().hex[:6]
+    api.create_model("digits-e2e", "1", data=models.digits_classifier())
+    api.create_model("digits-e2e", "2", data=models.digits_classifier())
+    api.create_or_update_endpoint(name, {"description": "e2e"})
+    for deployment, version in (("blue", "1"), ("green", "2")):
+        api.create_or_update_deployment(name, deployment, {
+            "model": f"azureml:digits-e2e:{version}", "scoring": models.DIGITS_SCORING,
+            "settings": {"mini_batch_size": 5}, "resources": {"instance_count": 2}})
+    return name

@@ -1,0 +1,180 @@
+"""Batch endpoints end to end over HTTP through the local host (issue: core)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from client.batch_client import ApiError
+from devhost.testing import wait_for
+from samples import data, models
+
+
+def upload(store, folder, files, container="workspaceblobstore"):
+    c = store.container(container)
+    for name, blob in files:
+        c.upload_blob(f"{folder}/{name}", blob, overwrite=True)
+    return f"azureml://datastores/workspaceblobstore/paths/{folder}"
+
+
+def rows(text: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text.decode())))
+
+
+def test_images_end_to_end_match_onnxruntime(api, store, digits_endpoint):
+    files = data.digit_pngs(23)
+    path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in files])
+    started = time.monotonic()
+    job = api.invoke(digits_endpoint, path)
+    assert time.monotonic() - started < 5
+    assert job["status"] in ("Queued", "Preparing", "Running")
+    assert job["properties"]["status"] == job["status"]
+    done = api.wait(job["name"], timeout=120)
+    assert done["deployment_name"] == "blue"
+    assert done["progress"]["mini_batches"] == {"total": 5, "planned": 5, "succeeded": 5,
+                                                "failed": 0, "canceled": 0, "pending": 0}
+    out = rows(api.download(job["name"], "score"))
+    session = ort.InferenceSession(models.digits_classifier(),
+                                   providers=["CPUExecutionProvider"])
+    want = session.run(None, {"X": np.stack([x for _, _, x in files])})[0]
+    assert [r["file_name"] for r in out] == [n for n, _, _ in files]
+    assert [int(r["prediction"]) for r in out] == [int(v) for v in want]
+    summary = json.loads(api.download(job["name"], "summary"))
+    assert summary["model"]["sha256"] and summary["items"] == {"succeeded": 23, "failed": 0}
+    assert "Mini-batches: 5 total" in api.job_logs(job["name"])
+
+
+def test_invoke_answers_202_with_location_and_rest_body(service, api, store, digits_endpoint):
+    files = data.digit_pngs(3)
+    folder = uuid.uuid4().hex
+    upload(store, folder, [(n, b) for n, b, _ in files])
+    body = {"properties": {"InputData": {"images": {
+        "JobInputType": "UriFolder", "Uri": f"workspaceblobstore/{folder}"}}}}
+    r = httpx.post(f"{service.api}/endpoints/{digits_endpoint}/jobs", json=body, headers={
+        "x-functions-key": service.function_key, "azureml-model-deployment": "green"})
+    assert r.status_code == 202
+    job = r.json()
+    assert r.headers["location"].endswith(f"/api/jobs/{job['name']}")
+    assert job["deployment_name"] == "green"
+    # an AML REST script polls .properties.status
+    final = wait_for(lambda: (j := httpx.get(r.headers["location"], headers={
+        "x-functions-key": service.function_key}).json())["properties"]["status"] in (
+        "Completed", "Failed") and j, 60, message="job end")
+    assert final["properties"]["status"] == "Completed"
+
+
+def test_tabular_overrides_and_output_path(api, store):
+    name = "tab-" + uuid.uuid4().hex[:6]
+    api.create_model("diabetes-e2e", name, data=models.diabetes_regressor())
+    api.create_or_update_endpoint(name)
+    api.create_or_update_deployment(name, "gbr", {
+        "model": f"diabetes-e2e:{name}", "scoring": models.DIABETES_SCORING,
+        "mini_batch_size": 10})  # AML's legacy root-level layout
+    folder = uuid.uuid4().hex
+    path = upload(store, folder, [("a.csv", data.diabetes_csv(30)),
+                                  ("b.csv", data.diabetes_csv(12))])
+    out = f"azureml://datastores/workspaceblobstore/paths/results/{folder}"
+    job = api.invoke(name, path, output_path=out, output_file_name="scores.csv",
+                     mini_batch_size=1)
+    done = api.wait(job["name"], timeout=60)
+    assert done["outputs"]["score"]["path"].endswith(f"results/{folder}/scores.csv")
+    assert done["progress"]["items"] == {"succeeded": 42, "failed": 0}
+    out_rows = rows(api.download(job["name"]))
+    assert [(r["file_name"], r["row"]) for r in out_rows][:2] == [("a.csv", "0"), ("a.csv", "1")]
+    assert len(out_rows) == 42 and out_rows[-1]["file_name"] == "b.csv"
+
+
+def test_repeatability_request_id_returns_the_same_job(api, store, digits_endpoint):
+    path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(2)])
+    rid = str(uuid.uuid4())
+    first = api.invoke(digits_endpoint, path, request_id=rid)
+    second = api.invoke(digits_endpoint, path, request_id=rid)
+    assert first["name"] == second["name"]
+    api.wait(first["name"], timeout=60)
+
+
+def test_cancel_through_the_api(api, store, digits_endpoint):
+    path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(60)])
+    job = api.invoke(digits_endpoint, path, mini_batch_size=1, instance_count=1)
+    api.cancel_job(job["name"])
+    done = api.wait(job["name"], timeout=120, raise_on_failure=False)
+    assert done["status"] == "Canceled", done["error"]
+    p = done["progress"]["mini_batches"]
+    assert p["succeeded"] + p["canceled"] == p["total"] < 60
+
+
+def test_killed_worker_loses_and_duplicates_nothing(service, api, store):
+    name = "heavy-" + uuid.uuid4().hex[:6]
+    api.create_model("cnn-e2e", name, data=models.heavy_cnn(96))
+    api.create_or_update_endpoint(name)
+    api.create_or_update_deployment(name, "cnn", {
+        "model": f"cnn-e2e:{name}", "scoring": models.heavy_scoring(96),
+        "settings": {"mini_batch_size": 4, "max_concurrency_per_instance": 2}})
+    photos = data.photos(40, size=96)
+    path = upload(store, uuid.uuid4().hex, photos)
+    job = api.invoke(name, path)
+    wait_for(lambda: api.get_job(job["name"])["progress"]["mini_batches"]["succeeded"] >= 1,
+             60, message="the first mini-batch")
+    service.kill_worker(0)
+    done = api.wait(job["name"], timeout=180)
+    out = rows(api.download(job["name"]))
+    assert [r["file_name"] for r in out] == [n for n, _ in photos]
+    assert done["progress"]["items"]["succeeded"] == 40
+
+
+def test_endpoint_delete_keeps_jobs_and_outputs(api, store):
+    name = "gone-" + uuid.uuid4().hex[:6]
+    api.create_model("digits-gone", name, data=models.digits_classifier())
+    api.create_or_update_endpoint(name)
+    api.create_or_update_deployment(name, "only", {"model": f"digits-gone:{name}",
+                                                   "scoring": models.DIGITS_SCORING})
+    with pytest.raises(ApiError) as err:
+        api.delete_deployment(name, "only")
+    assert err.value.status_code == 409
+    path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(2)])
+    job = api.invoke(name, path)
+    api.wait(job["name"], timeout=60)
+    api.delete_endpoint(name)
+    with pytest.raises(ApiError):
+        api.get_endpoint(name)
+    assert api.get_job(job["name"])["status"] == "Completed"
+    assert len(rows(api.download(job["name"]))) == 2
+
+
+@pytest.mark.parametrize("method, route, body, status, target", [
+    ("PUT", "/endpoints/ab", {}, 400, "name"),
+    ("PUT", "/endpoints/x_bad_name", {}, 400, "name"),
+    ("GET", "/endpoints/does-not-exist", None, 404, None),
+    ("GET", "/jobs/nope-nope", None, 404, None),
+    ("PUT", "/endpoints/ok-name", {"auth_mode": "magic"}, 400, "auth_mode"),
+])
+def test_clear_4xx(service, method, route, body, status, target):
+    r = httpx.request(method, f"{service.api}{route}", json=body,
+                      headers={"x-functions-key": service.function_key})
+    assert r.status_code == status
+    error = r.json()["error"]
+    assert error["message"]
+    if target:
+        assert error["target"] == target
+
+
+def test_bad_model_bytes_and_bad_inputs(service, api, digits_endpoint):
+    r = httpx.put(f"{service.api}/models/junk/versions/1", content=b"not onnx",
+                  headers={"x-functions-key": service.function_key})
+    assert r.status_code == 400 and "ONNX Runtime cannot load" in r.json()["error"]["message"]
+    assert httpx.get(f"{service.api}/models/junk/versions/1", headers={
+        "x-functions-key": service.function_key}).status_code == 404  # nothing stored
+    for path in ("https://example.com/data/", "/etc", "batch-models/x",
+                 "azureml://datastores/nope/paths/x"):
+        with pytest.raises(ApiError) as err:
+            api.invoke(digits_endpoint, path)
+        assert err.value.status_code in (400, 404)
+    assert httpx.get(f"{service.api}/endpoints").status_code == 401
