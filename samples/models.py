@@ -45,6 +45,18 @@ def digits_classifier() -> bytes:
 
 
 @functools.lru_cache(maxsize=1)
+def digits_forest() -> bytes:
+    """A random forest on the same digits: a second model for a second deployment."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = load_digits(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=50, max_depth=10, random_state=0).fit(x, y)
+    return to_onnx(model, x[:1].astype(np.float32), target_opset=OPSET).SerializeToString()
+
+
+@functools.lru_cache(maxsize=1)
 def diabetes_regressor() -> bytes:
     """Gradient-boosted trees on the diabetes table (10 float features, one output)."""
     from skl2onnx import to_onnx
