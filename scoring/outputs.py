@@ -52,8 +52,9 @@ def _classes(out: OutputConfig, signature: ModelSignature) -> list[str]:
 
 
 def fmt(value: Any) -> str:
+    """Numbers as CSV text: floats to 7 significant digits (float32's precision)."""
     if isinstance(value, np.floating | float):
-        return str(np.float32(value)) if isinstance(value, np.float32) else repr(float(value))
+        return format(float(value), ".7g")
     if isinstance(value, np.integer):
         return str(int(value))
     if isinstance(value, bytes):

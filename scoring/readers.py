@@ -7,6 +7,7 @@ Images give one item per file, tables one per row, `.npy` files one per entry al
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,8 @@ def _image(cfg: InputConfig, sig: ModelSignature, data: bytes) -> np.ndarray:
                 img = img.resize(tuple(cfg.size), Image.Resampling.BILINEAR)
             pixels = np.asarray(img, dtype=np.float32)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ItemError(f"not a readable image: {e}") from None
+        detail = re.sub(r" <[^>]*>", "", str(e))  # drop the BytesIO repr Pillow adds
+        raise ItemError(f"not a readable image (PNG, JPEG, BMP, TIFF): {detail}") from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     pixels = pixels * np.float32(cfg.scale)
