@@ -30,6 +30,23 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: floa
         time.sleep(interval)
 
 
+def make_project(folder: Path, app_file: Path, connection_string: str,
+                 values: dict[str, str] | None = None, host_json: Path | None = None) -> Path:
+    """A throw-away project folder serving `app_file` against the given storage."""
+    import json
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "function_app.py").symlink_to(app_file.resolve())
+    if host_json is not None:
+        shutil.copy(host_json, folder / "host.json")
+    settings = {"AzureWebJobsStorage": connection_string, "FUNCTIONS_WORKER_RUNTIME": "python",
+                **(values or {})}
+    (folder / "local.settings.json").write_text(json.dumps({"IsEncrypted": False,
+                                                            "Values": settings}))
+    return folder
+
+
 class HostProcess:
     """`with HostProcess(project_dir, env={...}, workers=2) as host:` → host.url, host.keys."""
 

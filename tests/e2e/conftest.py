@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
 from client import BatchEndpointsClient
-from devhost.testing import HostProcess
+from devhost.testing import HostProcess, make_project
 from samples import models
 from shared.storage.clients import Storage
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def project_for(tmp: Path, conn: str, extra: dict[str, str] | None = None) -> Path:
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "function_app.py").symlink_to(ROOT / "function_app.py")
-    shutil.copy(ROOT / "host.json", tmp / "host.json")
-    values = {"AzureWebJobsStorage": conn, "FUNCTIONS_WORKER_RUNTIME": "python",
-              "BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2", **(extra or {})}
-    (tmp / "local.settings.json").write_text(json.dumps({"IsEncrypted": False,
-                                                         "Values": values}))
-    return tmp
-
-
 @pytest.fixture(scope="session")
 def service(azurite, tmp_path_factory):
-    project = project_for(tmp_path_factory.mktemp("app"), azurite.connection_string)
+    project = make_project(tmp_path_factory.mktemp("app") / "app", ROOT / "function_app.py",
+                           azurite.connection_string,
+                           {"BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2"},
+                           host_json=ROOT / "host.json")
     env = {"DEVHOST_QUEUE_LEASE_SECONDS": "5", "DEVHOST_BLOB_SCAN_SECONDS": "0.5",
            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
     with HostProcess(project, workers=2, env=env) as host:

@@ -1,0 +1,1 @@
+"""Benchmarks: the service end to end against a hand-written ONNX Runtime script."""
