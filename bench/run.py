@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                 heavy = models.heavy_cnn()
                 photos = data.photos(args.heavy_files, size=models.HEAVY_SIZE)
                 heavy_ep = deploy(api, "heavy", heavy, models.heavy_scoring(), {
-                    "settings": {"mini_batch_size": 8}, "resources": {"instance_count": 1}})
+                    "settings": {"mini_batch_size": 8},
+                    "resources": {"instance_count": args.workers}})
                 light = models.digits_classifier()
                 digits = [(n, b) for n, b, _ in data.digit_pngs(args.light_files)]
                 light_ep = deploy(api, "light", light, models.DIGITS_SCORING, {

@@ -39,6 +39,9 @@ def get_session(key: str, load: Callable[[], bytes]) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = usable_cpus()
         options.inter_op_num_threads = 1
+        # Several worker processes share the CPUs: threads that spin-wait after a run would
+        # steal cycles from the other processes' sessions.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(load(), options, providers=["CPUExecutionProvider"])
         _sessions[key] = session
         while len(_sessions) > MAX_SESSIONS:

@@ -27,7 +27,7 @@ from shared.resources import models
 from shared.storage.clients import Storage
 
 log = logging.getLogger(__name__)
-_DOWNLOADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="download")
+_DOWNLOADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="download")
 
 
 def result_path(job: str, index: int) -> str:
