@@ -142,3 +142,43 @@ def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint
     assert event["data"]["items"] == {"succeeded": 3, "failed": 0}
     assert event["data"]["outputs"]["score"].endswith("predictions.csv")
     assert records.load(storage, job.name).events_state == "delivered"
+
+
+def test_deployment_segment_and_manifest(storage, endpoint, monkeypatch):
+    monkeypatch.setenv("BATCH_DROP_QUIET_SECONDS", "3600")
+    models_version = deployments.get(storage, endpoint, "blue")["model"]
+    deployments.create_or_update(storage, endpoint, "green", {
+        "model": models_version, "scoring": builders.DIGITS_SCORING})
+    files = builders.digit_pngs(4)
+    for name, blob, _ in files:
+        drop(storage, f"{endpoint}/green/m/{name}", blob)
+    manifest = json.dumps({"files": [files[0][0], files[2][0]]}).encode()
+    _, outcome = drop(storage, f"{endpoint}/green/m/_manifest.json", manifest)
+    assert outcome.startswith("job: ")
+    InProcessHost(storage).run_until_idle()
+    (job,) = jobs_of(storage, endpoint)
+    assert job.deployment_name == "green" and job.files_total == 2
+
+
+def test_job_event_to_event_grid_topic(storage, endpoint, monkeypatch):
+    _Receiver.received, _Receiver.fail_first = [], 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("BATCH_EVENTGRID_TOPIC_ENDPOINT",
+                       f"http://127.0.0.1:{server.server_port}/api/events")
+    monkeypatch.setenv("BATCH_EVENTGRID_TOPIC_KEY", "topic-key")
+    try:
+        folder = uuid.uuid4().hex
+        for name, blob, _ in builders.digit_pngs(2):
+            storage.container("workspaceblobstore").upload_blob(f"{folder}/{name}", blob)
+        from shared.jobs import invoke
+
+        job, _ = invoke.invoke(storage, endpoint, invoke.parse_request({"inputs": {"x": {
+            "path": f"workspaceblobstore/{folder}"}}}))
+        InProcessHost(storage).run_until_idle()
+    finally:
+        server.shutdown()
+    (content_type, batch), = _Receiver.received
+    assert content_type.startswith("application/cloudevents-batch+json")
+    assert batch[0]["type"] == "BatchEndpoints.Job.Completed"
+    assert batch[0]["data"]["job_name"] == job.name

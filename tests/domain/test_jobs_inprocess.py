@@ -249,3 +249,51 @@ def test_resource_rules(setup):
         models.register(storage, "bad", "1", b"definitely not onnx")
     with pytest.raises(ValidationError, match="no files found"):
         start(storage, endpoint, "no-such-folder")
+
+
+def score_queue_length(storage) -> int:
+    return storage.queue("batch-score").get_queue_properties().approximate_message_count
+
+
+def test_window_caps_minibatches_in_flight(setup):
+    storage, endpoint = setup
+    storage.queue("batch-score").clear_messages()
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(6))
+    job_name = start(storage, endpoint, folder, mini_batch_size=1, instance_count=1,
+                     max_concurrency_per_instance=2)
+    host = InProcessHost(storage)
+    host.step("batch-plan")
+    assert records.load(storage, job_name).mb_total == 6
+    assert score_queue_length(storage) == 2  # window = 1 instance x 2 processes
+    host.step(SCORE_QUEUE)
+    assert score_queue_length(storage) == 2  # one finished, the next one took its place
+    host.run_until_idle()
+    assert records.load(storage, job_name).status == records.COMPLETED
+
+
+def test_summary_only_writes_no_predictions(setup):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(3))
+    job_name = start(storage, endpoint, folder, output_action="summary_only")
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == records.COMPLETED
+    container = storage.container(job.output["container"])
+    assert not container.get_blob_client(job.output["predictions"]).exists()
+    summary = container.download_blob(job.output["summary"]).readall()
+    assert b'"succeeded": 3' in summary
+
+
+def test_model_versions_latest_and_conflict(storage):
+    name = "m-" + uuid.uuid4().hex[:6]
+    models.register(storage, name, "1", builders.digits_model())
+    models.register(storage, name, "10", builders.digits_model())
+    models.register(storage, name, "2", builders.digits_model())
+    assert models.resolve_reference(storage, f"{name}@latest")["version"] == "10"
+    assert models.resolve_reference(storage, f"azureml:{name}:2")["version"] == "2"
+    with pytest.raises(ConflictError):
+        models.register(storage, name, "2", builders.digits_model())
+    with pytest.raises(ValidationError, match="names no version"):
+        models.resolve_reference(storage, name)
