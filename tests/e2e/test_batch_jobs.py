@@ -178,3 +178,56 @@ def test_bad_model_bytes_and_bad_inputs(service, api, digits_endpoint):
             api.invoke(digits_endpoint, path)
         assert err.value.status_code in (400, 404)
     assert httpx.get(f"{service.api}/endpoints").status_code == 401
+
+
+def test_default_switched_mid_job_and_job_filters(api, store, digits_endpoint):
+    path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(20)])
+    job = api.invoke(digits_endpoint, path, mini_batch_size=1, instance_count=1)
+    api.create_or_update_endpoint(digits_endpoint, {"defaults": {"deployment_name": "green"}})
+    try:
+        done = api.wait(job["name"], timeout=120)
+    finally:
+        api.create_or_update_endpoint(digits_endpoint,
+                                      {"defaults": {"deployment_name": "blue"}})
+    assert done["deployment_name"] == "blue" and done["model"] == "azureml:digits-e2e:1"
+    blue = api._call("GET", f"/endpoints/{digits_endpoint}/deployments/blue/jobs").json()
+    assert job["name"] in [j["name"] for j in blue["value"]]
+    green = api._call("GET", f"/endpoints/{digits_endpoint}/deployments/green/jobs").json()
+    assert job["name"] not in [j["name"] for j in green["value"]]
+    completed = api.list_jobs(digits_endpoint, status="Completed")
+    assert job["name"] in [j["name"] for j in completed]
+    assert not api.list_jobs(digits_endpoint, status="Canceled") or all(
+        j["status"] == "Canceled" for j in api.list_jobs(digits_endpoint, status="Canceled"))
+
+
+def test_poisoned_minibatch_through_the_host_still_ends_the_job(api, store):
+    """Every attempt runs past retry_settings.timeout; max_retries is beyond the host's
+    maxDequeueCount, so the host poisons the message and the poison trigger fails the
+    mini-batch's files: the job still completes, with the reason in errors.csv."""
+    name = "poison-" + uuid.uuid4().hex[:6]
+    api.create_model("cnn-poison", name, data=models.heavy_cnn())
+    api.create_or_update_endpoint(name)
+    api.create_or_update_deployment(name, "slow", {
+        "model": f"cnn-poison:{name}", "scoring": models.heavy_scoring(),
+        "settings": {"mini_batch_size": 24,
+                     "retry_settings": {"max_retries": 10, "timeout": 1}}})
+    path = upload(store, uuid.uuid4().hex, data.photos(24, size=64))
+    job = api.invoke(name, path)
+    done = api.wait(job["name"], timeout=240)
+    assert done["progress"]["mini_batches"]["failed"] == 1
+    assert done["progress"]["items"] == {"succeeded": 0, "failed": 24}
+    errors = rows(api.download(job["name"], "errors"))
+    assert len(errors) == 24 and "poisoned" in errors[0]["reason"]
+
+
+def test_model_conflict_and_upload_by_path(api, store):
+    name = "dup-" + uuid.uuid4().hex[:6]
+    api.create_model(name, "1", data=models.digits_classifier())
+    with pytest.raises(ApiError) as err:
+        api.create_model(name, "1", data=models.digits_classifier())
+    assert err.value.status_code == 409
+    store.container("workspaceblobstore").upload_blob(f"models/{name}.onnx",
+                                                      models.digits_classifier())
+    doc = api.create_model(name, "2", datastore_path=(
+        f"azureml://datastores/workspaceblobstore/paths/models/{name}.onnx"))
+    assert doc["sha256"] == api.get_model(name, "1")["sha256"]

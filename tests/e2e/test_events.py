@@ -143,3 +143,14 @@ def test_job_event_delivered_to_webhook(api, store, digits_endpoint):
     assert event["type"] == "BatchEndpoints.Job.Completed"
     assert event["data"]["job_name"] == job["name"] and event["data"]["endpoint_name"] == name
     assert event["data"]["deployment_name"] == "blue"
+
+
+def test_subscription_validation_for_the_product_function(service):
+    r = httpx.post(f"{service.url}/runtime/webhooks/eventgrid",
+                   params={"functionName": "storage_blob_created",
+                           "code": service.keys["systemKeys"]["eventgrid_extension"]},
+                   headers={"aeg-event-type": "SubscriptionValidation"},
+                   json=[{"id": "1", "eventType":
+                          "Microsoft.EventGrid.SubscriptionValidationEvent",
+                          "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}}])
+    assert r.json() == {"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}
