@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -261,3 +262,33 @@ def test_message_encoding_none(azurite, blobs, tmp_path):
         wait_for(lambda: calls(blobs, "queue", body), 30, message="the plain message")
         wait_for(lambda: f"done:{body}" in peek(azurite.connection_string, "dh-work-out"), 30,
                  message="the plain output message")
+
+
+def test_lease_is_renewed_while_the_function_runs(host, azurite, blobs):
+    body = f"slow-{uuid.uuid4().hex[:8]}"
+    send(azurite.connection_string, "dh-work", body)
+    wait_for(lambda: calls(blobs, "queue", body), 30, message="the slow start")
+    started = time.monotonic()
+    # the lease is 4 s: without renewal the message would reappear during this wait
+    wait_for(lambda: time.monotonic() - started > 9, 15, message="two lease periods")
+    blobs.get_blob_client("dhcalls", f"release/{body}").upload_blob(b"")
+    wait_for(lambda: f"done:{body}" in [base64.b64decode(m).decode() for m in peek(
+        azurite.connection_string, "dh-work-out")], 30, message="the output")
+    assert [c["dequeue_count"] for c in calls(blobs, "queue", body)] == [1]
+
+
+def test_function_timeout_restarts_the_worker_and_the_message_returns(azurite, blobs,
+                                                                      tmp_path):
+    project = make_project(tmp_path / "timeout", azurite.connection_string, {
+        "version": "2.0", "functionTimeout": "00:00:02",
+        "extensions": {"queues": {"visibilityTimeout": "00:00:00"}}})
+    env = {**FAST, "DEVHOST_QUEUE_LEASE_SECONDS": "3"}
+    with HostProcess(project, env=env) as h:
+        pid = h.worker_pids()[0]
+        body = f"slow-{uuid.uuid4().hex[:8]}"  # never released: runs past functionTimeout
+        send(azurite.connection_string, "dh-work", body)
+        wait_for(lambda: len(calls(blobs, "queue", body)) >= 2, 60,
+                 message="the message after the timeout")
+        assert sorted(c["dequeue_count"] for c in calls(blobs, "queue", body))[:2] == [1, 2]
+        assert h.worker_pids()[0] != pid
+        assert "timeout after 2 s" in h.logs()
