@@ -32,6 +32,7 @@ from shared.jobs import invoke, records
 from shared.messages import DROPS_QUEUE, QuietCheck
 from shared.resources import deployments, endpoints
 from shared.storage.clients import Storage
+from shared.storage.documents import merge_if_unchanged
 
 log = logging.getLogger("batch.drops")
 READY_MARKER = "_READY"
@@ -190,17 +191,11 @@ def _touch_group(storage: Storage, target: DropTarget, source: str) -> None:
                          delay=config.drop_quiet_seconds())
             return
         pending = bool(row["check_pending"])
-        try:
-            table.update_entity(
-                {"PartitionKey": target.group, "RowKey": GROUP_ROW, "last_arrival": time.time(),
-                 "check_pending": True, "source": source},
-                mode=UpdateMode.MERGE, etag=row.metadata["etag"],
-                match_condition=records.MatchConditions.IfNotModified)
-        except records.HttpResponseError as e:
-            if e.status_code == 412:
-                records.backoff(attempt)
-                continue
-            raise
+        if not merge_if_unchanged(table, {
+                "PartitionKey": target.group, "RowKey": GROUP_ROW, "last_arrival": time.time(),
+                "check_pending": True, "source": source}, row.metadata["etag"]):
+            records.backoff(attempt)
+            continue
         if not pending:
             storage.send(DROPS_QUEUE, QuietCheck(group=target.group),
                          delay=config.drop_quiet_seconds())
@@ -315,17 +310,12 @@ def _close_generation(storage: Storage, group: str, generation: int, bump: bool)
         left = any(True for _ in table.query_entities(
             "PartitionKey eq @g and state eq @s", parameters={"g": group, "s": WAITING},
             results_per_page=1))
-        try:
-            table.update_entity(
-                {"PartitionKey": group, "RowKey": GROUP_ROW,
-                 "generation": generation + (1 if bump else 0), "check_pending": left},
-                mode=UpdateMode.MERGE, etag=row.metadata["etag"],
-                match_condition=records.MatchConditions.IfNotModified)
-        except records.HttpResponseError as e:
-            if e.status_code == 412:
-                records.backoff(attempt)
-                continue
-            raise
+        if not merge_if_unchanged(table, {
+                "PartitionKey": group, "RowKey": GROUP_ROW,
+                "generation": generation + (1 if bump else 0), "check_pending": left},
+                row.metadata["etag"]):
+            records.backoff(attempt)
+            continue
         if left:
             storage.send(DROPS_QUEUE, QuietCheck(group=group),
                          delay=config.drop_quiet_seconds())

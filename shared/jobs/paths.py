@@ -61,7 +61,12 @@ def resolve(storage: Storage, value: object, kind: str, field: str) -> Location:
     if text.startswith("azureml:"):
         raise ValidationError(f"{field}.path", "data assets are not supported; use "
                               "azureml://datastores/<datastore>/paths/<path>")
-    container, _, path = text.partition("/")
+    return _in_datastore(storage, text, kind, field)
+
+
+def _in_datastore(storage: Storage, container_path: str, kind: str, field: str) -> Location:
+    """`<container>/<path>`, allowed only where the container is a registered datastore."""
+    container, _, path = container_path.partition("/")
     store = datastores.by_container(storage, container)
     if store is None:
         raise ValidationError(
@@ -77,13 +82,8 @@ def _from_url(storage: Storage, url: str, kind: str, field: str) -> Location:
     ):
         raise ValidationError(
             f"{field}.path", f"blob URLs must point at this service's storage account ({base})")
-    rest = unquote(parsed.path[len(own.path.rstrip("/")) + 1:])
-    container, _, path = rest.partition("/")
-    store = datastores.by_container(storage, container)
-    if store is None:
-        raise ValidationError(
-            f"{field}.path", f"container '{container}' is not a registered datastore")
-    return _location(store["name"], container, path, kind, field)
+    return _in_datastore(storage, unquote(parsed.path[len(own.path.rstrip("/")) + 1:]), kind,
+                         field)
 
 
 def _location(datastore: str, container: str, path: str, kind: str, field: str) -> Location:

@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.errors import ConflictError
@@ -51,3 +52,15 @@ class DocumentTable:
 
 def _entity(partition: str, row: str, doc: dict[str, Any]) -> dict[str, Any]:
     return {"PartitionKey": partition, "RowKey": row, "doc": json.dumps(doc)}
+
+
+def merge_if_unchanged(table: TableClient, entity: dict[str, Any], etag: str) -> bool:
+    """Merge `entity` only if the row still has `etag`; False when someone changed it (412)."""
+    try:
+        table.update_entity(entity, mode=UpdateMode.MERGE, etag=etag,
+                            match_condition=MatchConditions.IfNotModified)
+    except HttpResponseError as e:
+        if e.status_code == 412:
+            return False
+        raise
+    return True
