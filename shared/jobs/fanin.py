@@ -46,12 +46,9 @@ def complete(
         if row["state"] != PENDING:
             break
         changes = counted(job, outcome, items_ok, items_failed)
-        row_op = ("update", {
-            "PartitionKey": job_name, "RowKey": records.mb_row(index), "state": outcome,
-            "items_ok": items_ok, "items_failed": items_failed, "reason": reason[:4000],
-            "finished_at": records.now(),
-        }, {"mode": records.UpdateMode.MERGE, "etag": row_etag,
-            "match_condition": records.MatchConditions.IfNotModified})
+        row_op = records.minibatch_op(job_name, index, row_etag, {
+            "state": outcome, "items_ok": items_ok, "items_failed": items_failed,
+            "reason": reason[:4000], "finished_at": records.now()})
         try:
             records.submit(storage, [row_op, records.update_op(job, changes)])
         except records.ConcurrentUpdate:

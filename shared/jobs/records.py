@@ -135,6 +135,13 @@ def update_op(job: Job, changes: dict[str, Any]) -> tuple:
                                "match_condition": MatchConditions.IfNotModified})
 
 
+def minibatch_op(job_name: str, index: int, etag: str, changes: dict[str, Any]) -> tuple:
+    """A transaction operation: merge `changes` into a mini-batch row if it is unchanged."""
+    entity = {"PartitionKey": job_name, "RowKey": mb_row(index), **changes}
+    return ("update", entity, {"mode": UpdateMode.MERGE, "etag": etag,
+                               "match_condition": MatchConditions.IfNotModified})
+
+
 class ConcurrentUpdate(BatchEndpointError):
     """Someone else changed the row first (HTTP 412): read again and retry."""
 
