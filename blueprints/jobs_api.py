@@ -22,10 +22,10 @@ def endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params["endpoint"]
     base = api_base(req, "endpoints")
     if req.method == "GET":
-        return _list(req, base, "endpoint_name eq @e", {"e": name})
+        return _list(req, base, endpoint=name, deployment=req.params.get("deployment"))
     request = invoke.parse_request(json_body(req), req.headers.get("azureml-model-deployment"))
     request_id = req.headers.get("repeatability-request-id")
-    job, created = invoke.invoke(storage, name, request, request_id)
+    job, _ = invoke.invoke(storage, name, request, request_id)
     return json_response(views.job_resource(job, base), status=202,
                          headers={"Location": f"{base}/jobs/{job.name}"})
 
@@ -35,26 +35,17 @@ def endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
 def deployment_jobs(req: func.HttpRequest) -> func.HttpResponse:
     ep, dep = req.route_params["endpoint"], req.route_params["deployment"]
     deployments.get(default_storage(), ep, dep)
-    return _list(req, api_base(req, "endpoints"),
-                 "endpoint_name eq @e and deployment_name eq @d", {"e": ep, "d": dep})
+    return _list(req, api_base(req, "endpoints"), endpoint=ep, deployment=dep)
 
 
 @bp.route(route="jobs", methods=["GET"])
 @handles_errors
 def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
-    return _list(req, api_base(req, "jobs"), "", {})
+    return _list(req, api_base(req, "jobs"))
 
 
-def _list(req: func.HttpRequest, base: str, filter_: str, params: dict) -> func.HttpResponse:
-    status = req.params.get("status")
-    if status:
-        filter_ = " and ".join(f for f in (filter_, "status eq @s") if f)
-        params = {**params, "s": status}
-    if "e" in params and "d" not in params and req.params.get("deployment"):
-        filter_ += " and deployment_name eq @d"
-        params["d"] = req.params["deployment"]
-    jobs = sorted(records.list_jobs(default_storage(), filter_, params),
-                  key=lambda j: j.created_at, reverse=True)
+def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpResponse:
+    jobs = records.list_jobs(default_storage(), status=req.params.get("status"), **where)
     return json_response({"value": [views.job_resource(j, base) for j in jobs]})
 
 

@@ -12,6 +12,7 @@ TABLE_DATASTORES = "datastores"
 TABLE_ENDPOINTS = "endpoints"
 TABLE_DEPLOYMENTS = "deployments"
 TABLE_JOBS = "jobs"
+TABLE_JOB_INDEX = "jobindex"
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 

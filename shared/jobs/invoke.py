@@ -169,10 +169,12 @@ def invoke(
         if request_id:
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
+    job = records.load(storage, job_name)
+    records.index_job(storage, job.entity)
     records.log(storage, job_name, f"job created by {request.started_by} for "
                 f"{endpoint_name}/{deployment['name']} with model {model['id']}")
     storage.send(PLAN_QUEUE, PlanPage(job=job_name))
-    return records.load(storage, job_name), True
+    return job, True
 
 
 def _job_name(request: InvokeRequest, endpoint: str, request_id: str | None) -> str:

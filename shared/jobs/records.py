@@ -122,10 +122,29 @@ def find(storage: Storage, name: str) -> Job | None:
         return None
 
 
-def list_jobs(storage: Storage, filter_: str, parameters: dict[str, Any]) -> Iterator[Job]:
-    query = f"RowKey eq '{JOB_ROW}'" + (f" and {filter_}" if filter_ else "")
-    for entity in table(storage).query_entities(query, parameters=parameters):
-        yield Job(entity=_from_entity(entity), etag=entity.metadata["etag"])
+def index_job(storage: Storage, job: dict[str, Any]) -> None:
+    """Listing reads this small index instead of scanning every job's mini-batch rows."""
+    storage.table(config.TABLE_JOB_INDEX).upsert_entity({
+        "PartitionKey": "jobs", "RowKey": job["name"], "endpoint_name": job["endpoint_name"],
+        "deployment_name": job["deployment_name"], "created_at": job["created_at"]})
+
+
+def list_jobs(storage: Storage, *, endpoint: str | None = None,
+              deployment: str | None = None, status: str | None = None) -> list[Job]:
+    """Jobs, newest first, optionally of one endpoint/deployment and in one state."""
+    clauses, params = ["PartitionKey eq 'jobs'"], {}
+    if endpoint:
+        clauses.append("endpoint_name eq @e")
+        params["e"] = endpoint
+    if deployment:
+        clauses.append("deployment_name eq @d")
+        params["d"] = deployment
+    rows = storage.table(config.TABLE_JOB_INDEX).query_entities(
+        " and ".join(clauses), parameters=params)
+    jobs = [job for row in rows if (job := find(storage, row["RowKey"])) is not None]
+    if status:
+        jobs = [j for j in jobs if j.status == status]
+    return sorted(jobs, key=lambda j: j.created_at, reverse=True)
 
 
 def update_op(job: Job, changes: dict[str, Any]) -> tuple:

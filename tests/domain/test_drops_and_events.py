@@ -37,7 +37,7 @@ def drop(storage, path: str, data: bytes, source="blob-drop") -> tuple[drops.Blo
 
 
 def jobs_of(storage, endpoint):
-    return list(records.list_jobs(storage, "endpoint_name eq @e", {"e": endpoint}))
+    return records.list_jobs(storage, endpoint=endpoint)
 
 
 def test_200_files_and_a_marker_make_exactly_one_job(storage, endpoint, monkeypatch):
