@@ -139,6 +139,7 @@ def invoke(
     if request_id:
         existing = records.find(storage, job_name)
         if existing is not None:
+            records.index_job(storage, existing.entity)  # in case the first try died here
             return existing, False
     deployment = _choose_deployment(storage, endpoint, request.deployment_name)
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
