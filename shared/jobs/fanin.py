@@ -56,6 +56,9 @@ def complete(
             continue
         if changes.get("stop_reason") == "error_threshold":
             records.log(storage, job_name, changes["error"])
+        if job.settings["logging_level"] == "debug":  # a line per mini-batch, as AML's debug
+            records.log(storage, job_name, f"mini-batch {index}: {outcome}, {items_ok} items "
+                        f"ok, {items_failed} failed {reason}".rstrip())
         break
     job = records.load(storage, job_name)
     after_completion(storage, job, index)
