@@ -65,6 +65,17 @@ def calls(blobs, kind: str, key: str) -> list[dict]:
             for b in container.list_blobs(name_starts_with=f"{kind}/{key}/")]
 
 
+def outputs(conn: str) -> list[str]:
+    """Messages in dh-work-out, decoded (the messageEncoding=none test leaves plain ones)."""
+    decoded = []
+    for m in peek(conn, "dh-work-out"):
+        try:
+            decoded.append(base64.b64decode(m, validate=True).decode())
+        except ValueError:
+            decoded.append(m)
+    return decoded
+
+
 def peek(conn: str, queue: str) -> list[str]:
     client = QueueClient.from_connection_string(conn, queue)
     try:
@@ -130,8 +141,7 @@ def test_failing_message_runs_max_dequeue_count_times_then_poison(host, azurite,
 def test_flaky_message_succeeds_on_retry_and_output_is_written(host, azurite, blobs):
     body = f"flaky-{uuid.uuid4().hex[:8]}"
     send(azurite.connection_string, "dh-work", body)
-    wait_for(lambda: any(base64.b64decode(m).decode() == f"done:{body}"
-                         for m in peek(azurite.connection_string, "dh-work-out")), 30,
+    wait_for(lambda: f"done:{body}" in outputs(azurite.connection_string), 30,
              message="the output binding's message")
     assert sorted(c["dequeue_count"] for c in calls(blobs, "queue", body)) == [1, 2]
 
@@ -140,9 +150,7 @@ def test_output_binding_not_written_when_function_raises(host, azurite, blobs):
     body = f"out-raise-{uuid.uuid4().hex[:8]}"
     send(azurite.connection_string, "dh-work", body)
     wait_for(lambda: len(calls(blobs, "queue", body)) == 3, 60, message="three attempts")
-    outputs = [base64.b64decode(m).decode() for m in peek(azurite.connection_string,
-                                                           "dh-work-out")]
-    assert f"done:{body}" not in outputs
+    assert f"done:{body}" not in outputs(azurite.connection_string)
 
 
 def test_messages_are_shared_by_workers_and_each_processed_once(host, azurite, blobs):
@@ -272,8 +280,8 @@ def test_lease_is_renewed_while_the_function_runs(host, azurite, blobs):
     # the lease is 4 s: without renewal the message would reappear during this wait
     wait_for(lambda: time.monotonic() - started > 9, 15, message="two lease periods")
     blobs.get_blob_client("dhcalls", f"release/{body}").upload_blob(b"")
-    wait_for(lambda: f"done:{body}" in [base64.b64decode(m).decode() for m in peek(
-        azurite.connection_string, "dh-work-out")], 30, message="the output")
+    wait_for(lambda: f"done:{body}" in outputs(azurite.connection_string), 30,
+             message="the output")
     assert [c["dequeue_count"] for c in calls(blobs, "queue", body)] == [1]
 
 
