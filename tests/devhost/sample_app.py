@@ -66,8 +66,8 @@ async def async_hello(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("async")
 
 
-@app.queue_trigger(arg_name="msg", queue_name="dh-work", connection="AzureWebJobsStorage")
-@app.queue_output(arg_name="out", queue_name="dh-work-out", connection="AzureWebJobsStorage")
+@app.queue_trigger(arg_name="msg", queue_name="%DH_QUEUE%", connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="out", queue_name="%DH_QUEUE%-out", connection="AzureWebJobsStorage")
 def work(msg: func.QueueMessage, out: func.Out[str]) -> None:
     """Body 'fail-*' always fails, 'flaky-*' fails on the first delivery, 'slow-*' runs until
     a release blob exists, 'out-raise-*' sets its output then raises."""

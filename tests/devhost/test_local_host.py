@@ -23,14 +23,16 @@ FAST = {"DEVHOST_BLOB_SCAN_SECONDS": "0.5",
         "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
 
 
-def make_project(root: Path, conn: str, host_json: dict | None = None) -> Path:
+def make_project(root: Path, conn: str, host_json: dict | None = None,
+                 queue: str = "dh-work") -> Path:
+    """A project serving sample_app.py; its queue trigger listens on `queue` (%DH_QUEUE%)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLE_APP, root / "function_app.py")
     (root / "host.json").write_text(json.dumps(host_json or {
         "version": "2.0", "extensions": {"http": {"routePrefix": "api"},
                                          "queues": {"visibilityTimeout": "00:00:00"}}}))
     (root / "local.settings.json").write_text(json.dumps(
-        {"IsEncrypted": False, "Values": {"AzureWebJobsStorage": conn,
+        {"IsEncrypted": False, "Values": {"AzureWebJobsStorage": conn, "DH_QUEUE": queue,
                                           "FUNCTIONS_WORKER_RUNTIME": "python"}}))
     return root
 
@@ -65,15 +67,8 @@ def calls(blobs, kind: str, key: str) -> list[dict]:
             for b in container.list_blobs(name_starts_with=f"{kind}/{key}/")]
 
 
-def outputs(conn: str) -> list[str]:
-    """Messages in dh-work-out, decoded (the messageEncoding=none test leaves plain ones)."""
-    decoded = []
-    for m in peek(conn, "dh-work-out"):
-        try:
-            decoded.append(base64.b64decode(m, validate=True).decode())
-        except ValueError:
-            decoded.append(m)
-    return decoded
+def outputs(conn: str, queue: str = "dh-work-out") -> list[str]:
+    return [base64.b64decode(m).decode() for m in peek(conn, queue)]
 
 
 def peek(conn: str, queue: str) -> list[str]:
@@ -262,13 +257,13 @@ def test_blob_trigger_with_eventgrid_source(host, azurite, blobs):
 
 
 def test_message_encoding_none(azurite, blobs, tmp_path):
-    project = make_project(tmp_path / "none", azurite.connection_string)
+    project = make_project(tmp_path / "none", azurite.connection_string, queue="dh-plain")
     env = {**FAST, "AzureFunctionsJobHost__extensions__queues__messageEncoding": "none"}
     with HostProcess(project, env=env):
         body = f"plain-{uuid.uuid4().hex[:8]}"
-        send(azurite.connection_string, "dh-work", body, encoding="none")
+        send(azurite.connection_string, "dh-plain", body, encoding="none")
         wait_for(lambda: calls(blobs, "queue", body), 30, message="the plain message")
-        wait_for(lambda: f"done:{body}" in peek(azurite.connection_string, "dh-work-out"), 30,
+        wait_for(lambda: f"done:{body}" in peek(azurite.connection_string, "dh-plain-out"), 30,
                  message="the plain output message")
 
 
@@ -289,12 +284,12 @@ def test_function_timeout_restarts_the_worker_and_the_message_returns(azurite, b
                                                                       tmp_path):
     project = make_project(tmp_path / "timeout", azurite.connection_string, {
         "version": "2.0", "functionTimeout": "00:00:02",
-        "extensions": {"queues": {"visibilityTimeout": "00:00:00"}}})
+        "extensions": {"queues": {"visibilityTimeout": "00:00:00"}}}, queue="dh-timeout")
     env = {**FAST, "DEVHOST_QUEUE_LEASE_SECONDS": "3"}
     with HostProcess(project, env=env) as h:
         pid = h.worker_pids()[0]
         body = f"slow-{uuid.uuid4().hex[:8]}"  # never released: runs past functionTimeout
-        send(azurite.connection_string, "dh-work", body)
+        send(azurite.connection_string, "dh-timeout", body)
         wait_for(lambda: len(calls(blobs, "queue", body)) >= 2, 60,
                  message="the message after the timeout")
         assert sorted(c["dequeue_count"] for c in calls(blobs, "queue", body))[:2] == [1, 2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from client import BatchEndpointsClient
+from devhost import azurite as azurite_process
 from devhost.testing import HostProcess, make_project
 from samples import models
 from shared.storage.clients import Storage
@@ -16,9 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def service(azurite, tmp_path_factory):
+def e2e_azurite():
+    """Its own Azurite: the in-process tests drive the same queue names by hand."""
+    server = azurite_process.start(in_memory=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def service(e2e_azurite, tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("app") / "app", ROOT / "function_app.py",
-                           azurite.connection_string,
+                           e2e_azurite.connection_string,
                            {"BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2"},
                            host_json=ROOT / "host.json")
     env = {"DEVHOST_QUEUE_LEASE_SECONDS": "5", "DEVHOST_BLOB_SCAN_SECONDS": "0.5",
@@ -34,8 +43,8 @@ def api(service):
 
 
 @pytest.fixture(scope="session")
-def store(azurite):
-    return Storage.from_connection_string(azurite.connection_string)
+def store(e2e_azurite):
+    return Storage.from_connection_string(e2e_azurite.connection_string)
 
 
 @pytest.fixture(scope="session")
