@@ -166,10 +166,18 @@ def _marker_files(storage: Storage, target: DropTarget, marker: str,
             except ResourceNotFoundError:
                 log.warning("manifest %s names a missing file %s", marker, name)
         return found
-    return [
-        (b.name, b.etag) for b in container.walk_blobs(name_starts_with=prefix)
-        if not isinstance(b, BlobPrefix) and not b.name.rsplit("/", 1)[-1].startswith(("_", "."))
-    ]
+    return [(b.name, b.etag) for b in _folder(storage, target) if not _hidden(b.name)]
+
+
+def _folder(storage: Storage, target: DropTarget) -> list[Any]:
+    """The blobs directly in the drop folder (flat, as jobs read folders)."""
+    container = storage.blobs.get_container_client(config.inbox_container())
+    return [b for b in container.walk_blobs(name_starts_with=f"{target.folder}/")
+            if not isinstance(b, BlobPrefix)]
+
+
+def _hidden(name: str) -> bool:
+    return name.rsplit("/", 1)[-1].startswith(("_", "."))
 
 
 def _touch_group(storage: Storage, target: DropTarget, source: str) -> None:
@@ -214,6 +222,21 @@ def quiet_check(storage: Storage, msg: QuietCheck) -> str:
     if waited < quiet:
         storage.send(DROPS_QUEUE, msg, delay=max(1, int(quiet - waited + 0.999)))
         return "not quiet yet"
+    # Deliveries lag behind uploads (scans, Event Grid retries), so look at the folder itself:
+    # a marker there owns the folder, and a file written within the window means "not yet".
+    target = DropTarget(row["endpoint"], row.get("deployment") or None, row["folder"])
+    blobs = _folder(storage, target)
+    if any(b.name.rsplit("/", 1)[-1] in (READY_MARKER, MANIFEST_MARKER) for b in blobs):
+        _close_generation(storage, msg.group, int(row["generation"]), bump=False,
+                          rearm=False)
+        return "a marker owns this folder"
+    files = [b for b in blobs if not _hidden(b.name)]
+    newest = max((b.last_modified.timestamp() for b in files), default=0.0)
+    if time.time() - newest < quiet:
+        storage.send(DROPS_QUEUE, msg, delay=max(1, int(quiet - (time.time() - newest) + 1)))
+        return "not quiet yet"
+    for b in files:  # files whose own delivery has not arrived yet still belong here
+        _record(storage, target, b.name, b.etag)
     job = start_group_job(storage, msg.group, "quiet window", source=row.get("source", ""))
     return f"job: {job}" if job else "nothing waiting"
 
@@ -300,14 +323,15 @@ def _mark(storage: Storage, group: str, rows: list[dict[str, Any]], state: str,
         table.submit_transaction(ops)
 
 
-def _close_generation(storage: Storage, group: str, generation: int, bump: bool) -> None:
+def _close_generation(storage: Storage, group: str, generation: int, bump: bool,
+                      rearm: bool = True) -> None:
     """Advance the group past `generation`; re-arm the quiet check if files are waiting."""
     table = storage.table(config.TABLE_DROPS)
     for attempt in range(50):
         row = table.get_entity(group, GROUP_ROW)
         if int(row["generation"]) != generation:
             return
-        left = any(True for _ in table.query_entities(
+        left = rearm and any(True for _ in table.query_entities(
             "PartitionKey eq @g and state eq @s", parameters={"g": group, "s": WAITING},
             results_per_page=1))
         if not merge_if_unchanged(table, {

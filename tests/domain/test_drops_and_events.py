@@ -182,3 +182,47 @@ def test_job_event_to_event_grid_topic(storage, endpoint, monkeypatch):
     assert content_type.startswith("application/cloudevents-batch+json")
     assert batch[0]["type"] == "BatchEndpoints.Job.Completed"
     assert batch[0]["data"]["job_name"] == job.name
+
+
+def test_quiet_check_reads_the_folder_not_just_deliveries(storage, endpoint, monkeypatch):
+    """Deliveries lag uploads: the quiet check includes files whose trigger has not run yet,
+    and leaves a folder with a marker to the marker (whose delivery may also lag)."""
+    monkeypatch.setenv("BATCH_DROP_QUIET_SECONDS", "1")
+    from shared.events.drops import QuietCheck, quiet_check
+
+    files = builders.digit_pngs(3)
+    inbox = storage.container("inbox")
+    for name, blob, _ in files:
+        inbox.upload_blob(f"{endpoint}/lag/{name}", blob)
+    first = drops.BlobCreated("inbox", f"{endpoint}/lag/{files[0][0]}",
+                              inbox.get_blob_client(f"{endpoint}/lag/{files[0][0]}")
+                              .get_blob_properties().etag, "blob-drop")
+    drops.on_blob_created(storage, first)  # only one of three deliveries arrived
+    group = drops.parse_target(storage, first.name).group
+    outcome = wait_for_outcome(lambda: quiet_check(storage, QuietCheck(group)))
+    assert outcome.startswith("job: ")
+    (job,) = jobs_of(storage, endpoint)
+    manifest = json.loads(storage.container("batch-jobs").download_blob(
+        job.input["manifest"]).readall())
+    assert len(manifest) == 3
+
+    for name, blob, _ in files:
+        inbox.upload_blob(f"{endpoint}/marked/{name}", blob)
+    marker = inbox.upload_blob(f"{endpoint}/marked/_READY", b"")
+    arrival = drop(storage, f"{endpoint}/marked/{files[0][0]}", files[0][1])[0]
+    group = drops.parse_target(storage, arrival.name).group
+    assert wait_for_outcome(lambda: quiet_check(storage, QuietCheck(group)),
+                            until="a marker") == "a marker owns this folder"
+    outcome = drops.on_blob_created(storage, drops.BlobCreated(
+        "inbox", f"{endpoint}/marked/_READY", marker.get_blob_properties().etag, "blob-drop"))
+    assert outcome.startswith("job: ")
+    assert len(jobs_of(storage, endpoint)) == 2
+
+
+def wait_for_outcome(check, until: str = "job: ", timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = check()
+        if outcome.startswith(until) or time.monotonic() > deadline:
+            return outcome
+        time.sleep(0.2)
