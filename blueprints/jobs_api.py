@@ -6,8 +6,10 @@ import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
 from blueprints.http_util import api_base, handles_errors, json_body, json_response
+from shared import outbox
 from shared.errors import NotFoundError, ValidationError
 from shared.jobs import fanin, invoke, records, views
+from shared.messages import PLAN_QUEUE
 from shared.resources import deployments
 from shared.storage.clients import default_storage
 
@@ -16,8 +18,14 @@ _OUTPUT_FILES = {"score": "predictions", "errors": "errors", "summary": "summary
 
 
 @bp.route(route="endpoints/{endpoint}/jobs", methods=["POST", "GET"])
+@bp.queue_output(arg_name="to_plan", queue_name=PLAN_QUEUE, connection="AzureWebJobsStorage")
+def endpoint_jobs(req: func.HttpRequest, to_plan: func.Out[list[str]]) -> func.HttpResponse:
+    with outbox.collect({PLAN_QUEUE: to_plan}):
+        return _endpoint_jobs(req)
+
+
 @handles_errors
-def endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
+def _endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
     storage = default_storage()
     name = req.route_params["endpoint"]
     base = api_base(req, "endpoints")

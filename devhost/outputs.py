@@ -6,6 +6,7 @@ import base64
 import contextlib
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -18,9 +19,11 @@ from devhost.invoker import OutValue
 
 
 class OutputWriter:
-    def __init__(self, connection_string: str, queues: QueueSettings):
+    def __init__(self, connection_string: str, queues: QueueSettings,
+                 on_queue_written: Callable[[str], None] = lambda queue: None):
         self.conn = connection_string
         self.encoding = queues.message_encoding
+        self.on_queue_written = on_queue_written
 
     def __call__(self, spec: FunctionSpec, outs: dict[str, OutValue],
                  metadata: dict[str, Any]) -> None:
@@ -44,6 +47,7 @@ class OutputWriter:
                 with contextlib.suppress(ResourceExistsError):
                     client.create_queue()
                 client.send_message(text)
+        self.on_queue_written(name)
 
     def _blob(self, path: str, value: Any) -> None:
         container, _, name = path.partition("/")

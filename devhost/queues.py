@@ -56,7 +56,13 @@ class QueueListener:
         self.in_flight = 0
         self.slot = asyncio.Event()
         self.stopping = False
+        self.woken = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
+
+    def wake(self) -> None:
+        """Poll now: a function in this host just wrote to this queue (the real host's
+        SharedQueueWatcher does the same for queue output bindings)."""
+        self.woken.set()
 
     async def run(self) -> None:
         delay, warned = MIN_POLL, False
@@ -81,9 +87,13 @@ class QueueListener:
                 log.warning("queue '%s': receive failed: %s", self.name, e)
                 messages = []
             if not messages:
-                await asyncio.sleep(delay)
-                delay = min(self.settings.max_polling_interval,
-                            delay * 2 * random.uniform(0.8, 1.2))
+                try:
+                    await asyncio.wait_for(self.woken.wait(), delay)
+                    delay = MIN_POLL
+                except TimeoutError:
+                    delay = min(self.settings.max_polling_interval,
+                                delay * 2 * random.uniform(0.8, 1.2))
+                self.woken.clear()
                 continue
             delay = MIN_POLL
             for message in messages:

@@ -33,8 +33,16 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
 
     conn = expand(os.environ["AzureWebJobsStorage"])
     specs = load_app(project_dir, app_name)
+    loop = asyncio.get_running_loop()
+    listeners: list[QueueListener] = []
+
+    def queue_written(name: str) -> None:  # called from the invocation's thread
+        for listener in listeners:
+            if listener.name == name:
+                loop.call_soon_threadsafe(listener.wake)
+
     invoker = Invoker(worker_id, cfg.function_timeout, str(project_dir),
-                      OutputWriter(conn, cfg.queues))
+                      OutputWriter(conn, cfg.queues, queue_written))
     blobs = BlobTriggers(cfg, conn, specs, invoker, worker_id)
     http = HttpHost(cfg, specs, host_keys.load(project_dir), invoker, blobs.from_event)
     runner = web.AppRunner(http.app(), access_log=None, handle_signals=False)
@@ -45,7 +53,6 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
     sock.bind(("127.0.0.1", port))
     await web.SockSite(runner, sock).start()
 
-    listeners = []
     for spec in specs:
         if spec.trigger_type != "queueTrigger":
             continue
@@ -61,7 +68,6 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
     print(json.dumps({"ready": worker_id, "pid": os.getpid()}), flush=True)
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()

@@ -21,6 +21,7 @@ from azure.storage.queue import (
     TextBase64EncodePolicy,
 )
 
+from shared import outbox
 from shared.messages import Message, encode
 from shared.storage.connection import StorageAccount, from_environment
 
@@ -79,6 +80,8 @@ class Storage:
     def send(self, queue: str, message: Message | str, *, delay: int | None = None) -> None:
         """Enqueue a message, creating the queue on first use."""
         body = message if isinstance(message, str) else encode(message)
+        if delay is None and outbox.take(queue, body):
+            return
         client = self.queue(queue)
         try:
             client.send_message(body, visibility_timeout=delay)
