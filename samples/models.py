@@ -1,6 +1,18 @@
 """Sample ONNX models, built from scikit-learn's bundled datasets or with `onnx.helper`.
 
+Each builder returns the ONNX bytes (cached per process; every one builds in about a second
+or less); `*_estimator()` give the fitted scikit-learn models to compare predictions with.
 Building is deterministic (fixed seeds), so the same bytes come out on every machine.
+
+| builder | input | output |
+|---|---|---|
+| digits_classifier | X [N, 64] (8x8 digits, 0..16) | output_label, ZipMap probabilities |
+| digits_forest | X [N, 64] | output_label, ZipMap probabilities (random forest) |
+| digits_logits(batch) | X [N or batch, 64] | logits [N, 10] only |
+| diabetes_regressor | X [N, 10] | variable [N, 1] |
+| breast_cancer_classifier | X [N, 30] (named CSV columns) | string labels, ZipMap |
+| iris_multi_input | one [N, 1] input per column | string labels, ZipMap |
+| heavy_cnn(size, batch) | images [N or batch, 3, size, size] | logits [N, 80]; ~8.6 GFLOPs at 640 |
 """
 
 from __future__ import annotations
@@ -19,6 +31,14 @@ DIABETES_SCORING = {
     "input": {"type": "tabular", "exclude": ["target"]},
     "output": {"type": "regression"},
 }
+BREAST_CANCER_SCORING = {
+    "input": {"type": "tabular", "exclude": ["diagnosis"]},
+    "output": {"type": "classification", "probabilities": True},
+}
+IRIS_SCORING = {  # one model input per column: mapping by_name is the default
+    "input": {"type": "tabular"},
+    "output": {"type": "classification", "probabilities": True},
+}
 HEAVY_SIZE = 640
 
 
@@ -33,15 +53,45 @@ def heavy_scoring(size: int = HEAVY_SIZE) -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def digits_classifier() -> bytes:
-    """Logistic regression on the 8x8 digits (64 float features, ZipMap probabilities)."""
-    from skl2onnx import to_onnx
+def digits_estimator():
+    """The fitted scikit-learn pipeline behind `digits_classifier` (scaler + logistic
+    regression on the 64 pixel values, 0..16), for comparing predictions."""
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     x, y = load_digits(return_X_y=True)
-    model = LogisticRegression(max_iter=500).fit(x.astype(np.float32), y)
-    return to_onnx(model, x[:1].astype(np.float32), target_opset=OPSET).SerializeToString()
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        x.astype(np.float32), y)
+
+
+@functools.lru_cache(maxsize=1)
+def digits_classifier() -> bytes:
+    """The digits classifier: input X [N, 64] floats, output_label + ZipMap probabilities."""
+    from skl2onnx import to_onnx
+
+    return to_onnx(digits_estimator(), np.zeros((1, 64), np.float32),
+                   target_opset=OPSET).SerializeToString()
+
+
+@functools.lru_cache(maxsize=4)
+def digits_logits(batch: int | None = None) -> bytes:
+    """The same classifier as bare logits (one Gemm, no label, no ZipMap) built with
+    `onnx.helper`: argmax gives sklearn's label. `batch` fixes the batch dimension."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    scaler, lr = digits_estimator()[0], digits_estimator()[-1]
+    weights = (lr.coef_ / scaler.scale_).T  # fold the scaler into the linear layer
+    bias = lr.intercept_ - (lr.coef_ / scaler.scale_) @ scaler.mean_
+    dim = batch if batch else "N"
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["X", "W", "B"], ["logits"])], "digits_logits",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [dim, 64])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [dim, 10])],
+        [numpy_helper.from_array(weights.astype(np.float32), "W"),
+         numpy_helper.from_array(bias.astype(np.float32), "B")])
+    return _model(graph)
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,6 +116,62 @@ def diabetes_regressor() -> bytes:
     x, y = load_diabetes(return_X_y=True)
     model = GradientBoostingRegressor(n_estimators=50, random_state=0).fit(x, y)
     return to_onnx(model, x[:1].astype(np.float32), target_opset=OPSET).SerializeToString()
+
+
+@functools.lru_cache(maxsize=1)
+def breast_cancer_estimator():
+    """Scaler + logistic regression on the 30 named breast-cancer features, with string
+    labels ("malignant", "benign")."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    bunch = load_breast_cancer()
+    labels = bunch.target_names[bunch.target]
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        bunch.data.astype(np.float32), labels)
+
+
+@functools.lru_cache(maxsize=1)
+def breast_cancer_classifier() -> bytes:
+    """A tabular classifier for CSVs with named columns: input X [N, 30], string labels,
+    ZipMap probabilities. Score it with BREAST_CANCER_SCORING."""
+    from skl2onnx import to_onnx
+
+    return to_onnx(breast_cancer_estimator(), np.zeros((1, 30), np.float32),
+                   target_opset=OPSET).SerializeToString()
+
+
+IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+
+
+@functools.lru_cache(maxsize=1)
+def iris_estimator():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    bunch = load_iris()
+    return LogisticRegression(max_iter=1000).fit(bunch.data.astype(np.float32),
+                                                 bunch.target_names[bunch.target])
+
+
+@functools.lru_cache(maxsize=1)
+def iris_multi_input() -> bytes:
+    """An iris classifier with one [N, 1] input per column (IRIS_COLUMNS), the shape
+    skl2onnx gives pipelines whose ColumnTransformer picks columns by name: the columns are
+    concatenated in the graph, then the converted classifier runs (ZipMap probabilities)."""
+    from onnx import TensorProto, helper
+    from skl2onnx import to_onnx
+
+    model = to_onnx(iris_estimator(), np.zeros((1, 4), np.float32), target_opset=OPSET)
+    graph = model.graph
+    features = graph.input[0].name
+    del graph.input[:]
+    graph.input.extend(helper.make_tensor_value_info(c, TensorProto.FLOAT, [None, 1])
+                       for c in IRIS_COLUMNS)
+    graph.node.insert(0, helper.make_node("Concat", list(IRIS_COLUMNS), [features], axis=1))
+    return model.SerializeToString()
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,5 +209,13 @@ def heavy_cnn(size: int = HEAVY_SIZE, batch: int | None = None) -> bytes:
         nodes, "heavy_cnn",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [dim, 3, size, size])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [dim, 80])], inits)
+    return _model(graph)
+
+
+def _model(graph) -> bytes:
+    from onnx import checker, helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8  # what every onnxruntime >= 1.14 reads
+    checker.check_model(model)
     return model.SerializeToString()

@@ -9,19 +9,22 @@ only the offending items fail.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from scoring.config import ScoringConfig
-from scoring.outputs import output_columns, row_values
-from scoring.readers import Item, read_items
+from scoring.config import MAX_BATCH_LIMIT, ScoringConfig
+from scoring.outputs import output_columns, output_names, row_values
+from scoring.readers import Block, read_file
 from scoring.signature import ModelSignature
 from shared.errors import ItemError, MiniBatchTimeoutError
 
 __all__ = ["FailedItem", "InputFile", "MiniBatchResult", "ScoredRow", "output_columns",
            "score_files"]
+
+CHUNK_BYTES = 64 * 1024 * 1024  # input bytes per ONNX Runtime run when max_batch is not set
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,13 @@ class InputFile:
 class ScoredRow:
     file_name: str
     row: int
-    values: tuple[str, ...]
+    values: tuple[str, ...]  # aligned with output_columns()[2:]
 
 
 @dataclass(frozen=True)
 class FailedItem:
     file_name: str
-    row: int | None
+    row: int | None  # None: the whole file
     reason: str
 
 
@@ -50,59 +53,117 @@ class MiniBatchResult:
     errors: tuple[FailedItem, ...]
 
 
-def score_files(session, config: ScoringConfig, signature: ModelSignature,
+@dataclass(frozen=True)
+class _Slice:
+    file_name: str
+    block: Block
+    start: int
+    stop: int
+
+
+def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
                 files: Sequence[InputFile], deadline: float | None = None) -> MiniBatchResult:
-    items: list[tuple[str, Item]] = []
+    """Score files in order; `deadline` (a time.monotonic() value) is checked between files
+    and between chunks, and raises MiniBatchTimeoutError once passed."""
+    blocks: list[tuple[str, Block]] = []
     errors: list[FailedItem] = []
     for f in files:
         try:
-            decoded, failures = read_items(config.input, signature, f.name, f.data)
+            block, failures = read_file(config.input, signature, f.name, f.data)
         except ItemError as e:
             errors.append(FailedItem(f.name, None, str(e)))
-            continue
-        items += [(f.name, item) for item in decoded]
-        errors += [FailedItem(f.name, r.row, r.reason) for r in failures]
+        else:
+            errors += [FailedItem(f.name, row, reason) for row, reason in failures.items()]
+            if len(block):
+                blocks.append((f.name, block))
         _check(deadline)
-    scored: dict[int, ScoredRow] = {}
-    size = signature.batch_size or config.max_batch
-    for start in range(0, len(items), size):
-        chunk = items[start:start + size]
-        try:
-            results = _run(session, signature, [it for _, it in chunk])
-            for offset, (name, item) in enumerate(chunk):
-                scored[start + offset] = ScoredRow(
-                    name, item.row, row_values(config, signature, results, offset))
-        except Exception as e:
-            if len(chunk) == 1:
-                name, item = chunk[0]
-                errors.append(FailedItem(name, item.row, f"model rejected the item: {_short(e)}"))
-                continue
-            for offset, (name, item) in enumerate(chunk):
-                try:
-                    results = _run(session, signature, [item])
-                    scored[start + offset] = ScoredRow(
-                        name, item.row, row_values(config, signature, results, 0))
-                except Exception as e1:
-                    errors.append(FailedItem(name, item.row,
-                                             f"model rejected the item: {_short(e1)}"))
+    rows: list[ScoredRow] = []
+    fetch = output_names(config, signature)
+    for chunk in _chunks(blocks, _chunk_size(config, signature, blocks)):
+        chunk_rows, chunk_errors = _score(session, config, signature, fetch, chunk)
+        rows += chunk_rows
+        errors += chunk_errors
         _check(deadline)
-    rows = tuple(scored[k] for k in sorted(scored))
     position = {f.name: i for i, f in enumerate(files)}
     errors.sort(key=lambda e: (position.get(e.file_name, 0), -1 if e.row is None else e.row))
-    return MiniBatchResult(rows=rows, errors=tuple(errors))
+    return MiniBatchResult(rows=tuple(rows), errors=tuple(errors))
 
 
-def _run(session, signature: ModelSignature, items: list[Item]) -> dict:
-    count = len(items)
-    feeds = {name: np.stack([it.feeds[name] for it in items]) for name in items[0].feeds}
+def _chunk_size(config: ScoringConfig, signature: ModelSignature,
+                blocks: list[tuple[str, Block]]) -> int:
+    if signature.batch_size:
+        return signature.batch_size
+    if config.max_batch:
+        return config.max_batch
+    if not blocks:
+        return 1
+    block = blocks[0][1]
+    item_bytes = sum(v.nbytes for v in block.feeds.values()) / len(block)
+    return int(max(1, min(MAX_BATCH_LIMIT, CHUNK_BYTES // max(item_bytes, 1))))
+
+
+def _chunks(blocks: list[tuple[str, Block]], size: int) -> Iterator[list[_Slice]]:
+    """Runs of at most `size` items across files, in input order."""
+    chunk: list[_Slice] = []
+    room = size
+    for name, block in blocks:
+        start = 0
+        while start < len(block):
+            stop = min(len(block), start + room)
+            chunk.append(_Slice(name, block, start, stop))
+            room -= stop - start
+            start = stop
+            if room == 0:
+                yield chunk
+                chunk, room = [], size
+    if chunk:
+        yield chunk
+
+
+def _score(session: Any, config: ScoringConfig, signature: ModelSignature, fetch: list[str],
+           chunk: list[_Slice]) -> tuple[list[ScoredRow], list[FailedItem]]:
+    rows: list[ScoredRow] = []
+    errors: list[FailedItem] = []
+    try:
+        results = _run(session, signature, fetch, chunk)
+    except Exception as e:
+        singles = [_Slice(s.file_name, s.block, k, k + 1) for s in chunk
+                   for k in range(s.start, s.stop)]
+        if len(singles) == 1:
+            s = singles[0]
+            return [], [FailedItem(s.file_name, int(s.block.rows[s.start]),
+                                   f"model rejected the item: {_short(e)}")]
+        for single in singles:  # only the items ONNX Runtime refuses fail
+            got, failed = _score(session, config, signature, fetch, [single])
+            rows += got
+            errors += failed
+        return rows, errors
+    i = 0
+    for s in chunk:
+        for row in s.block.rows[s.start:s.stop].tolist():
+            try:
+                rows.append(ScoredRow(s.file_name, row,
+                                      row_values(config, signature, results, i)))
+            except Exception as e:
+                errors.append(FailedItem(s.file_name, row,
+                                         f"cannot turn the model's output into a row: "
+                                         f"{_short(e)}"))
+            i += 1
+    return rows, errors
+
+
+def _run(session: Any, signature: ModelSignature, fetch: list[str],
+         chunk: list[_Slice]) -> dict[str, Any]:
+    feeds = {name: np.concatenate([s.block.feeds[name][s.start:s.stop] for s in chunk])
+             if len(chunk) > 1 else chunk[0].block.feeds[name][chunk[0].start:chunk[0].stop]
+             for name in chunk[0].block.feeds}
+    count = sum(s.stop - s.start for s in chunk)
     static = signature.batch_size
-    if static and count < static:  # pad to the model's fixed batch size
+    if static and count < static:  # pad to the model's fixed batch size; padding is dropped
         feeds = {k: np.concatenate([v, np.repeat(v[-1:], static - count, axis=0)])
                  for k, v in feeds.items()}
-    names = [o.name for o in session.get_outputs()]
-    values = session.run(names, feeds)
-    return {n: v[:count] if not isinstance(v, list) else v[:count]
-            for n, v in zip(names, values, strict=True)}
+    values = session.run(fetch, feeds)
+    return {n: v[:count] for n, v in zip(fetch, values, strict=True)}
 
 
 def _check(deadline: float | None) -> None:
@@ -111,4 +172,4 @@ def _check(deadline: float | None) -> None:
 
 
 def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:300]
+    return str(e).splitlines()[0][:300] if str(e) else type(e).__name__

@@ -1,8 +1,13 @@
-"""Model outputs to row values: classification, regression, raw tensors."""
+"""Model outputs to row values: classification, regression, raw tensors.
+
+Numbers are written with 7 significant digits (float32 carries about 7), so the same model on
+the same input gives the same text on every machine.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -10,51 +15,63 @@ import numpy as np
 from scoring.config import OutputConfig, ScoringConfig
 from scoring.signature import ModelSignature
 
+SIGNIFICANT = ".7g"
+
 
 def output_columns(config: ScoringConfig, signature: ModelSignature) -> list[str]:
+    """The CSV header: where each row came from, then the prediction columns."""
     out = config.output
     if out.type == "classification":
         cols = ["prediction"]
         if out.probabilities:
-            cols.append("probability")
-            classes = _classes(out, signature)
-            cols += [f"prob_{c}" for c in classes] if classes else ["probabilities"]
+            classes = class_names(out, signature)
+            cols += ["probability", *([f"prob_{c}" for c in classes] if classes
+                                      else ["probabilities"])]
         return ["file_name", "row", *cols]
     if out.type == "regression":
-        width = _width(signature, out.outputs[0] if out.outputs else signature.outputs[0].name)
-        if width == 1:
-            return ["file_name", "row", "prediction"]
-        if width:
+        width = _width(signature, out.outputs[0])
+        if width and width > 1:
             return ["file_name", "row", *[f"prediction_{i}" for i in range(width)]]
         return ["file_name", "row", "prediction"]
     return ["file_name", "row", *out.outputs]
 
 
-def _width(signature: ModelSignature, name: str) -> int | None:
-    for spec in signature.outputs:
-        if spec.name == name:
-            dims = spec.shape[1:]
-            if not dims:
-                return 1
-            if all(isinstance(d, int) and d > 0 for d in dims):
-                return int(np.prod(dims))
+def output_names(config: ScoringConfig, signature: ModelSignature) -> list[str]:
+    """The outputs a run must fetch."""
+    out = config.output
+    if out.type == "classification":
+        return [n for n in (out.label_output, out.probabilities_output) if n]
+    if out.type == "regression":
+        return [out.outputs[0]]
+    return list(out.outputs)
+
+
+def class_names(out: OutputConfig, signature: ModelSignature) -> list[str]:
+    """Names of the classes in probability order: `class_names`, the model's own labels
+    (ZipMap), or indices when the probability tensor has a static width."""
+    if out.class_names:
+        return list(out.class_names)
+    if signature.class_labels:
+        return list(signature.class_labels)
+    width = _width(signature, out.probabilities_output) if out.probabilities_output else None
+    return [str(i) for i in range(width)] if width and width > 1 else []
+
+
+def _width(signature: ModelSignature, name: str | None) -> int | None:
+    """Values per item of a tensor output with static trailing dimensions."""
+    spec = signature.output(name)
+    if not spec.is_tensor:
+        return None
+    dims = spec.shape[1:]
+    if all(isinstance(d, int) and d > 0 for d in dims):
+        return int(np.prod(dims)) if dims else 1
     return None
 
 
-def _classes(out: OutputConfig, signature: ModelSignature) -> list[str]:
-    if out.class_names:
-        return list(out.class_names)
-    if out.probabilities_output:
-        width = _width(signature, out.probabilities_output)
-        if width and width > 1:
-            return [str(i) for i in range(width)]
-    return []
-
-
 def fmt(value: Any) -> str:
-    """Numbers as CSV text: floats to 7 significant digits (float32's precision)."""
+    """One value as CSV text: floats to 7 significant digits, integers and text as they are."""
     if isinstance(value, np.floating | float):
-        return format(float(value), ".7g")
+        return format(float(value), SIGNIFICANT)
     if isinstance(value, np.integer):
         return str(int(value))
     if isinstance(value, bytes):
@@ -62,21 +79,8 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def row_values(config: ScoringConfig, signature: ModelSignature,
-               results: dict[str, Any], i: int) -> tuple[str, ...]:
-    """The values of item `i` of a batch's outputs, aligned with output_columns()."""
-    out = config.output
-    if out.type == "classification":
-        return _classification(out, signature, results, i)
-    if out.type == "regression":
-        name = out.outputs[0] if out.outputs else signature.outputs[0].name
-        values = np.asarray(results[name][i]).reshape(-1)
-        width = len(output_columns(config, signature)) - 2
-        if width == 1 and values.size != 1:
-            return (json.dumps([float(v) for v in values]),)
-        return tuple(fmt(v) for v in values)
-    return tuple(json.dumps(_jsonable(results[name][i]), separators=(",", ":"))
-                 for name in out.outputs)
+def _rounded(x: float) -> float | None:
+    return float(format(x, SIGNIFICANT)) if math.isfinite(x) else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -84,52 +88,95 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     array = np.asarray(value)
     if array.dtype.kind in "fc":
-        return array.astype(np.float64).round(7).tolist()
+        flat = [_rounded(float(x)) for x in array.real.reshape(-1).tolist()]
+        return np.array(flat, dtype=object).reshape(array.shape).tolist() if array.ndim else (
+            flat[0])
+    if array.dtype.kind in "SO":
+        return np.vectorize(fmt, otypes=[object])(array).tolist() if array.ndim else fmt(
+            array.item())
     return array.tolist()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def row_values(config: ScoringConfig, signature: ModelSignature,
+               results: dict[str, Any], i: int) -> tuple[str, ...]:
+    """The values of item `i` of a batch's outputs, aligned with output_columns()[2:]."""
+    out = config.output
+    if out.type == "classification":
+        return _classification(out, signature, results, i)
+    if out.type == "regression":
+        values = np.asarray(results[out.outputs[0]][i]).reshape(-1)
+        width = _width(signature, out.outputs[0])
+        if (width or 1) == 1 and values.size != 1:  # a dynamic width: one JSON column
+            return (_json(_jsonable(values)),)
+        return tuple(fmt(v) for v in values)
+    return tuple(_json(_jsonable(results[name][i])) for name in out.outputs)
+
+
+def _probabilities(out: OutputConfig, raw: Any) -> tuple[list[str] | None, np.ndarray]:
+    """(ZipMap keys or None for a tensor, probabilities in class order)."""
+    if isinstance(raw, dict):  # scikit-learn's ZipMap: one {class: probability} per item
+        return [fmt(k) for k in raw], np.fromiter(raw.values(), dtype=np.float64)
+    scores = np.asarray(raw, dtype=np.float64).reshape(-1)
+    softmax = out.softmax == "always" or (out.softmax == "auto" and scores.size > 1 and (
+        scores.min() < 0 or scores.max() > 1 or abs(scores.sum() - 1) > 1e-3))
+    if softmax:  # logits
+        e = np.exp(scores - scores.max())
+        scores = e / e.sum()
+    return None, scores
 
 
 def _classification(out: OutputConfig, signature: ModelSignature, results: dict[str, Any],
                     i: int) -> tuple[str, ...]:
-    probs: dict[str, float] | None = None
+    keys: list[str] | None = None
+    probs: np.ndarray | None = None
     if out.probabilities_output:
-        raw = results[out.probabilities_output][i]
-        if isinstance(raw, dict):  # scikit-learn's ZipMap: one {class: probability} per item
-            probs = {str(k): float(v) for k, v in raw.items()}
-        else:
-            vector = np.asarray(raw, dtype=np.float64).reshape(-1)
-            if vector.min() < 0 or vector.max() > 1 or abs(vector.sum() - 1) > 1e-3:
-                e = np.exp(vector - vector.max())  # logits: softmax
-                vector = e / e.sum()
-            probs = {str(k): float(v) for k, v in enumerate(vector)}
+        keys, probs = _probabilities(out, results[out.probabilities_output][i])
+    index: int | None = None  # the predicted class's position among the probabilities
     if out.label_output:
-        label = results[out.label_output][i]
-        label = label.item() if hasattr(label, "item") else label
-        label = label.decode() if isinstance(label, bytes) else label
+        label = fmt(np.asarray(results[out.label_output][i]).reshape(-1)[0])
+        if keys is not None:
+            index = keys.index(label) if label in keys else None
+        elif probs is not None:
+            index = int(np.argmax(probs))
+        shown = _display(out, signature, label, index if keys is not None else None)
     else:
         assert probs is not None
-        label = max(probs, key=lambda k: probs[k])
-    shown = _name(out, label)
+        index = int(np.argmax(probs))
+        label = keys[index] if keys is not None else str(index)
+        shown = _display(out, signature, label, index)
     values = [shown]
     if out.probabilities:
-        probs = probs or {}
-        values.append(fmt(float(probs.get(str(label), max(probs.values(), default=0.0)))))
-        classes = _classes(out, signature)
+        values.append(fmt(probs[index]) if probs is not None and index is not None else "")
+        classes = class_names(out, signature)
         if classes:
-            keys = list(probs)
-            for pos, cls in enumerate(classes):
-                key = cls if cls in probs else (keys[pos] if pos < len(keys) else None)
-                values.append(fmt(probs[key]) if key is not None else "")
+            if probs is not None and len(probs) != len(classes):
+                raise ValueError(f"the model gave {len(probs)} probabilities for "
+                                 f"{len(classes)} classes ({', '.join(classes[:5])}, ...)")
+            values += [fmt(p) for p in probs] if probs is not None else [""] * len(classes)
+        elif probs is None:
+            values.append("{}")
         else:
-            values.append(json.dumps({_name(out, k): round(v, 7) for k, v in probs.items()}))
+            names = keys if keys is not None else [str(k) for k in range(len(probs))]
+            values.append(_json({_display(out, signature, n, k): _rounded(float(p))
+                                 for k, (n, p) in enumerate(zip(names, probs, strict=True))}))
     return tuple(values)
 
 
-def _name(out: OutputConfig, label: Any) -> str:
-    if out.class_names:
-        try:
-            index = int(label)
-        except (TypeError, ValueError):
-            return str(label)
-        if 0 <= index < len(out.class_names):
-            return out.class_names[index]
-    return str(label)
+def _display(out: OutputConfig, signature: ModelSignature, label: str,
+             index: int | None) -> str:
+    """A label as users see it: `class_names` maps a class position (or an integer label)."""
+    if not out.class_names:
+        return label
+    if index is None:
+        if label in signature.class_labels:
+            index = signature.class_labels.index(label)
+        else:
+            try:
+                index = int(label)
+            except ValueError:
+                return label
+    return out.class_names[index] if 0 <= index < len(out.class_names) else label

@@ -1,12 +1,15 @@
-"""Turning one input file into items: per-input arrays without the batch axis.
+"""Turning one input file into a block of items: per-input arrays with the batch axis first.
 
 Images give one item per file, tables one per row, `.npy` files one per entry along axis 0
-(or one in all). Decoding is done by Pillow, pyarrow and numpy.
+(or one in all). Decoding is done by Pillow, pyarrow and numpy; tables are converted column
+by column, and only a row whose value cannot be converted is dropped (and reported).
+A file that cannot be read at all raises ItemError.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 
@@ -18,64 +21,92 @@ from shared.errors import ItemError
 
 
 @dataclass(frozen=True)
-class Item:
-    row: int
-    feeds: dict[str, np.ndarray]
+class Block:
+    """The items of one file that decoded: their row numbers and the model feeds."""
+
+    rows: np.ndarray  # int64, one per item, ascending
+    feeds: dict[str, np.ndarray]  # input name → array of len(rows) items
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
-@dataclass(frozen=True)
-class RowFailure:
-    row: int | None
-    reason: str
+RowFailures = dict[int, str]  # row → reason
 
 
-def read_items(cfg: InputConfig, sig: ModelSignature, name: str,
-               data: bytes) -> tuple[list[Item], list[RowFailure]]:
-    """Items of one file; a file that cannot be read at all raises ItemError."""
+def read_file(cfg: InputConfig, sig: ModelSignature, name: str,
+              data: bytes) -> tuple[Block, RowFailures]:
     if cfg.type == "image":
-        return [Item(0, {cfg.input_name: _image(cfg, sig, data)})], []
+        return _one(cfg.input_name, _image(cfg, sig, data)), {}
     if cfg.type == "tabular":
         return _tabular(cfg, sig, name, data)
-    return _tensor(cfg, sig, data), []
+    return _tensor(cfg, sig, data), {}
 
 
-def _expect(sig: ModelSignature, input_name: str, array: np.ndarray) -> None:
+def _one(input_name: str, array: np.ndarray) -> Block:
+    return Block(np.zeros(1, np.int64), {input_name: array[None]})
+
+
+def _expect(sig: ModelSignature, input_name: str, item_shape: tuple[int, ...]) -> None:
     want = sig.input(input_name).shape[1:]
-    got = array.shape
-    if len(want) != len(got) or any(
-            isinstance(w, int) and w > 0 and w != g for w, g in zip(want, got, strict=False)):
-        shown = ["?" if not isinstance(w, int) else w for w in want]
-        raise ItemError(f"gives shape {list(got)} but the model input '{input_name}' expects "
-                        f"{shown} per item")
+    if len(want) != len(item_shape) or any(
+            isinstance(w, int) and w > 0 and w != g for w, g in zip(want, item_shape,
+                                                                   strict=True)):
+        shown = [w if isinstance(w, int) else "?" for w in want]
+        raise ItemError(f"gives shape {list(item_shape)} but the model input '{input_name}' "
+                        f"expects {shown} per item")
 
+
+# images ---------------------------------------------------------------------------------------
 
 def _image(cfg: InputConfig, sig: ModelSignature, data: bytes) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as img:
             img = img.convert(cfg.mode)
-            if cfg.size:
+            if cfg.size and img.size != tuple(cfg.size):
                 img = img.resize(tuple(cfg.size), Image.Resampling.BILINEAR)
             pixels = np.asarray(img, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         detail = re.sub(r" <[^>]*>", "", str(e))  # drop the BytesIO repr Pillow adds
         raise ItemError(f"not a readable image (PNG, JPEG, BMP, TIFF): {detail}") from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
-    pixels = pixels * np.float32(cfg.scale)
+    if cfg.scale != 1.0:
+        pixels *= np.float32(cfg.scale)
     if cfg.mean:
-        pixels = pixels - np.asarray(cfg.mean, dtype=np.float32)
+        pixels -= np.asarray(cfg.mean, dtype=np.float32)
     if cfg.std:
-        pixels = pixels / np.asarray(cfg.std, dtype=np.float32)
+        pixels /= np.asarray(cfg.std, dtype=np.float32)
     if cfg.layout == "NCHW":
         pixels = pixels.transpose(2, 0, 1)
     elif cfg.layout == "flat":
         pixels = pixels.reshape(-1)
-    array = pixels.astype(cfg.dtype)
-    _expect(sig, cfg.input_name, array)
-    return array
+    _expect(sig, cfg.input_name, pixels.shape)
+    return np.ascontiguousarray(pixels, dtype=cfg.dtype)
 
+
+# tensors --------------------------------------------------------------------------------------
+
+def _tensor(cfg: InputConfig, sig: ModelSignature, data: bytes) -> Block:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ItemError(f"not a readable .npy file: {e}") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+        raise ItemError("not a .npy file of numbers")
+    array = array.astype(cfg.dtype, copy=False)
+    if cfg.items_per_file == "one":
+        _expect(sig, cfg.input_name, array.shape)
+        return _one(cfg.input_name, array)
+    if array.ndim == 0:
+        raise ItemError("holds a scalar; items are taken along axis 0")
+    _expect(sig, cfg.input_name, array.shape[1:])
+    return Block(np.arange(len(array), dtype=np.int64), {cfg.input_name: array})
+
+
+# tables ---------------------------------------------------------------------------------------
 
 def _format(cfg: InputConfig, name: str) -> str:
     if cfg.format:
@@ -88,82 +119,121 @@ def _format(cfg: InputConfig, name: str) -> str:
     return "csv"
 
 
-def _table(cfg: InputConfig, name: str, data: bytes):
+def _table(fmt: str, data: bytes):
+    """The file as a pyarrow Table, plus rows that failed to parse (JSON Lines only)."""
     import pyarrow as pa
 
-    fmt = _format(cfg, name)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(io.BytesIO(data))
+            return pq.read_table(io.BytesIO(data)), {}
         if fmt == "jsonl":
             import pyarrow.json as pj
 
-            return pj.read_json(io.BytesIO(data))
+            try:
+                return pj.read_json(io.BytesIO(data)), {}
+            except pa.ArrowInvalid:
+                return _jsonl_as_text(data)
         import pyarrow.csv as pc
 
-        return pc.read_csv(io.BytesIO(data))
+        return pc.read_csv(io.BytesIO(data)), {}
     except (pa.ArrowException, OSError, ValueError) as e:
         raise ItemError(f"not a readable {fmt} file: {str(e).splitlines()[0]}") from None
 
 
+def _jsonl_as_text(data: bytes):
+    """JSON Lines that pyarrow refuses (a value whose type changes between rows, a broken
+    line): parse line by line and keep every value as text, so only the bad rows fail."""
+    import pyarrow as pa
+
+    records: list[dict] = []
+    failures: RowFailures = {}
+    lines = [line for line in data.decode("utf-8", errors="replace").splitlines()
+             if line.strip()]
+    for row, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            record = None
+            failures[row] = f"not valid JSON: {e.msg}"
+        if record is not None and not isinstance(record, dict):
+            failures[row] = "not a JSON object"
+        records.append(record if isinstance(record, dict) else {})
+    names = list(dict.fromkeys(k for r in records for k in r))
+    columns = {k: pa.array([None if r.get(k) is None else str(r[k]) for r in records],
+                           pa.string()) for k in names}
+    return pa.table(columns) if columns else pa.table({}), failures
+
+
 def _tabular(cfg: InputConfig, sig: ModelSignature, name: str,
-             data: bytes) -> tuple[list[Item], list[RowFailure]]:
-    table = _table(cfg, name, data)
-    if cfg.mapping == "by_name":
+             data: bytes) -> tuple[Block, RowFailures]:
+    table, failures = _table(_format(cfg, name), data)
+    names = table.column_names
+    mapping = cfg.mapping
+    if mapping == "auto":
+        mapping = "by_name" if cfg.input_name in names else "by_order"
+    if mapping == "by_name":
         columns = list(cfg.columns) or [s.name for s in sig.inputs]
     else:
-        columns = list(cfg.columns) or [c for c in table.column_names if c not in cfg.exclude]
-    missing = [c for c in columns if c not in table.column_names]
+        columns = list(cfg.columns) or [c for c in names if c not in cfg.exclude]
+    missing = [c for c in columns if c not in names]
     if missing:
-        raise ItemError(f"has no column(s) {', '.join(missing)} "
-                        f"(columns: {', '.join(table.column_names)})")
-    values = {c: table.column(c).to_pylist() for c in columns}
-    items, failures = [], []
-    for row in range(table.num_rows):
-        try:
-            if cfg.mapping == "by_name":
-                feeds = {c: _cell(sig.input(c).dtype, values[c][row], c) for c in columns}
-            else:
-                vector = np.array([_number(values[c][row], c) for c in columns],
-                                  dtype=cfg.dtype)
-                _expect(sig, cfg.input_name, vector)
-                feeds = {cfg.input_name: vector}
-        except ItemError as e:
-            failures.append(RowFailure(row, str(e)))
-            continue
-        items.append(Item(row, feeds))
-    return items, failures
+        raise ItemError(f"has no column(s) {', '.join(missing)} (columns: {', '.join(names)})")
+    count = table.num_rows
+    if mapping == "by_name":
+        feeds = {}
+        for c in columns:
+            spec = sig.input(c)
+            values = _column(table.column(c), spec.dtype, c, failures)
+            feeds[c] = values.reshape(count, 1) if len(spec.shape) == 2 else values
+    else:
+        if not columns:
+            raise ItemError("has no feature columns")
+        _expect(sig, cfg.input_name, (len(columns),))
+        matrix = np.empty((count, len(columns)), dtype=cfg.dtype)
+        for k, c in enumerate(columns):
+            matrix[:, k] = _column(table.column(c), cfg.dtype, c, failures)
+        feeds = {cfg.input_name: matrix}
+    keep = np.ones(count, dtype=bool)
+    keep[[r for r in failures if r < count]] = False
+    rows = np.flatnonzero(keep)
+    if not keep.all():
+        feeds = {k: v[keep] for k, v in feeds.items()}
+    return Block(rows.astype(np.int64), feeds), failures
 
 
-def _number(value: object, column: str) -> float:
-    if value is None or isinstance(value, bool):
-        raise ItemError(f"column '{column}' is empty or not a number")
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ItemError(f"column '{column}': '{value}' is not a number") from None
+def _column(column, dtype: str, name: str, failures: RowFailures) -> np.ndarray:
+    """One table column as `dtype` values; rows whose value does not convert are added to
+    `failures` (the first reason per row wins) and get a placeholder."""
+    import pyarrow as pa
 
-
-def _cell(dtype: str, value: object, column: str) -> np.ndarray:
+    kind = column.type
     if dtype == "string":
-        if value is None:
-            raise ItemError(f"column '{column}' is empty")
-        return np.array([str(value)], dtype=object)
-    return np.array([_number(value, column)], dtype=dtype)
-
-
-def _tensor(cfg: InputConfig, sig: ModelSignature, data: bytes) -> list[Item]:
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise ItemError(f"not a readable .npy file: {e}") from None
-    array = array.astype(cfg.dtype)
-    if cfg.items_per_file == "one":
-        _expect(sig, cfg.input_name, array)
-        return [Item(0, {cfg.input_name: array})]
-    if array.ndim == 0:
-        raise ItemError("holds a scalar; items are taken along axis 0")
-    _expect(sig, cfg.input_name, array[0])
-    return [Item(i, {cfg.input_name: array[i]}) for i in range(array.shape[0])]
+        values = column.cast(pa.string()).to_pylist() if not pa.types.is_null(kind) else (
+            [None] * len(column))
+        for row, v in enumerate(values):
+            if v is None:
+                failures.setdefault(row, f"column '{name}' is empty")
+        return np.array(["" if v is None else v for v in values], dtype=object)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or (
+            pa.types.is_decimal(kind)):
+        nulls = column.is_null().to_numpy(zero_copy_only=False)
+        for row in np.flatnonzero(nulls):
+            failures.setdefault(int(row), f"column '{name}' is empty")
+        target = pa.int64() if pa.types.is_integer(kind) else pa.float64()
+        values = column.cast(target).fill_null(0).to_numpy()
+        return values.astype(dtype, copy=False)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        out = np.zeros(len(column), dtype=dtype)
+        texts = column.to_pylist() if not pa.types.is_null(kind) else [None] * len(column)
+        for row, v in enumerate(texts):
+            if v is None or not v.strip():
+                failures.setdefault(row, f"column '{name}' is empty")
+                continue
+            try:
+                out[row] = float(v)
+            except (TypeError, ValueError, OverflowError):
+                failures.setdefault(row, f"column '{name}': '{v[:40]}' is not a number")
+        return out
+    raise ItemError(f"column '{name}' holds {kind}, not numbers")
