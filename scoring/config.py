@@ -218,6 +218,8 @@ def _tabular(d: dict, sig: ModelSignature) -> dict[str, Any]:
     mapping = d.get("mapping", "by_name" if one_per_column else "auto")
     if mapping not in ("by_name", "by_order", "auto"):
         raise ValidationError("scoring.input.mapping", "must be by_name or by_order")
+    if mapping == "auto" and columns:  # listed columns settle it
+        mapping = "by_name" if list(columns) == names else "by_order"
     if mapping == "by_order" and len(names) > 1:
         raise ValidationError("scoring.input.mapping",
                               f"the model has {len(names)} inputs ({', '.join(names)}): "
