@@ -9,14 +9,14 @@ only the offending items fail.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from scoring.config import MAX_BATCH_LIMIT, ScoringConfig
-from scoring.outputs import output_columns, output_names, row_values
+from scoring.outputs import output_columns, output_names, row_formatter
 from scoring.readers import Block, read_file
 from scoring.signature import ModelSignature
 from shared.errors import ItemError, MiniBatchTimeoutError
@@ -78,9 +78,10 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
                 blocks.append((f.name, block))
         _check(deadline)
     rows: list[ScoredRow] = []
-    fetch = output_names(config, signature)
+    run = _Runner(session, signature, output_names(config, signature),
+                  row_formatter(config, signature))
     for chunk in _chunks(blocks, _chunk_size(config, signature, blocks)):
-        chunk_rows, chunk_errors = _score(session, config, signature, fetch, chunk)
+        chunk_rows, chunk_errors = run.score(chunk)
         rows += chunk_rows
         errors += chunk_errors
         _check(deadline)
@@ -120,50 +121,55 @@ def _chunks(blocks: list[tuple[str, Block]], size: int) -> Iterator[list[_Slice]
         yield chunk
 
 
-def _score(session: Any, config: ScoringConfig, signature: ModelSignature, fetch: list[str],
-           chunk: list[_Slice]) -> tuple[list[ScoredRow], list[FailedItem]]:
-    rows: list[ScoredRow] = []
-    errors: list[FailedItem] = []
-    try:
-        results = _run(session, signature, fetch, chunk)
-    except Exception as e:
-        singles = [_Slice(s.file_name, s.block, k, k + 1) for s in chunk
-                   for k in range(s.start, s.stop)]
-        if len(singles) == 1:
-            s = singles[0]
-            return [], [FailedItem(s.file_name, int(s.block.rows[s.start]),
-                                   f"model rejected the item: {_short(e)}")]
-        for single in singles:  # only the items ONNX Runtime refuses fail
-            got, failed = _score(session, config, signature, fetch, [single])
-            rows += got
-            errors += failed
+@dataclass(frozen=True)
+class _Runner:
+    session: Any
+    signature: ModelSignature
+    fetch: list[str]
+    values: Callable[[dict[str, Any], int], tuple[str, ...]]
+
+    def score(self, chunk: list[_Slice]) -> tuple[list[ScoredRow], list[FailedItem]]:
+        rows: list[ScoredRow] = []
+        errors: list[FailedItem] = []
+        try:
+            results = self.run(chunk)
+        except Exception as e:
+            singles = [_Slice(s.file_name, s.block, k, k + 1) for s in chunk
+                       for k in range(s.start, s.stop)]
+            if len(singles) == 1:
+                s = singles[0]
+                return [], [FailedItem(s.file_name, int(s.block.rows[s.start]),
+                                       f"model rejected the item: {_short(e)}")]
+            for single in singles:  # only the items ONNX Runtime refuses fail
+                got, failed = self.score([single])
+                rows += got
+                errors += failed
+            return rows, errors
+        i = 0
+        for s in chunk:
+            for row in s.block.rows[s.start:s.stop].tolist():
+                try:
+                    rows.append(ScoredRow(s.file_name, row, self.values(results, i)))
+                except Exception as e:
+                    errors.append(FailedItem(s.file_name, row,
+                                             f"cannot turn the model's output into a row: "
+                                             f"{_short(e)}"))
+                i += 1
         return rows, errors
-    i = 0
-    for s in chunk:
-        for row in s.block.rows[s.start:s.stop].tolist():
-            try:
-                rows.append(ScoredRow(s.file_name, row,
-                                      row_values(config, signature, results, i)))
-            except Exception as e:
-                errors.append(FailedItem(s.file_name, row,
-                                         f"cannot turn the model's output into a row: "
-                                         f"{_short(e)}"))
-            i += 1
-    return rows, errors
 
-
-def _run(session: Any, signature: ModelSignature, fetch: list[str],
-         chunk: list[_Slice]) -> dict[str, Any]:
-    feeds = {name: np.concatenate([s.block.feeds[name][s.start:s.stop] for s in chunk])
-             if len(chunk) > 1 else chunk[0].block.feeds[name][chunk[0].start:chunk[0].stop]
-             for name in chunk[0].block.feeds}
-    count = sum(s.stop - s.start for s in chunk)
-    static = signature.batch_size
-    if static and count < static:  # pad to the model's fixed batch size; padding is dropped
-        feeds = {k: np.concatenate([v, np.repeat(v[-1:], static - count, axis=0)])
-                 for k, v in feeds.items()}
-    values = session.run(fetch, feeds)
-    return {n: v[:count] for n, v in zip(fetch, values, strict=True)}
+    def run(self, chunk: list[_Slice]) -> dict[str, Any]:
+        """One ONNX Runtime run over the chunk's items (padded to a static batch size)."""
+        first = chunk[0]
+        feeds = {name: np.concatenate([s.block.feeds[name][s.start:s.stop] for s in chunk])
+                 if len(chunk) > 1 else first.block.feeds[name][first.start:first.stop]
+                 for name in first.block.feeds}
+        count = sum(s.stop - s.start for s in chunk)
+        static = self.signature.batch_size
+        if static and count < static:  # padding rows repeat the last item and are dropped
+            feeds = {k: np.concatenate([v, np.repeat(v[-1:], static - count, axis=0)])
+                     for k, v in feeds.items()}
+        values = self.session.run(self.fetch, feeds)
+        return {n: v[:count] for n, v in zip(self.fetch, values, strict=True)}
 
 
 def _check(deadline: float | None) -> None:

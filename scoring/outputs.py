@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,19 +102,26 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def row_values(config: ScoringConfig, signature: ModelSignature,
-               results: dict[str, Any], i: int) -> tuple[str, ...]:
-    """The values of item `i` of a batch's outputs, aligned with output_columns()[2:]."""
+def row_formatter(config: ScoringConfig,
+                  signature: ModelSignature) -> Callable[[dict[str, Any], int], tuple[str, ...]]:
+    """A function giving the values of item `i` of a run's outputs, aligned with
+    output_columns()[2:]; what depends only on the configuration is worked out once here."""
     out = config.output
     if out.type == "classification":
-        return _classification(out, signature, results, i)
+        classes = class_names(out, signature)
+        return lambda results, i: _classification(out, signature, classes, results, i)
     if out.type == "regression":
-        values = np.asarray(results[out.outputs[0]][i]).reshape(-1)
-        width = _width(signature, out.outputs[0])
-        if (width or 1) == 1 and values.size != 1:  # a dynamic width: one JSON column
-            return (_json(_jsonable(values)),)
-        return tuple(fmt(v) for v in values)
-    return tuple(_json(_jsonable(results[name][i])) for name in out.outputs)
+        name = out.outputs[0]
+        single = (_width(signature, name) or 1) == 1
+
+        def regression(results: dict[str, Any], i: int) -> tuple[str, ...]:
+            values = np.asarray(results[name][i]).reshape(-1)
+            if single and values.size != 1:  # a dynamic width: one JSON column
+                return (_json(_jsonable(values)),)
+            return tuple(fmt(v) for v in values.tolist())
+
+        return regression
+    return lambda results, i: tuple(_json(_jsonable(results[name][i])) for name in out.outputs)
 
 
 def _probabilities(out: OutputConfig, raw: Any) -> tuple[list[str] | None, np.ndarray]:
@@ -129,8 +137,8 @@ def _probabilities(out: OutputConfig, raw: Any) -> tuple[list[str] | None, np.nd
     return None, scores
 
 
-def _classification(out: OutputConfig, signature: ModelSignature, results: dict[str, Any],
-                    i: int) -> tuple[str, ...]:
+def _classification(out: OutputConfig, signature: ModelSignature, classes: list[str],
+                    results: dict[str, Any], i: int) -> tuple[str, ...]:
     keys: list[str] | None = None
     probs: np.ndarray | None = None
     if out.probabilities_output:
@@ -151,7 +159,6 @@ def _classification(out: OutputConfig, signature: ModelSignature, results: dict[
     values = [shown]
     if out.probabilities:
         values.append(fmt(probs[index]) if probs is not None and index is not None else "")
-        classes = class_names(out, signature)
         if classes:
             if probs is not None and len(probs) != len(classes):
                 raise ValueError(f"the model gave {len(probs)} probabilities for "

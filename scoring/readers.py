@@ -64,7 +64,8 @@ def _image(cfg: InputConfig, sig: ModelSignature, data: bytes) -> np.ndarray:
 
     try:
         with Image.open(io.BytesIO(data)) as img:
-            img = img.convert(cfg.mode)
+            if img.mode != cfg.mode:
+                img = img.convert(cfg.mode)
             if cfg.size and img.size != tuple(cfg.size):
                 img = img.resize(tuple(cfg.size), Image.Resampling.BILINEAR)
             pixels = np.asarray(img, dtype=np.float32)

@@ -96,3 +96,13 @@ def test_csv_writer_quotes_fields_and_errors_are_json_lines():
     assert [json.loads(line) for line in lines.decode().splitlines()] == [
         {"file_name": "x.csv", "row": 3, "reason": "bad"},
         {"file_name": "y.png", "row": None, "reason": "ü"}]
+
+
+def test_write_samples_puts_every_kind_of_input_on_disk(tmp_path):
+    written = {p.relative_to(tmp_path).as_posix() for p in data.write_samples(tmp_path, 3)}
+    assert {"digits/digit-00000.png", "digits/zz-corrupt.png", "diabetes/diabetes.csv",
+            "diabetes/diabetes.parquet", "diabetes/diabetes.jsonl", "iris/iris.csv",
+            "breast-cancer/breast-cancer.csv", "tensors/digits.npy"} <= written
+    files = [(p, (tmp_path / p).read_bytes()) for p in sorted(written) if p.startswith("diab")]
+    _, _, result = run(models.diabetes_regressor(), models.DIABETES_SCORING, files)
+    assert len(result.rows) == 150 and result.errors == ()
