@@ -1,45 +1,56 @@
-"""Blob triggers: a singleton scanner (polling source) or Event Grid (webhook source), with
-the real host's receipts so one blob version (ETag) fires once, across restarts.
+"""Blob triggers as the storage extension (v5) runs them.
 
-The scanner holds a blob lease in `azure-webjobs-hosts/locks/<hostId>/` so one worker scans;
-it enqueues work on `azure-webjobs-blobtrigger-<hostId>`, which every worker processes. A
-receipt at `azure-webjobs-hosts/blobreceipts/<hostId>/<functionId>/"<ETag>"/<container>/<blob>`
-marks a version done; after `poisonBlobThreshold` failures the work item goes to
-`webjobs-blobtrigger-poison`.
+Polling source: one worker at a time (a singleton lease on
+`azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.Listener`) lists each trigger
+container, considering blobs modified since its cursor (`blobscaninfo/<hostId>/<account>/
+<container>`, so a restart does not rescan old blobs). For a new blob version it writes a
+receipt `blobreceipts/<hostId>/Host.Functions.<name>/"<ETag>"/<container>/<blob>`, enqueues a
+work item on `azure-webjobs-blobtrigger-<hostId>` and marks the receipt completed: one firing
+per ETag, even across restarts. Any worker runs the work items; a blob overwritten since its
+item was queued is skipped (its new ETag has its own item); after `poisonBlobThreshold` failed
+attempts the item goes to `webjobs-blobtrigger-poison`.
+
+Event Grid source: the webhook names the blob; no scan, no receipts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import re
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.functions as func
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.queue.aio import QueueClient
 
-from devhost.config import HostConfig, QueueSettings, resolve
+from devhost.config import HostConfig, resolve
 from devhost.functions import FunctionSpec
 from devhost.invoker import Invoker
-from devhost.queues import QueueListener
+from devhost.queues import QueueListener, encode
 
 log = logging.getLogger("devhost")
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 POISON_QUEUE = "webjobs-blobtrigger-poison"
-LOCK_SECONDS = 30
+LOCK_SECONDS = 15  # the real host's singleton lease period
+EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def scan_seconds() -> float:
-    """How often the polling source scans (real host: about 10 s); a dev-host knob."""
+    """How often the polling source scans (real host: 10 s); a dev-host knob for tests."""
     return float(os.environ.get("DEVHOST_BLOB_SCAN_SECONDS", "10"))
 
 
 def pattern(path: str) -> tuple[str, re.Pattern]:
-    """`inbox/{name}` → (container 'inbox', regex for the blob name with named groups)."""
+    """`inbox/{name}` → ('inbox', regex with named groups for the blob name). A parameter at
+    the end takes the rest of the name, slashes included; others stop at a slash."""
     container, _, blob = resolve(path).partition("/")
     regex, pos = "", 0
     params = list(re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", blob))
@@ -56,6 +67,10 @@ def function_id(spec: FunctionSpec) -> str:
     return f"Host.Functions.{spec.name}"
 
 
+def polled(spec: FunctionSpec) -> bool:
+    return str(spec.trigger.get("source") or "").lower() != "eventgrid"
+
+
 class BlobTriggers:
     def __init__(self, config: HostConfig, connection_string: str, specs: list[FunctionSpec],
                  invoker: Invoker, worker_id: int):
@@ -63,13 +78,14 @@ class BlobTriggers:
         self.conn = connection_string
         self.invoker = invoker
         self.worker_id = worker_id
-        self.all = {s.name: s for s in specs if s.trigger_type == "blobTrigger"}
-        self.polled = [s for s in self.all.values()
-                       if str(s.trigger.get("source", "")).lower() != "eventgrid"]
+        self.all = {function_id(s): s for s in specs if s.trigger_type == "blobTrigger"}
+        self.polled = [s for s in self.all.values() if polled(s)]
         self.service = BlobServiceClient.from_connection_string(connection_string)
         self.hosts = self.service.get_container_client(HOSTS_CONTAINER)
-        self.queue_name = f"azure-webjobs-blobtrigger-{config.host_id}"[:63]
-        self.enqueued: set[tuple[str, str, str]] = set()
+        self.queue_name = f"azure-webjobs-blobtrigger-{config.host_id}"[:63].rstrip("-")
+        self.cursors: dict[str, datetime] = {}
+        self.retry: set[tuple[str, str, str]] = set()  # (function id, container, blob)
+        self.lease: Any = None
         self.listener: QueueListener | None = None
         self.stopping = False
 
@@ -78,107 +94,158 @@ class BlobTriggers:
             return []
         with contextlib.suppress(ResourceExistsError):
             await self.hosts.create_container()
-        from azure.storage.queue.aio import QueueClient
-
         async with QueueClient.from_connection_string(self.conn, self.queue_name) as q:
             with contextlib.suppress(ResourceExistsError):
                 await q.create_queue()
-        settings = QueueSettings(batch_size=self.config.queues.batch_size,
-                                 new_batch_threshold=self.config.queues.new_batch_threshold,
-                                 max_polling_interval=self.config.queues.max_polling_interval,
-                                 visibility_timeout=0, max_dequeue_count=5,
-                                 message_encoding="none")
+        settings = dataclasses.replace(self.config.queues,
+                                       max_dequeue_count=self.config.poison_blob_threshold)
         self.listener = QueueListener(self.conn, self.queue_name, settings, self._work_item,
-                                      poison_queue=POISON_QUEUE,
-                                      max_dequeue_count=self.config.poison_blob_threshold)
+                                      poison_queue=POISON_QUEUE)
         return [asyncio.create_task(self._scan_loop()), asyncio.create_task(self.listener.run())]
 
     async def stop(self) -> None:
         self.stopping = True
-        if self.listener:
+        if self.listener and not self.listener.stopping:
             await self.listener.stop()
+        if self.lease is not None:  # let the next host scan at once
+            with contextlib.suppress(HttpResponseError):
+                await self.lease.release()
         await self.service.close()
 
-    # -- scanning (one worker at a time) ----------------------------------------------------
+    # -- the singleton scanner -------------------------------------------------------------
     async def _scan_loop(self) -> None:
-        lock = self.hosts.get_blob_client(f"locks/{self.config.host_id}/blobscanner")
-        lease = None
+        lock = self.hosts.get_blob_client(
+            f"locks/{self.config.host_id}/WebJobs.Internal.Blobs.Listener")
+        next_scan = 0.0
         while not self.stopping:
             try:
-                if lease is None:
+                if self.lease is None:
                     with contextlib.suppress(ResourceExistsError):
                         await lock.upload_blob(b"", overwrite=False)
-                    lease = await lock.acquire_lease(lease_duration=LOCK_SECONDS)
+                    self.lease = await lock.acquire_lease(lease_duration=LOCK_SECONDS)
+                    self.cursors.clear()  # another worker may have moved them on
+                    log.info("worker %d scans blob containers", self.worker_id)
                 else:
-                    await lease.renew()
-                await self._scan()
+                    await self.lease.renew()
+                if time.monotonic() >= next_scan:
+                    await self._scan()
+                    next_scan = time.monotonic() + scan_seconds()
             except HttpResponseError as e:
                 if e.status_code != 409:  # 409: another worker holds the scanner lease
                     log.warning("blob scan failed: %s", e)
-                lease = None
-            await asyncio.sleep(scan_seconds())
+                self.lease = None
+            await asyncio.sleep(min(scan_seconds(), LOCK_SECONDS / 3))
 
     async def _scan(self) -> None:
-        from azure.storage.queue.aio import QueueClient
-
+        containers: dict[str, list[FunctionSpec]] = {}
+        for spec in self.polled:
+            containers.setdefault(pattern(spec.trigger["path"])[0], []).append(spec)
         async with QueueClient.from_connection_string(self.conn, self.queue_name) as queue:
-            for spec in self.polled:
-                container, regex = pattern(spec.trigger["path"])
-                client = self.service.get_container_client(container)
-                try:
-                    async for blob in client.list_blobs():
-                        if not regex.match(blob.name):
-                            continue
-                        key = (spec.name, blob.name, blob.etag)
-                        if key in self.enqueued or await self._receipt_done(spec, container,
-                                                                            blob.name, blob.etag):
-                            continue
-                        await queue.send_message(json.dumps({
-                            "Type": "BlobTrigger", "FunctionId": function_id(spec),
-                            "BlobType": "BlockBlob", "ContainerName": container,
-                            "BlobName": blob.name, "ETag": blob.etag}))
-                        self.enqueued.add(key)
-                except ResourceNotFoundError:
-                    continue
+            for container, specs in containers.items():
+                await self._scan_container(queue, container, specs)
 
-    # -- receipts and invocation --------------------------------------------------------------
-    def _receipt(self, spec: FunctionSpec, container: str, name: str, etag: str):
-        path = (f"blobreceipts/{self.config.host_id}/{function_id(spec)}/\"{etag.strip(chr(34))}\""
-                f"/{container}/{name}")
-        return self.hosts.get_blob_client(path)
-
-    async def _receipt_done(self, spec: FunctionSpec, container: str, name: str,
-                            etag: str) -> bool:
+    async def _scan_container(self, queue: QueueClient, container: str,
+                              specs: list[FunctionSpec]) -> None:
+        cursor = self.cursors.get(container)
+        if cursor is None:
+            cursor = self.cursors[container] = await self._load_cursor(container)
+        latest, failed = cursor, []
         try:
-            props = await self._receipt(spec, container, name, etag).get_blob_properties()
+            async for blob in self.service.get_container_client(container).list_blobs():
+                modified = blob.last_modified
+                latest = max(latest, modified)
+                retry = any((function_id(s), container, blob.name) in self.retry
+                            for s in specs)
+                if modified < cursor and not retry:  # seen in an earlier sweep
+                    continue
+                for spec in specs:
+                    if not pattern(spec.trigger["path"])[1].match(blob.name):
+                        continue
+                    key = (function_id(spec), container, blob.name)
+                    if await self._enqueue_once(queue, spec, container, blob.name, blob.etag):
+                        self.retry.discard(key)
+                    else:
+                        self.retry.add(key)
+                        failed.append(modified)
         except ResourceNotFoundError:
-            return False
-        return props.metadata.get("Incomplete") != "true"
+            return  # the real host waits for the container as well
+        if latest > cursor:
+            self.cursors[container] = latest
+            # stored a little earlier: timestamps have 1 s resolution (as the real host does)
+            await self._save_cursor(container, min([latest, *failed]) - timedelta(
+                milliseconds=1))
 
-    async def _work_item(self, message: Any, raw: Any) -> bool:
-        item = json.loads(message.get_body())
-        spec = self.all.get(item["FunctionId"].removeprefix("Host.Functions."))
-        if spec is None:
-            return True
-        container, name, etag = item["ContainerName"], item["BlobName"], item["ETag"]
+    def _scan_info(self, container: str):
+        account = self.service.account_name
+        return self.hosts.get_blob_client(
+            f"blobscaninfo/{self.config.host_id}/{account}/{container}")
+
+    async def _load_cursor(self, container: str) -> datetime:
+        try:
+            data = await (await self._scan_info(container).download_blob()).readall()
+            return datetime.fromisoformat(json.loads(data)["LatestScan"])
+        except (ResourceNotFoundError, ValueError, KeyError):
+            return EPOCH  # fresh storage: every existing blob is a candidate
+
+    async def _save_cursor(self, container: str, when: datetime) -> None:
+        body = json.dumps({"LatestScan": when.isoformat()})
+        await self._scan_info(container).upload_blob(body, overwrite=True)
+
+    # -- receipts: one work item per blob version ------------------------------------------
+    def _receipt(self, spec: FunctionSpec, container: str, name: str, etag: str):
+        quoted = '"' + etag.strip('"') + '"'
+        return self.hosts.get_blob_client(
+            f"blobreceipts/{self.config.host_id}/{function_id(spec)}/{quoted}/{container}/{name}")
+
+    async def _enqueue_once(self, queue: QueueClient, spec: FunctionSpec, container: str,
+                            name: str, etag: str) -> bool:
+        """The real BlobTriggerExecutor: False means "try again on the next scan"."""
         receipt = self._receipt(spec, container, name, etag)
         try:
-            await receipt.upload_blob(b"", metadata={"Incomplete": "true"}, overwrite=False)
-        except ResourceExistsError:
-            if await self._receipt_done(spec, container, name, etag):
-                return True
+            props = await receipt.get_blob_properties()
+            if props.metadata.get("Incomplete") != "true":
+                return True  # this version was already queued
+        except ResourceNotFoundError:
+            try:
+                await receipt.upload_blob(b"", metadata={"Incomplete": "true"},
+                                          overwrite=False)
+            except ResourceExistsError:
+                return False  # someone else just created it
         try:
-            lease = await receipt.acquire_lease(lease_duration=60)
+            lease = await receipt.acquire_lease(lease_duration=LOCK_SECONDS)
         except HttpResponseError:
-            return False  # another worker is running it; retried later
+            return False
         try:
-            ok = await self.invoke_blob(spec, container, name, etag)
-            if ok:
-                await receipt.set_blob_metadata({"Incomplete": "false"}, lease=lease)
-            return ok
+            props = await receipt.get_blob_properties()
+            if props.metadata.get("Incomplete") != "true":
+                return True
+            item = {"Type": "BlobTrigger", "FunctionId": function_id(spec),
+                    "BlobType": "BlockBlob", "ContainerName": container, "BlobName": name,
+                    "ETag": etag}
+            await queue.send_message(encode(json.dumps(item).encode(),
+                                            self.config.queues.message_encoding))
+            await receipt.set_blob_metadata({}, lease=lease)  # completed
+            log.info("blob %s/%s (ETag %s) queued for %s", container, name, etag, spec.name)
+            if self.listener:
+                self.listener.wake()
+            return True
         finally:
             with contextlib.suppress(HttpResponseError):
                 await lease.release()
+
+    # -- running work items (any worker) ---------------------------------------------------
+    async def _work_item(self, message: Any, raw: Any) -> bool:
+        try:
+            item = json.loads(message.get_body())
+            spec = self.all.get(item["FunctionId"])
+            container, name, etag = item["ContainerName"], item["BlobName"], item["ETag"]
+        except (ValueError, KeyError, TypeError):
+            log.error("blob trigger queue: unreadable work item %r; deleting it", raw.content)
+            return True
+        if spec is None:
+            log.warning("blob trigger work item for unknown function %s", item["FunctionId"])
+            return True
+        return await self.invoke_blob(spec, container, name, etag)
 
     async def invoke_blob(self, spec: FunctionSpec, container: str, name: str,
                           etag: str | None = None) -> bool:
@@ -187,24 +254,28 @@ class BlobTriggers:
             stream = await blob.download_blob()
             data = await stream.readall()
         except ResourceNotFoundError:
-            log.warning("blob %s/%s vanished before its trigger ran", container, name)
+            log.info("blob %s/%s no longer exists; %s not run", container, name, spec.name)
             return True
         props = stream.properties
-        _, regex = pattern(spec.trigger["path"])
-        m = regex.match(name)
+        if etag is not None and props.etag.strip('"') != etag.strip('"'):
+            log.info("blob %s/%s changed since it was queued; its new version has its own "
+                     "work item", container, name)
+            return True
+        m = pattern(spec.trigger["path"])[1].match(name)
         value = func.blob.InputStream(
             data=data, name=f"{container}/{name}", uri=blob.url, length=len(data),
             blob_properties={"ETag": props.etag, "Length": props.size,
                              "ContentType": props.content_settings.content_type,
-                             "LastModified": str(props.last_modified)},
+                             "LastModified": props.last_modified.isoformat(),
+                             "BlobType": getattr(props.blob_type, "value", props.blob_type)},
             metadata=dict(props.metadata or {}))
-        outcome = await self.invoker.invoke(spec, value, m.groupdict() if m else {})
-        return outcome.ok
+        binding_data = {**(m.groupdict() if m else {}), "blobTrigger": f"{container}/{name}"}
+        return (await self.invoker.invoke(spec, value, binding_data)).ok
 
     async def from_event(self, spec: FunctionSpec, event: func.EventGridEvent) -> bool:
-        """The Event Grid source: BlobCreated events name the blob; no receipts."""
-        subject = event.subject or ""
-        m = re.match(r"^/blobServices/default/containers/([^/]+)/blobs/(.+)$", subject)
+        """Event Grid source: a BlobCreated event names the blob; no receipts."""
+        m = re.match(r"^/blobServices/default/containers/([^/]+)/blobs/(.+)$",
+                     event.subject or "")
         if event.event_type != "Microsoft.Storage.BlobCreated" or not m:
             return True
         container, name = m.groups()

@@ -12,16 +12,28 @@ from typing import Any
 
 
 def _timespan(value: Any, default: float) -> float:
-    """'00:00:02' / '00:10:00' / seconds → seconds."""
+    """A .NET TimeSpan ('00:00:02', '1.00:00:00') or a number of seconds → seconds."""
     if value is None:
         return default
     if isinstance(value, int | float):
         return float(value)
-    parts = [float(p) for p in str(value).split(":")]
+    text = str(value).strip()
+    days = 0.0
+    if text.count(":") == 2 and "." in text.split(":")[0]:  # d.hh:mm:ss
+        d, _, text = text.partition(".")
+        days = float(d)
+    parts = [float(p) for p in text.split(":")]
     while len(parts) < 3:
         parts.insert(0, 0.0)
     h, m, s = parts[-3:]
-    return h * 3600 + m * 60 + s
+    return days * 86400 + h * 3600 + m * 60 + s
+
+
+def _function_timeout(value: Any) -> float | None:
+    """Outside Consumption (and locally) the host defaults to 30 min; "-1" means no limit."""
+    if value is not None and str(value).strip() in ("-1", "-1.00:00:00"):
+        return None
+    return max(1.0, _timespan(value, 1800.0))
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class QueueSettings:
 class HostConfig:
     project_dir: Path
     route_prefix: str = "api"
-    function_timeout: float = 600.0
+    function_timeout: float | None = 1800.0  # None: no limit ("-1")
     queues: QueueSettings = field(default_factory=QueueSettings)
     poison_blob_threshold: int = 5
     values: dict[str, str] = field(default_factory=dict)
@@ -91,7 +103,7 @@ def load(project_dir: Path, env: dict[str, str] | None = None) -> HostConfig:
     return HostConfig(
         project_dir=project_dir,
         route_prefix=str(prefix).strip("/"),
-        function_timeout=_timespan(host.get("functionTimeout"), 600.0),
+        function_timeout=_function_timeout(host.get("functionTimeout")),
         queues=queues,
         poison_blob_threshold=int((ext.get("blobs") or {}).get("poisonBlobThreshold", 5)),
         values=values,

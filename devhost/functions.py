@@ -27,11 +27,15 @@ class FunctionSpec:
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.user_function)
 
-    @property
-    def describe(self) -> str:
+    def summary(self) -> dict[str, Any]:
+        """What the supervisor prints for this function (it does not import the app)."""
         t = self.trigger
-        detail = t.get("route") or t.get("queueName") or t.get("path") or ""
-        return f"{self.name}: [{self.trigger_type}] {detail}"
+        return {"name": self.name, "trigger": self.trigger_type,
+                "route": (t.get("route") or self.name) if "route" in t or
+                self.trigger_type == "httpTrigger" else None,
+                "methods": t.get("methods"), "authLevel": t.get("authLevel"),
+                "queueName": t.get("queueName"), "path": t.get("path"),
+                "source": t.get("source")}
 
 
 def load_app(project_dir: Path, app: str = "function_app") -> list[FunctionSpec]:

@@ -79,7 +79,7 @@ class HttpHost:
             req = func.HttpRequest(
                 method=request.method, url=str(request.url), headers=dict(request.headers),
                 params=dict(request.query), route_params=params, body=body)
-            outcome = await self.invoker.invoke(spec, req)
+            outcome = await self.invoker.invoke(spec, req, {**req.params, **params})
             if not outcome.ok or not isinstance(outcome.result, func.HttpResponse):
                 if outcome.ok:
                     log.error("function %s returned %r, not an HttpResponse: 500", spec.name,

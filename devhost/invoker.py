@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -54,12 +53,18 @@ class Outcome:
 
 
 class Invoker:
-    def __init__(self, worker_id: int, timeout: float, project_dir: str,
-                 write_outputs: Callable[[FunctionSpec, dict[str, OutValue], dict], Any]):
+    """Runs invocations and logs one line each; `on_timeout` is told when one overran
+    `functionTimeout` (the worker then restarts, as the real host restarts its language
+    worker)."""
+
+    def __init__(self, worker_id: int, timeout: float | None, project_dir: str,
+                 write_outputs: Callable[[FunctionSpec, dict[str, OutValue], dict], Any],
+                 on_timeout: Callable[[], None] = lambda: None):
         self.worker_id = worker_id
         self.timeout = timeout
         self.project_dir = project_dir
         self.write_outputs = write_outputs
+        self.on_timeout = on_timeout
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoke")
 
     async def invoke(self, spec: FunctionSpec, trigger_value: Any,
@@ -85,15 +90,14 @@ class Invoker:
             if outs:
                 await asyncio.get_running_loop().run_in_executor(
                     self.pool, self.write_outputs, spec, outs, metadata or {})
-        except TimeoutError:
-            self._log(spec, invocation_id, started, f"Failed (timeout after {self.timeout:g} s)")
-            # The real host restarts the worker after a timeout; so do we (the supervisor
-            # starts a new one and the message comes back after its lease).
-            logging.shutdown()
-            os._exit(3)
+        except TimeoutError as e:
+            self._log(spec, invocation_id, started,
+                      f"Failed (Timeout value of {self.timeout:g} s exceeded; "
+                      "restarting the worker)")
+            self.on_timeout()
+            return Outcome(ok=False, error=e)
         except Exception as e:
-            self._log(spec, invocation_id, started, f"Failed ({type(e).__name__}: {e})",
-                      exc=e)
+            self._log(spec, invocation_id, started, f"Failed ({type(e).__name__}: {e})", exc=e)
             return Outcome(ok=False, error=e)
         self._log(spec, invocation_id, started, "Succeeded")
         return Outcome(ok=True, result=result)
@@ -103,5 +107,5 @@ class Invoker:
         ms = (time.perf_counter() - started) * 1000
         level = logging.INFO if outcome == "Succeeded" else logging.ERROR
         log.log(level, "worker=%d function=%s trigger=%s id=%s duration=%.0fms %s",
-                self.worker_id, spec.name, spec.trigger_type, invocation_id[:8], ms, outcome,
-                exc_info=exc if exc is not None and log.isEnabledFor(logging.DEBUG) else None)
+                self.worker_id, spec.name, spec.trigger_type, invocation_id, ms, outcome,
+                exc_info=exc)  # the real host logs the exception with its stack too

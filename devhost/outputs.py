@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import re
 import uuid
@@ -16,6 +15,7 @@ from azure.storage.queue import QueueClient
 from devhost.config import QueueSettings, resolve
 from devhost.functions import FunctionSpec
 from devhost.invoker import OutValue
+from devhost.queues import encode
 
 
 class OutputWriter:
@@ -39,8 +39,8 @@ class OutputWriter:
     def _queue(self, name: str, value: Any) -> None:
         client = QueueClient.from_connection_string(self.conn, name)
         for item in value if isinstance(value, list) else [value]:
-            data = item.encode() if isinstance(item, str) else bytes(item)
-            text = base64.b64encode(data).decode() if self.encoding == "base64" else data.decode()
+            text = encode(item.encode() if isinstance(item, str) else bytes(item),
+                          self.encoding)
             try:
                 client.send_message(text)
             except ResourceNotFoundError:  # output bindings create their queue

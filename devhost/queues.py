@@ -37,9 +37,15 @@ def lease_seconds() -> int:
 
 
 def decode(content: str, encoding: str) -> bytes:
+    """A message's text → the body the function gets (`messageEncoding`)."""
     if encoding == "base64":
         return base64.b64decode(content, validate=True)
     return content.encode()
+
+
+def encode(body: bytes, encoding: str) -> str:
+    """A body → the message text the host writes (`messageEncoding`)."""
+    return base64.b64encode(body).decode() if encoding == "base64" else body.decode()
 
 
 class QueueListener:
@@ -111,15 +117,19 @@ class QueueListener:
         if message.dequeue_count > self.max_dequeue:
             await self._to_poison(message)
             return
+        try:
+            body = decode(message.content, self.settings.message_encoding)
+        except (binascii.Error, ValueError) as e:
+            # Storage extension v5: a message the decoder cannot read goes to poison at once,
+            # without an invocation (retrying cannot help).
+            log.error("queue '%s' message %s is not valid %s (%s); moving it to '%s'",
+                      self.name, message.id, self.settings.message_encoding, e,
+                      self.poison.queue_name)
+            await self._to_poison(message)
+            return
         renewer = asyncio.create_task(self._renew(message, lease))
         try:
-            try:
-                body = decode(message.content, self.settings.message_encoding)
-                ok = await self.handler(_message(message, body), message)
-            except (binascii.Error, ValueError) as e:
-                log.error("queue '%s' message %s is not valid %s: %s", self.name, message.id,
-                          self.settings.message_encoding, e)
-                ok = False
+            ok = await self.handler(_message(message, body), message)
         finally:
             renewer.cancel()
         try:
@@ -155,11 +165,18 @@ class QueueListener:
         log.warning("queue '%s': message %s moved to '%s' after %d dequeues", self.name,
                     message.id, self.poison.queue_name, message.dequeue_count)
 
-    async def stop(self) -> None:
+    async def drain(self, timeout: float) -> None:
+        """Stop fetching, wait up to `timeout` for running messages to settle, close."""
         self.stopping = True
         self.slot.set()
+        self.woken.set()
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout)
         await self.client.close()
         await self.poison.close()
+
+    async def stop(self) -> None:
+        await self.drain(0)
 
 
 def _message(m: Any, body: bytes) -> QueueMessage:

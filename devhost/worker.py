@@ -23,6 +23,8 @@ from devhost.outputs import OutputWriter
 from devhost.queues import QueueListener
 
 log = logging.getLogger("devhost")
+EXIT_TIMEOUT = 3  # exit status after a functionTimeout; the supervisor starts a new worker
+DRAIN_SECONDS = 8.0  # the supervisor allows 10 s for a clean stop
 
 
 async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> None:
@@ -35,14 +37,22 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
     specs = load_app(project_dir, app_name)
     loop = asyncio.get_running_loop()
     listeners: list[QueueListener] = []
+    stop = asyncio.Event()
 
     def queue_written(name: str) -> None:  # called from the invocation's thread
         for listener in listeners:
             if listener.name == name:
                 loop.call_soon_threadsafe(listener.wake)
 
+    def restart_after_timeout() -> None:
+        """Take no new work, let the timed-out invocation settle as failed, then exit: the
+        supervisor starts a fresh worker (the real host restarts its language worker)."""
+        for listener in listeners:
+            listener.stopping = True
+        loop.call_later(1.0, _exit, EXIT_TIMEOUT)
+
     invoker = Invoker(worker_id, cfg.function_timeout, str(project_dir),
-                      OutputWriter(conn, cfg.queues, queue_written))
+                      OutputWriter(conn, cfg.queues, queue_written), restart_after_timeout)
     blobs = BlobTriggers(cfg, conn, specs, invoker, worker_id)
     http = HttpHost(cfg, specs, host_keys.load(project_dir), invoker, blobs.from_event)
     runner = web.AppRunner(http.app(), access_log=None, handle_signals=False)
@@ -65,18 +75,25 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
                                        cfg.queues, handler))
     tasks = [asyncio.create_task(q.run()) for q in listeners]
     tasks += await blobs.start()
-    print(json.dumps({"ready": worker_id, "pid": os.getpid()}), flush=True)
+    if blobs.listener:
+        listeners.append(blobs.listener)
+    print(json.dumps({"ready": worker_id, "pid": os.getpid(),
+                      "functions": [s.summary() for s in specs]}), flush=True)
 
-    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    for q in listeners:
-        await q.stop()
+    # Like the host's graceful shutdown: stop fetching, give running invocations a moment.
+    await asyncio.gather(*(q.drain(DRAIN_SECONDS) for q in listeners))
     await blobs.stop()
     for t in tasks:
         t.cancel()
     await runner.cleanup()
+
+
+def _exit(code: int) -> None:
+    logging.shutdown()
+    os._exit(code)
 
 
 def main() -> None:

@@ -294,4 +294,4 @@ def test_function_timeout_restarts_the_worker_and_the_message_returns(azurite, b
                  message="the message after the timeout")
         assert sorted(c["dequeue_count"] for c in calls(blobs, "queue", body))[:2] == [1, 2]
         assert h.worker_pids()[0] != pid
-        assert "timeout after 2 s" in h.logs()
+        assert "Timeout value of 2 s exceeded" in h.logs()
