@@ -68,7 +68,7 @@ def _image(cfg: InputConfig, sig: ModelSignature, data: bytes) -> np.ndarray:
                 img = img.convert(cfg.mode)
             if cfg.size and img.size != tuple(cfg.size):
                 img = img.resize(tuple(cfg.size), Image.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.float32)
+            pixels = np.array(img, dtype=np.float32)  # a writable copy
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         detail = re.sub(r" <[^>]*>", "", str(e))  # drop the BytesIO repr Pillow adds
         raise ItemError(f"not a readable image (PNG, JPEG, BMP, TIFF): {detail}") from None

@@ -146,3 +146,26 @@ def test_an_item_onnx_runtime_refuses_fails_alone():
                                                               ("b.png", ("18",))]
     assert [(e.file_name, e.row) for e in result.errors] == [("tiny.png", 0)]
     assert result.errors[0].reason.startswith("model rejected the item")
+
+
+@pytest.mark.parametrize("fmt, ext", [("BMP", "bmp"), ("TIFF", "tiff"), ("JPEG", "jpg")])
+def test_other_image_formats_decode_like_png(digits, fmt, ext):
+    name, png, features = digits[0]
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png)).save(buf, format=fmt, **({"quality": 100} if ext == "jpg"
+                                                         else {}))
+    _, _, result = run(models.digits_classifier(), models.DIGITS_SCORING,
+                       [(f"d.{ext}", buf.getvalue())])
+    assert result.errors == ()
+    assert int(result.rows[0].values[0]) == models.digits_estimator().predict(features[None])[0]
+
+
+def test_float_tiff_in_mode_f():
+    pixels = np.arange(64, dtype=np.float32).reshape(8, 8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="F").save(buf, format="TIFF")
+    model = tiny_model([helper.make_node("Identity", ["x"], ["y"])], [("x", [None, 64])],
+                       [("y", [None, 64])])
+    _, _, result = run(model, {"input": {"type": "image", "mode": "F", "scale": 2},
+                               "output": {"type": "raw"}}, [("a.tiff", buf.getvalue())])
+    assert json.loads(result.rows[0].values[0]) == (pixels.reshape(-1) * 2).tolist()
