@@ -72,6 +72,8 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
             block, failures = read_file(config.input, signature, f.name, f.data)
         except ItemError as e:
             errors.append(FailedItem(f.name, None, str(e)))
+        except Exception as e:  # a decoder's unforeseen error still fails only its file
+            errors.append(FailedItem(f.name, None, f"could not be read: {_short(e)}"))
         else:
             errors += [FailedItem(f.name, row, reason) for row, reason in failures.items()]
             if len(block):

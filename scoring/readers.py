@@ -32,6 +32,7 @@ class Block:
 
 
 RowFailures = dict[int, str]  # row → reason
+MAX_PIXELS = 64_000_000  # an image header can claim any size; decoding it would take GBs
 
 
 def read_file(cfg: InputConfig, sig: ModelSignature, name: str,
@@ -64,6 +65,9 @@ def _image(cfg: InputConfig, sig: ModelSignature, data: bytes) -> np.ndarray:
 
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ItemError(f"is {img.width}x{img.height} pixels, more than the "
+                                f"{MAX_PIXELS // 1_000_000} million read")
             if img.mode != cfg.mode:
                 img = img.convert(cfg.mode)
             if cfg.size and img.size != tuple(cfg.size):
@@ -128,19 +132,22 @@ def _table(fmt: str, data: bytes):
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(io.BytesIO(data)), {}
-        if fmt == "jsonl":
+            table, failures = pq.read_table(io.BytesIO(data)), {}
+        elif fmt == "jsonl":
             import pyarrow.json as pj
 
             try:
-                return pj.read_json(io.BytesIO(data)), {}
+                table, failures = pj.read_json(io.BytesIO(data)), {}
             except pa.ArrowInvalid:
-                return _jsonl_as_text(data)
-        import pyarrow.csv as pc
+                table, failures = _jsonl_as_text(data)
+        else:
+            import pyarrow.csv as pc
 
-        return pc.read_csv(io.BytesIO(data)), {}
-    except (pa.ArrowException, OSError, ValueError) as e:
+            table, failures = pc.read_csv(io.BytesIO(data)), {}
+        table.column_names  # noqa: B018 - names that are not UTF-8 fail here, not later
+    except (pa.ArrowException, OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise ItemError(f"not a readable {fmt} file: {str(e).splitlines()[0]}") from None
+    return table, failures
 
 
 def _jsonl_as_text(data: bytes):

@@ -169,3 +169,12 @@ def test_float_tiff_in_mode_f():
     _, _, result = run(model, {"input": {"type": "image", "mode": "F", "scale": 2},
                                "output": {"type": "raw"}}, [("a.tiff", buf.getvalue())])
     assert json.loads(result.rows[0].values[0]) == (pixels.reshape(-1) * 2).tolist()
+
+
+def test_images_larger_than_the_pixel_limit_fail_before_decoding(digits, monkeypatch):
+    from scoring import readers
+
+    monkeypatch.setattr(readers, "MAX_PIXELS", 63)
+    _, _, result = run(models.digits_classifier(), models.DIGITS_SCORING,
+                       [(digits[0][0], digits[0][1])])
+    assert result.rows == () and "8x8 pixels, more than" in result.errors[0].reason

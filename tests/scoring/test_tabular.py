@@ -132,3 +132,10 @@ def test_by_name_reports_a_missing_column():
     _, _, result = run(models.iris_multi_input(), models.IRIS_SCORING,
                        [("t.csv", b"sepal_length,sepal_width,petal_length\n1,2,3\n")])
     assert result.rows == () and "petal_width" in result.errors[0].reason
+
+
+def test_a_header_that_is_not_utf8_fails_the_file():
+    _, _, result = run(models.diabetes_regressor(), models.DIABETES_SCORING,
+                       [("latin1.csv", "âge,b\n1,2\n".encode("latin-1"))])
+    assert result.rows == () and result.errors[0].row is None
+    assert result.errors[0].reason.startswith("not a readable csv file")
