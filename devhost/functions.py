@@ -13,6 +13,8 @@ from typing import Any
 
 import azure.functions as func
 
+from devhost.config import resolve
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -34,7 +36,7 @@ class FunctionSpec:
                 "route": (t.get("route") or self.name) if "route" in t or
                 self.trigger_type == "httpTrigger" else None,
                 "methods": t.get("methods"), "authLevel": t.get("authLevel"),
-                "queueName": t.get("queueName"), "path": t.get("path"),
+                "queueName": _resolved(t.get("queueName")), "path": _resolved(t.get("path")),
                 "source": t.get("source")}
 
 
@@ -65,6 +67,13 @@ def load_app(project_dir: Path, app: str = "function_app") -> list[FunctionSpec]
             outputs=tuple({k: _plain(v) for k, v in o.items()} for o in outputs),
             user_function=user, params=tuple(inspect.signature(user).parameters)))
     return specs
+
+
+def _resolved(value: str | None) -> str | None:
+    try:
+        return resolve(value) if value else value
+    except KeyError:
+        return value
 
 
 def _direction(binding: dict[str, Any]) -> str:

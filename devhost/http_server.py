@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -128,12 +129,11 @@ class HttpHost:
         if kind != "Notification":
             return web.Response(status=400, text="aeg-event-type must be SubscriptionValidation"
                                 ", Notification or Unsubscribe")
-        ok = True
-        for event in events:
-            if not isinstance(event, dict):
-                return web.Response(status=400, text="events must be JSON objects")
-            ok = await handler(spec, event) and ok
-        return web.Response(status=202 if ok else 500)
+        if not all(isinstance(event, dict) for event in events):
+            return web.Response(status=400, text="events must be JSON objects")
+        # As the extension does: all events at once; any failure makes Event Grid resend all.
+        results = await asyncio.gather(*(handler(spec, event) for event in events))
+        return web.Response(status=202 if all(results) else 500)
 
     async def _invoke_eventgrid(self, spec: FunctionSpec, event: dict[str, Any]) -> bool:
         outcome = await self.invoker.invoke(spec, to_event(event))

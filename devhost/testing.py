@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devhost import config as host_config
 from devhost import keys as host_keys
 from devhost.supervisor import PACKAGE_ROOT
 
@@ -31,14 +34,15 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: floa
 
 
 def make_project(folder: Path, app_file: Path, connection_string: str,
-                 values: dict[str, str] | None = None, host_json: Path | None = None) -> Path:
-    """A throw-away project folder serving `app_file` against the given storage."""
-    import json
-    import shutil
-
+                 values: dict[str, str] | None = None,
+                 host_json: Path | dict | None = None) -> Path:
+    """A throw-away project folder serving `app_file` (linked as function_app.py) against the
+    given storage; `host_json` is a file to copy or the document itself."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "function_app.py").symlink_to(app_file.resolve())
-    if host_json is not None:
+    if isinstance(host_json, dict):
+        (folder / "host.json").write_text(json.dumps(host_json))
+    elif host_json is not None:
         shutil.copy(host_json, folder / "host.json")
     settings = {"AzureWebJobsStorage": connection_string, "FUNCTIONS_WORKER_RUNTIME": "python",
                 **(values or {})}
@@ -48,18 +52,31 @@ def make_project(folder: Path, app_file: Path, connection_string: str,
 
 
 class HostProcess:
-    """`with HostProcess(project_dir, env={...}, workers=2) as host:` → host.url, host.keys."""
+    """A real `python -m devhost start` for tests (the product's too), on a free port.
+
+        with HostProcess(project_dir, app="function_app", workers=2, env={...}) as host:
+            httpx.get(f"{host.api}/jobs", headers={"x-functions-key": host.function_key})
+
+    `.url`, `.api` (url + routePrefix), `.keys`, `.function_key`, `.master_key`, `.logs()`,
+    `.wait_for_log(text)`, `.worker_pids()`, `.kill_worker(i)`, `.stop()` / `.start()`.
+    `env` adds to this process's environment (dev-host knobs, app settings that override
+    local.settings.json, `AzureFunctionsJobHost__...` overrides of host.json).
+    """
 
     def __init__(self, project_dir: Path, app: str = "function_app", *, workers: int = 1,
-                 env: dict[str, str] | None = None, start_timeout: float = 60.0):
+                 env: dict[str, str] | None = None, start_timeout: float = 60.0,
+                 port: int = 0):
         self.project_dir = Path(project_dir)
         self.app = app
         self.workers = workers
         self.extra_env = env or {}
         self.start_timeout = start_timeout
+        self.port = port
         self.lines: list[str] = []
         self.pids: dict[int, int] = {}
+        self.keys: dict = {}
         self.url = ""
+        self.returncode: int | None = None
         self.process: subprocess.Popen | None = None
         self._ready = threading.Event()
 
@@ -75,56 +92,79 @@ class HostProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT),
                                                         env.get("PYTHONPATH", "")) if p)
         self._ready.clear()
+        self.pids.clear()
+        self.returncode = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devhost", "start", "--project-dir", str(self.project_dir),
-             "--app", self.app, "--port", "0", "--workers", str(self.workers), "--no-azurite"],
+             "--app", self.app, "--port", str(self.port), "--workers", str(self.workers),
+             "--no-azurite"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
             cwd=self.project_dir, start_new_session=True)
-        threading.Thread(target=self._pump, daemon=True).start()
-        wait_for(lambda: self._ready.is_set() or self.process.poll() is not None,
-                 self.start_timeout, message="the host to start")
+        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+        try:
+            wait_for(lambda: self._ready.is_set() or self.process.poll() is not None,
+                     self.start_timeout, message="the host to start")
+        except TimeoutError:
+            self.stop()
+            raise
         if not self._ready.is_set():
             raise RuntimeError("the host did not start:\n" + "\n".join(self.lines[-40:]))
         self.keys = host_keys.load(self.project_dir)
+        self.route_prefix = host_config.load(self.project_dir, env).route_prefix
 
-    def _pump(self) -> None:
-        assert self.process and self.process.stdout
-        for line in self.process.stdout:
+    def _pump(self, process: subprocess.Popen) -> None:
+        assert process.stdout
+        for line in process.stdout:
             line = line.rstrip("\n")
             self.lines.append(line)
+            m = re.match(r"devhost worker (\d+) pid (\d+)", line)
+            if m:
+                self.pids[int(m.group(1))] = int(m.group(2))
             m = re.match(r"devhost ready: (\S+)", line)
             if m:
                 self.url = m.group(1)
                 self._ready.set()
-            m = re.match(r"devhost worker (\d+) pid (\d+)", line)
-            if m:
-                self.pids[int(m.group(1))] = int(m.group(2))
 
     @property
     def function_key(self) -> str:
         return self.keys["functionKeys"]["default"]
 
     @property
+    def master_key(self) -> str:
+        return self.keys["masterKey"]
+
+    @property
     def api(self) -> str:
-        return f"{self.url}/api"
+        """The base URL of HTTP functions: url + routePrefix."""
+        return "/".join(p for p in (self.url, self.route_prefix) if p)
 
     def logs(self) -> str:
         return "\n".join(self.lines)
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> str:
+        """The first log line containing `text` (waits for it)."""
+        return wait_for(lambda: next((line for line in list(self.lines) if text in line),
+                                     None), timeout, message=f"a log line with {text!r}")
 
     def worker_pids(self) -> dict[int, int]:
         return dict(self.pids)
 
     def kill_worker(self, index: int) -> int:
-        """SIGKILL a worker (a crash); returns its pid. The supervisor starts a new one."""
+        """SIGKILL a worker (a crash); returns its pid. The supervisor starts a new one:
+        `wait_for(lambda: host.worker_pids()[index] != pid)`."""
         pid = self.pids[index]
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """Ctrl-C the host (it stops its workers) and wait; returns its exit status."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(20)
+                self.process.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if self.process:
+            self.returncode = self.process.returncode
+        return self.returncode

@@ -88,10 +88,33 @@ def work(msg: func.QueueMessage, out: func.Out[str]) -> None:
         raise RuntimeError("raised after setting the output")
 
 
+@app.route(route="sleepy", auth_level=func.AuthLevel.ANONYMOUS)
+def sleepy(req: func.HttpRequest) -> func.HttpResponse:
+    time.sleep(float(req.params.get("s", "0")))
+    return func.HttpResponse("awake")
+
+
+@app.route(route="context", auth_level=func.AuthLevel.ANONYMOUS)
+def with_context(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps({"invocation_id": context.invocation_id,
+                                         "function_name": context.function_name}))
+
+
 @app.blob_trigger(arg_name="blob", path="dh-inbox/{name}", connection="AzureWebJobsStorage")
 def inbox(blob: func.InputStream) -> None:
+    """Blobs named 'fail-*' always fail."""
     record("blob", blob.name.replace("/", "_"),
            {"etag": (blob.blob_properties or {}).get("ETag"), "data": blob.read().decode()})
+    if blob.name.startswith("dh-inbox/fail-"):
+        raise RuntimeError("blob handler failed")
+
+
+@app.blob_trigger(arg_name="blob", path="dh-csv/{folder}/{file}.csv",
+                  connection="AzureWebJobsStorage")
+@app.blob_output(arg_name="out", path="dh-out/{folder}-{file}.txt",
+                 connection="AzureWebJobsStorage")
+def csv_drop(blob: func.InputStream, out: func.Out[str]) -> None:
+    out.set(blob.read().decode().upper())
 
 
 @app.blob_trigger(arg_name="blob", path="dh-eg/{name}", connection="AzureWebJobsStorage",
