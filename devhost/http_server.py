@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from multidict import CIMultiDict
 
 from devhost.config import HostConfig
 from devhost.functions import FunctionSpec
@@ -81,9 +82,9 @@ class HttpHost:
                 method=request.method, url=str(request.url), headers=dict(request.headers),
                 params=dict(request.query), route_params=params, body=body)
             outcome = await self.invoker.invoke(spec, req, {**req.params, **params})
-            if not outcome.ok or not isinstance(outcome.result, func.HttpResponse):
-                if outcome.ok:
-                    log.error("function %s returned %r, not an HttpResponse: 500", spec.name,
+            if not outcome.ok or not isinstance(outcome.result, func.HttpResponse | str):
+                if outcome.ok:  # the worker cannot encode it: the real host answers 500
+                    log.error("function %s returned %s, not an HttpResponse: 500", spec.name,
                               type(outcome.result).__name__)
                 return web.Response(status=500)
             return _response(outcome.result)
@@ -167,11 +168,20 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _response(resp: func.HttpResponse) -> web.Response:
-    headers = dict(resp.headers)
-    content_type = headers.pop("Content-Type", None) or headers.pop("content-type", None)
-    if not content_type and resp.mimetype:
-        content_type = resp.mimetype + (f"; charset={resp.charset}" if resp.charset else "")
-    if content_type:
-        headers["Content-Type"] = content_type
-    return web.Response(status=resp.status_code, body=resp.get_body(), headers=headers)
+def _response(resp: func.HttpResponse | str) -> web.Response:
+    """What the Python worker's HttpResponseConverter sends the host: a str is a 200 text
+    body; a text/* mimetype gets its charset, others do not; Set-Cookie may repeat."""
+    if isinstance(resp, str):
+        return web.Response(status=200, body=resp.encode(),
+                            headers={"Content-Type": "text/plain; charset=utf-8"})
+    headers = CIMultiDict()
+    for name, value in resp.headers.items():
+        if name.lower() != "set-cookie":
+            headers[name] = value
+    for cookie in resp.headers.get_all("Set-Cookie") if "Set-Cookie" in resp.headers else []:
+        headers.add("Set-Cookie", cookie)
+    if "content-type" not in headers:
+        mimetype = resp.mimetype or "text/plain"
+        headers["Content-Type"] = (f"{mimetype}; charset={resp.charset}"
+                                   if mimetype.startswith("text/") else mimetype)
+    return web.Response(status=resp.status_code, body=resp.get_body() or b"", headers=headers)

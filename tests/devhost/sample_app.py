@@ -88,6 +88,21 @@ def work(msg: func.QueueMessage, out: func.Out[str]) -> None:
         raise RuntimeError("raised after setting the output")
 
 
+@app.route(route="shapes/{kind}", auth_level=func.AuthLevel.ANONYMOUS)
+def shapes(req: func.HttpRequest):
+    kind = req.route_params["kind"]
+    if kind == "str":
+        return "plain"
+    if kind == "dict":
+        return {"not": "a response"}
+    if kind == "json":
+        return func.HttpResponse('{"a": 1}', mimetype="application/json", status_code=202)
+    response = func.HttpResponse("cookies", headers={"x-custom": "1"})
+    response.headers.add("Set-Cookie", "a=1")
+    response.headers.add("Set-Cookie", "b=2")
+    return response
+
+
 @app.route(route="sleepy", auth_level=func.AuthLevel.ANONYMOUS)
 def sleepy(req: func.HttpRequest) -> func.HttpResponse:
     time.sleep(float(req.params.get("s", "0")))

@@ -58,6 +58,7 @@ def test_function_level_takes_the_master_key_admin_level_only_the_master_key(hos
 
 
 def test_none_or_exception_is_500_and_logged(host):
+    """None (or a dict, below) cannot be encoded as a response: 500, as in Azure."""
     assert httpx.get(f"{host.api}/returns-none").status_code == 500
     r = httpx.get(f"{host.api}/raises")
     assert r.status_code == 500
@@ -73,6 +74,15 @@ def test_context_parameter(host):
     assert host.wait_for_log(f"id={r['invocation_id']}")  # the same id in the log line
 
 
-def test_response_headers_and_plain_text(host):
+def test_response_shapes_as_the_python_worker_encodes_them(host):
     r = httpx.get(f"{host.api}/hello/x")
     assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    r = httpx.get(f"{host.api}/shapes/json")  # not text/*: no charset added
+    assert (r.status_code, r.headers["content-type"], r.json()) == (
+        202, "application/json", {"a": 1})
+    r = httpx.get(f"{host.api}/shapes/str")  # a str return is a 200 text body
+    assert (r.status_code, r.text) == (200, "plain")
+    assert httpx.get(f"{host.api}/shapes/dict").status_code == 500
+    r = httpx.get(f"{host.api}/shapes/cookies")
+    assert r.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert r.headers["x-custom"] == "1"
