@@ -67,6 +67,16 @@ def function_id(spec: FunctionSpec) -> str:
     return f"Host.Functions.{spec.name}"
 
 
+def _readable(spec: FunctionSpec) -> bool:
+    """A path naming a missing %setting% disables the function, as in the real host."""
+    try:
+        pattern(spec.trigger["path"])
+    except KeyError as e:
+        log.error("function %s is not served: %s", spec.name, e.args[0])
+        return False
+    return True
+
+
 def polled(spec: FunctionSpec) -> bool:
     return str(spec.trigger.get("source") or "").lower() != "eventgrid"
 
@@ -78,7 +88,8 @@ class BlobTriggers:
         self.conn = connection_string
         self.invoker = invoker
         self.worker_id = worker_id
-        self.all = {function_id(s): s for s in specs if s.trigger_type == "blobTrigger"}
+        self.all = {function_id(s): s for s in specs
+                    if s.trigger_type == "blobTrigger" and _readable(s)}
         self.polled = [s for s in self.all.values() if polled(s)]
         self.service = BlobServiceClient.from_connection_string(connection_string)
         self.hosts = self.service.get_container_client(HOSTS_CONTAINER)

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +29,11 @@ log = logging.getLogger("devhost")
 MIN_POLL = 0.1
 
 Handler = Callable[[QueueMessage, Any], Awaitable[bool]]
+
+
+def valid_queue_name(name: str) -> bool:
+    """Storage's rule, which the real host checks when it indexes a queue trigger."""
+    return bool(re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]", name))
 
 
 def lease_seconds() -> int:
@@ -71,7 +77,7 @@ class QueueListener:
         self.woken.set()
 
     async def run(self) -> None:
-        delay, warned = MIN_POLL, False
+        delay, warned = MIN_POLL, ""
         lease = lease_seconds()
         while not self.stopping:
             if self.in_flight > self.settings.new_batch_threshold:
@@ -82,15 +88,14 @@ class QueueListener:
                 messages = [m async for m in self.client.receive_messages(
                     messages_per_page=self.settings.batch_size,
                     max_messages=self.settings.batch_size, visibility_timeout=lease)]
-                warned = False
-            except ResourceNotFoundError:
-                if not warned:
-                    log.warning("queue '%s' does not exist yet; polling until it does",
-                                self.name)
-                    warned = True
-                messages = []
-            except Exception as e:  # storage hiccup: keep polling
-                log.warning("queue '%s': receive failed: %s", self.name, e)
+                warned = ""
+            except Exception as e:  # keep polling; say so once per kind of trouble
+                problem = ("does not exist yet; polling until it does"
+                           if isinstance(e, ResourceNotFoundError)
+                           else f"receive failed: {str(e).splitlines()[0]}")
+                if problem != warned:
+                    log.warning("queue '%s' %s", self.name, problem)
+                    warned = problem
                 messages = []
             if not messages:
                 try:

@@ -20,7 +20,7 @@ from devhost.functions import load_app
 from devhost.http_server import HttpHost
 from devhost.invoker import Invoker
 from devhost.outputs import OutputWriter
-from devhost.queues import QueueListener
+from devhost.queues import QueueListener, valid_queue_name
 
 log = logging.getLogger("devhost")
 EXIT_TIMEOUT = 3  # exit status after a functionTimeout; the supervisor starts a new worker
@@ -71,8 +71,14 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
             return (await invoker.invoke(spec, message, {"queueTrigger": message.get_body()
                                                          .decode(errors="replace")})).ok
 
-        listeners.append(QueueListener(conn, host_config.resolve(spec.trigger["queueName"]),
-                                       cfg.queues, handler))
+        try:
+            queue = host_config.resolve(spec.trigger["queueName"])
+            if not valid_queue_name(queue):
+                raise ValueError(f"'{queue}' is not a valid queue name")
+        except (KeyError, ValueError) as e:  # the real host disables just this function
+            log.error("function %s is not served: %s", spec.name, e.args[0])
+            continue
+        listeners.append(QueueListener(conn, queue, cfg.queues, handler))
     tasks = [asyncio.create_task(q.run()) for q in listeners]
     tasks += await blobs.start()
     if blobs.listener:

@@ -49,6 +49,13 @@ def test_a_second_host_on_the_same_port_is_refused(host):
     assert "is already in use" in other.logs()
 
 
+def test_a_function_with_an_invalid_queue_name_is_disabled_not_the_host(azurite, tmp_path):
+    project = make_project(tmp_path / "bad", azurite.connection_string, queue="Bad_Name")
+    with HostProcess(project, env=FAST) as h:
+        h.wait_for_log("function work is not served: 'Bad_Name' is not a valid queue name")
+        assert httpx.get(f"{h.api}/hello/still").text == "hello still"
+
+
 @pytest.fixture(scope="module")
 def alt(azurite, tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("dhalt"), azurite.connection_string, {
