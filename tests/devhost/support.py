@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from pathlib import Path
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
+
+from devhost import testing
 
 SAMPLE_APP = Path(__file__).with_name("sample_app.py")
 # Timing knobs only: faster scans and polls, fewer retries, short leases.
@@ -23,14 +24,11 @@ FAST = {"DEVHOST_BLOB_SCAN_SECONDS": "0.5",
 def make_project(root: Path, conn: str, host_json: dict | None = None, queue: str = "dh-work",
                  settings_file: str = "local.settings.json") -> Path:
     """A project serving sample_app.py; its queue trigger listens on `queue` (%DH_QUEUE%)."""
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SAMPLE_APP, root / "function_app.py")
-    (root / "host.json").write_text(json.dumps(host_json or {
+    testing.make_project(root, SAMPLE_APP, conn, {"DH_QUEUE": queue}, host_json=host_json or {
         "version": "2.0", "extensions": {"http": {"routePrefix": "api"},
-                                         "queues": {"visibilityTimeout": "00:00:00"}}}))
-    (root / settings_file).write_text(json.dumps(
-        {"IsEncrypted": False, "Values": {"AzureWebJobsStorage": conn, "DH_QUEUE": queue,
-                                          "FUNCTIONS_WORKER_RUNTIME": "python"}}))
+                                         "queues": {"visibilityTimeout": "00:00:00"}}})
+    if settings_file != "local.settings.json":
+        (root / "local.settings.json").rename(root / settings_file)
     return root
 
 
