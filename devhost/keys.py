@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import secrets
@@ -36,3 +37,21 @@ def ensure(project_dir: Path) -> dict:
 
 def load(project_dir: Path) -> dict:
     return json.loads(path(project_dir).read_text())
+
+
+def presented(headers, query) -> str:
+    """The key a request carries: header `x-functions-key`, else query `code`."""
+    return headers.get("x-functions-key") or query.get("code") or ""
+
+
+def accepts(keys: dict, key: str, level: str) -> bool:
+    """`anonymous`: anything; `function`: a function key or the master key; `admin`: the
+    master key; `system:<name>` (a runtime webhook): that system key or the master key."""
+    if level == "anonymous":
+        return True
+    allowed = [keys["masterKey"]]
+    if level == "function":
+        allowed += list(keys["functionKeys"].values())
+    elif level.startswith("system:"):
+        allowed.append(keys["systemKeys"][level.removeprefix("system:")])
+    return bool(key) and any(hmac.compare_digest(key, k) for k in allowed)

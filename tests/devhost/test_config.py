@@ -79,3 +79,18 @@ def test_keys_are_made_once_and_kept(tmp_path):
     assert keys.ensure(tmp_path) == made == keys.load(tmp_path)
     assert keys.path(tmp_path) == tmp_path / ".devhost" / "keys.json"
     assert oct(keys.path(tmp_path).stat().st_mode & 0o777) == "0o600"
+
+
+def test_which_keys_each_level_accepts(tmp_path):
+    k = keys.ensure(tmp_path)
+    master, function = k["masterKey"], k["functionKeys"]["default"]
+    eventgrid = k["systemKeys"]["eventgrid_extension"]
+    assert keys.accepts(k, "", "anonymous")
+    assert keys.accepts(k, function, "function") and keys.accepts(k, master, "function")
+    assert not keys.accepts(k, eventgrid, "function") and not keys.accepts(k, "", "function")
+    assert keys.accepts(k, master, "admin") and not keys.accepts(k, function, "admin")
+    assert keys.accepts(k, eventgrid, "system:eventgrid_extension")
+    assert keys.accepts(k, master, "system:blobs_extension")
+    assert not keys.accepts(k, eventgrid, "system:blobs_extension")
+    assert keys.presented({"x-functions-key": "h"}, {"code": "q"}) == "h"
+    assert keys.presented({}, {"code": "q"}) == "q"
