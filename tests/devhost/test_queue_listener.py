@@ -63,3 +63,42 @@ def test_binding_expressions_in_output_paths():
                    {"queueTrigger": "msg", "name": "a/b"})
     prefix, guid = path.rsplit("-", 5)[0], path.split("a/b-")[1].removesuffix(".txt")
     assert prefix == "out/msg/a/b" and str(uuid.UUID(guid)) == guid
+
+
+def test_a_message_dequeued_too_often_goes_to_poison_uninvoked(conn):
+    """E.g. after workers crashed on it: dequeue_count > maxDequeueCount."""
+    name = f"t{uuid.uuid4().hex[:12]}"
+    client = QueueClient.from_connection_string(conn, name)
+    client.create_queue()
+    client.send_message(encode(b"crashy", "base64"))
+    for _ in range(3):  # three receives that never settled it
+        message = next(iter(client.receive_messages(visibility_timeout=30)))
+        client.update_message(message, visibility_timeout=0)
+    invoked = []
+
+    async def scenario() -> None:
+        async def handler(message, raw) -> bool:
+            invoked.append(message)
+            return True
+
+        listener = QueueListener(conn, name, QueueSettings(max_dequeue_count=2,
+                                                           max_polling_interval=0.2), handler)
+        task = asyncio.create_task(listener.run())
+        poison = QueueClient.from_connection_string(conn, f"{name}-poison")
+        async with asyncio.timeout(30):
+            while not await asyncio.to_thread(_peek, poison):
+                await asyncio.sleep(0.05)
+        await listener.drain(5)
+        task.cancel()
+
+    asyncio.run(scenario())
+    poison = QueueClient.from_connection_string(conn, f"{name}-poison")
+    assert [decode(m, "base64") for m in _peek(poison)] == [b"crashy"]
+    assert invoked == [] and client.peek_messages() == []
+
+
+def _peek(client: QueueClient) -> list[str]:
+    try:
+        return [m.content for m in client.peek_messages()]
+    except Exception:
+        return []
