@@ -69,7 +69,10 @@ class ScoringConfig:
     max_batch: int | None = None  # None: as many items as fit in 64 MB, at most 4096
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form; only the input type's own keys, so it can be sent back as is."""
+        d = asdict(self)
+        d["input"] = {k: v for k, v in d["input"].items() if k in _INPUT_KEYS[self.input.type]}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScoringConfig:

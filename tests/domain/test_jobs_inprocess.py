@@ -297,3 +297,14 @@ def test_model_versions_latest_and_conflict(storage):
         models.register(storage, name, "2", builders.digits_model())
     with pytest.raises(ValidationError, match="names no version"):
         models.resolve_reference(storage, name)
+
+
+def test_a_deployment_document_can_be_sent_back_as_is(setup):
+    """GET → edit → PUT, as users do with `az ml batch-deployment show/update`."""
+    storage, endpoint = setup
+    doc = deployments.get(storage, endpoint, "blue")
+    body = {k: v for k, v in doc.items() if k not in ("model_name", "model_version")}
+    body["description"] = "edited"
+    deployments.create_or_update(storage, endpoint, "blue", body)
+    again = deployments.get(storage, endpoint, "blue")
+    assert again["scoring"] == doc["scoring"] and again["description"] == "edited"
