@@ -6,9 +6,9 @@ import json
 
 import azure.functions as func
 
-from blueprints.http_util import handles_errors, json_body, json_response
+from blueprints.http_util import api_base, handles_errors, json_body, json_response
 from shared import config
-from shared.errors import ValidationError
+from shared.errors import NotFoundError, ValidationError
 from shared.jobs import paths
 from shared.resources import datastores, deployments, endpoints, models
 from shared.storage.clients import default_storage
@@ -103,7 +103,7 @@ def endpoint(req: func.HttpRequest) -> func.HttpResponse:
     if req.method == "DELETE":
         removed = endpoints.delete(storage, name)
         return json_response({"deleted": name, "deleted_deployments": removed})
-    existed = _exists(lambda: endpoints.get(storage, name))
+    existed = _exists(storage, name)
     doc = endpoints.create_or_update(storage, name, json_body(req, required=False))
     return json_response(_with_uri(req, doc), status=200 if existed else 201)
 
@@ -133,14 +133,13 @@ def deployment(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _with_uri(req: func.HttpRequest, doc: dict) -> dict:
-    from blueprints.http_util import api_base
-
     return {**doc, "scoring_uri": f"{api_base(req, 'endpoints')}/endpoints/{doc['name']}/jobs"}
 
 
-def _exists(get) -> bool:
+def _exists(storage, name: str) -> bool:
+    """Whether the endpoint is there already (201 for a new one, 200 for an update)."""
     try:
-        get()
-    except Exception:
+        endpoints.get(storage, name)
+    except NotFoundError:
         return False
     return True
