@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
+from blueprints.bindings import QueueMessagesOut
 from blueprints.http_util import api_base, handles_errors, json_body, json_response
 from shared import outbox
 from shared.errors import NotFoundError, ValidationError
@@ -19,7 +20,7 @@ _OUTPUT_FILES = {"score": "predictions", "errors": "errors", "summary": "summary
 
 @bp.route(route="endpoints/{endpoint}/jobs", methods=["POST", "GET"])
 @bp.queue_output(arg_name="to_plan", queue_name=PLAN_QUEUE, connection="AzureWebJobsStorage")
-def endpoint_jobs(req: func.HttpRequest, to_plan: func.Out[list[str]]) -> func.HttpResponse:
+def endpoint_jobs(req: func.HttpRequest, to_plan: QueueMessagesOut) -> func.HttpResponse:
     with outbox.collect({PLAN_QUEUE: to_plan}):
         return _endpoint_jobs(req)
 

@@ -10,6 +10,7 @@ import logging
 
 import azure.functions as func
 
+from blueprints.bindings import QueueMessagesOut
 from shared import outbox
 from shared.jobs import aggregate, fanin, minibatch, planning, records
 from shared.messages import (
@@ -28,7 +29,7 @@ from shared.storage.clients import default_storage
 bp = func.Blueprint()
 log = logging.getLogger("batch.pipeline")
 CONNECTION = "AzureWebJobsStorage"
-Out = func.Out[list[str]]
+Out = QueueMessagesOut
 
 
 def _out(name: str, queue: str):
