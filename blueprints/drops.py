@@ -30,11 +30,13 @@ def inbox_blob_dropped(blob: func.InputStream) -> None:
 
 @bp.event_grid_trigger(arg_name="event")
 def storage_blob_created(event: func.EventGridEvent) -> None:
+    # The worker hands a subscription's CloudEvents 1.0 deliveries over as func.CloudEvent
+    # (`type`), its EventGridSchema ones as func.EventGridEvent (`event_type`).
     storage = default_storage()
-    created = eventgrid.blob_created(storage, event.event_type, event.subject, event.get_json())
+    kind = event.type if isinstance(event, func.CloudEvent) else event.event_type
+    created = eventgrid.blob_created(storage, kind, event.subject, event.get_json())
     if created is None:
-        log.info("event %s (%s) ignored: not a BlobCreated of this account", event.id,
-                 event.event_type)
+        log.info("event %s (%s) ignored: not a BlobCreated of this account", event.id, kind)
         return
     log.info("event %s for %s/%s: %s", event.id, created.container, created.name,
              drops.on_blob_created(storage, created))

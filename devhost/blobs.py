@@ -26,11 +26,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import azure.functions as func
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueClient
 
+from devhost import typed_data
 from devhost.config import HostConfig, resolve
 from devhost.functions import FunctionSpec
 from devhost.invoker import Invoker
@@ -245,9 +245,9 @@ class BlobTriggers:
                 await lease.release()
 
     # -- running work items (any worker) ---------------------------------------------------
-    async def _work_item(self, message: Any, raw: Any) -> bool:
+    async def _work_item(self, body: bytes, raw: Any) -> bool:
         try:
-            item = json.loads(message.get_body())
+            item = json.loads(body)
             spec = self.all.get(item["FunctionId"])
             container, name, etag = item["ContainerName"], item["BlobName"], item["ETag"]
         except (ValueError, KeyError, TypeError):
@@ -273,21 +273,24 @@ class BlobTriggers:
                      "work item", container, name)
             return True
         m = pattern(spec.trigger["path"])[1].match(name)
-        value = func.blob.InputStream(
-            data=data, name=f"{container}/{name}", uri=blob.url, length=len(data),
-            blob_properties={"ETag": props.etag, "Length": props.size,
-                             "ContentType": props.content_settings.content_type,
-                             "LastModified": props.last_modified.isoformat(),
-                             "BlobType": getattr(props.blob_type, "value", props.blob_type)},
-            metadata=dict(props.metadata or {}))
-        binding_data = {**(m.groupdict() if m else {}), "blobTrigger": f"{container}/{name}"}
-        return (await self.invoker.invoke(spec, value, binding_data)).ok
+        parts = m.groupdict() if m else {}
+        value, metadata = typed_data.blob_trigger(
+            data, f"{container}/{name}", blob.url,
+            {"ETag": props.etag, "Length": props.size,
+             "ContentType": props.content_settings.content_type,
+             "LastModified": props.last_modified.isoformat(),
+             "BlobType": getattr(props.blob_type, "value", props.blob_type)},
+            dict(props.metadata or {}), parts)
+        binding_data = {**parts, "blobTrigger": f"{container}/{name}"}
+        return (await self.invoker.invoke(spec, value, metadata, binding_data)).ok
 
-    async def from_event(self, spec: FunctionSpec, event: func.EventGridEvent) -> bool:
-        """Event Grid source: a BlobCreated event names the blob; no receipts."""
+    async def from_event(self, spec: FunctionSpec, event: dict[str, Any]) -> bool:
+        """Event Grid source: a BlobCreated event (either schema) names the blob; no
+        receipts."""
         m = re.match(r"^/blobServices/default/containers/([^/]+)/blobs/(.+)$",
-                     event.subject or "")
-        if event.event_type != "Microsoft.Storage.BlobCreated" or not m:
+                     str(event.get("subject") or ""))
+        kind = event.get("eventType") or event.get("type")
+        if kind != "Microsoft.Storage.BlobCreated" or not m:
             return True
         container, name = m.groups()
         want, regex = pattern(spec.trigger["path"])

@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
-import azure.functions as func
 from aiohttp import web
 
 from devhost import keys as host_keys
 from devhost.functions import FunctionSpec
 
-Handler = Callable[[FunctionSpec, func.EventGridEvent], Awaitable[bool]]
+Handler = Callable[[FunctionSpec, dict[str, Any]], Awaitable[bool]]  # one event, as sent
 
 
 class Webhook:
@@ -67,27 +65,5 @@ class Webhook:
                                 ", Notification or Unsubscribe")
         if not all(isinstance(event, dict) for event in events):
             return web.Response(status=400, text="events must be JSON objects")
-        results = await asyncio.gather(*(self.handler(spec, to_event(e)) for e in events))
+        results = await asyncio.gather(*(self.handler(spec, e) for e in events))
         return web.Response(status=202 if all(results) else 500)
-
-
-def to_event(e: dict[str, Any]) -> func.EventGridEvent:
-    """EventGridSchema or CloudEvents 1.0, as the Python worker hands both to a function."""
-    if "specversion" in e:
-        return func.EventGridEvent(
-            id=e.get("id", ""), data=e.get("data"), topic=e.get("source", ""),
-            subject=e.get("subject", ""), event_type=e.get("type", ""),
-            event_time=_time(e.get("time")), data_version=e.get("specversion", ""))
-    return func.EventGridEvent(
-        id=e.get("id", ""), data=e.get("data"), topic=e.get("topic", ""),
-        subject=e.get("subject", ""), event_type=e.get("eventType", ""),
-        event_time=_time(e.get("eventTime")), data_version=e.get("dataVersion", ""))
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None

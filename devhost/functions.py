@@ -1,5 +1,6 @@
 """Finding the app's functions the way the Python worker does: import the module, find its
-one FunctionApp, call get_functions() once, and read each function's bindings."""
+one FunctionApp, index it with the worker's own Registry (devhost/pyworker.py) — which calls
+get_functions() once and refuses what Azure refuses — and read each function's bindings."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import azure.functions as func
 
+from devhost import pyworker
 from devhost.config import resolve
 
 
@@ -23,7 +25,7 @@ class FunctionSpec:
     trigger: dict[str, Any]  # the trigger binding as function.json would show it
     outputs: tuple[dict[str, Any], ...]
     user_function: Any
-    params: tuple[str, ...] = field(default=())
+    info: pyworker.FunctionInfo
 
     @property
     def is_async(self) -> bool:
@@ -41,7 +43,8 @@ class FunctionSpec:
 
 
 def load_app(project_dir: Path, app: str = "function_app") -> list[FunctionSpec]:
-    """Import the app (module name or .py path relative to the project) and list functions."""
+    """Import the app (module name or .py path relative to the project) and list functions;
+    `pyworker.IndexingError` when the worker refuses any of them."""
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     if app.endswith(".py"):
@@ -51,21 +54,23 @@ def load_app(project_dir: Path, app: str = "function_app") -> list[FunctionSpec]
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     else:
         module = importlib.import_module(app)
-    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionApp)]
+    # the worker's loader.index_function_app: exactly one top-level FunctionRegister
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
     if len(apps) != 1:
-        raise RuntimeError(f"{app} must define exactly one FunctionApp at module level "
-                           f"(found {len(apps)})")
+        raise pyworker.IndexingError(ValueError(
+            f"More than one {type(apps[0]).__name__} or other top level function app "
+            "instances are defined." if apps else
+            f"Could not find top level function app instances in {app}."))
     specs = []
-    for fn in apps[0].get_functions():  # exactly once: a second call raises in the library
+    for fn, info in pyworker.index(apps[0]):
         bindings = [b.get_dict_repr() for b in fn.get_bindings()]
         trigger = next(b for b in bindings if str(b["type"]).endswith("Trigger"))
         outputs = tuple(b for b in bindings if _direction(b) == "out" and b["name"] != "$return")
-        user = fn.get_user_function()
         specs.append(FunctionSpec(
             name=fn.get_function_name(), trigger_type=str(trigger["type"]),
             trigger={k: _plain(v) for k, v in trigger.items()},
             outputs=tuple({k: _plain(v) for k, v in o.items()} for o in outputs),
-            user_function=user, params=tuple(inspect.signature(user).parameters)))
+            user_function=fn.get_user_function(), info=info))
     return specs
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import logging
 
-import azure.functions as func
 from aiohttp import web
 from multidict import CIMultiDict
 
 from devhost import keys as host_keys
+from devhost import typed_data
 from devhost.config import HostConfig
 from devhost.eventgrid import Handler, Webhook
 from devhost.functions import FunctionSpec
 from devhost.invoker import Invoker
+from devhost.pyworker import Datum
 from devhost.routes import Route, compile_route, precedence
 
 log = logging.getLogger("devhost")
@@ -41,8 +42,8 @@ class HttpHost:
         app.router.add_route("*", "/{tail:.*}", self.http_trigger)
         return app
 
-    async def _invoke_event(self, spec: FunctionSpec, event: func.EventGridEvent) -> bool:
-        return (await self.invoker.invoke(spec, event)).ok
+    async def _invoke_event(self, spec: FunctionSpec, event: dict) -> bool:
+        return (await self.invoker.invoke(spec, *typed_data.event(event))).ok
 
     async def http_trigger(self, request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -57,15 +58,13 @@ class HttpHost:
             if not host_keys.accepts(self.keys, key, str(spec.trigger.get("authLevel")
                                                          or "function").lower()):
                 return web.Response(status=401)
-            body = await request.read()
-            req = func.HttpRequest(
-                method=request.method, url=str(request.url), headers=dict(request.headers),
-                params=dict(request.query), route_params=params, body=body)
-            outcome = await self.invoker.invoke(spec, req, {**req.params, **params})
-            if not outcome.ok or not isinstance(outcome.result, func.HttpResponse | str):
-                if outcome.ok:  # the worker cannot encode it: the real host answers 500
-                    log.error("function %s returned %s, not an HttpResponse: 500", spec.name,
-                              type(outcome.result).__name__)
+            req = typed_data.http_request(
+                request.method, str(request.url), dict(request.headers), dict(request.query),
+                params, await request.read())
+            outcome = await self.invoker.invoke(spec, req, {}, {**request.query, **params})
+            if not outcome.ok or outcome.result is None:
+                if outcome.ok:
+                    log.error("function %s has no HTTP output: 500", spec.name)
                 return web.Response(status=500)
             return _response(outcome.result)
         return web.Response(status=404)
@@ -83,20 +82,18 @@ def _routes(prefix: str, specs: list[FunctionSpec]) -> list[tuple[Route, Functio
     return routes
 
 
-def _response(resp: func.HttpResponse | str) -> web.Response:
-    """What the Python worker's HttpResponseConverter sends the host: a str is a 200 text
-    body; a text/* mimetype gets its charset, others do not; Set-Cookie may repeat."""
-    if isinstance(resp, str):
-        return web.Response(status=200, body=resp.encode(),
+def _response(datum: Datum) -> web.Response:
+    """The host's HTTP answer to the worker's typed data: a string is a 200 text body (the
+    host's content negotiation); an `RpcHttp` carries status, headers, cookies and body."""
+    if datum.type == "string":
+        return web.Response(status=200, body=datum.value.encode(),
                             headers={"Content-Type": "text/plain; charset=utf-8"})
-    headers = CIMultiDict()
-    for name, value in resp.headers.items():
-        if name.lower() != "set-cookie":
-            headers[name] = value
-    for cookie in resp.headers.get_all("Set-Cookie") if "Set-Cookie" in resp.headers else []:
-        headers.add("Set-Cookie", cookie)
-    if "content-type" not in headers:
-        mimetype = resp.mimetype or "text/plain"
-        headers["Content-Type"] = (f"{mimetype}; charset={resp.charset}"
-                                   if mimetype.startswith("text/") else mimetype)
-    return web.Response(status=resp.status_code, body=resp.get_body() or b"", headers=headers)
+    if datum.type != "http":
+        raise TypeError(f"an HTTP output cannot take typed data of type {datum.type!r}")
+    value = datum.value
+    headers = CIMultiDict((k, v.value) for k, v in value["headers"].items())
+    for cookie in value.get("cookies") or []:
+        headers.add("Set-Cookie", cookie.output(header="").strip())
+    body = value["body"]
+    return web.Response(status=int(value["status_code"].value), headers=headers,
+                        body=body.value if body.type == "bytes" else str(body.value or "").encode())

@@ -1,6 +1,8 @@
-"""Calling a user function as the Python worker does: parameters by binding name, a fresh
-`Out` per output binding written only when the function returns without raising, sync
-functions in a thread pool and async ones on the loop, `functionTimeout` enforced."""
+"""Calling a user function as the Python worker does: the trigger's typed data decoded by the
+`azure.functions` converters (devhost/pyworker.py), the worker's own `Out` per output binding
+and `func.Context`, sync functions in a thread pool and async ones on the loop, outputs and the
+return value encoded back to typed data and written only when the function returned without
+raising, `functionTimeout` enforced."""
 
 from __future__ import annotations
 
@@ -13,42 +15,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import azure.functions as func
-
+from devhost import pyworker
 from devhost.functions import FunctionSpec
+from devhost.pyworker import Datum
 
 log = logging.getLogger("devhost")
-
-
-class OutValue(func.Out):
-    def __init__(self) -> None:
-        self._value: Any = None
-        self.was_set = False
-
-    def set(self, val: Any) -> None:
-        self._value = val
-        self.was_set = True
-
-    def get(self) -> Any:
-        return self._value
-
-
-@dataclass
-class InvocationContext:
-    """What `func.Context` offers a function (the worker's own class is internal)."""
-
-    invocation_id: str
-    function_name: str
-    function_directory: str
-    trace_context: Any = None
-    retry_context: Any = None
-    thread_local_storage: Any = None
+OutputWriter = Callable[[FunctionSpec, dict[str, Datum], dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
-    result: Any = None
+    result: Datum | None = None  # the return value as typed data, for HTTP
     error: BaseException | None = None
 
 
@@ -58,7 +36,7 @@ class Invoker:
     worker)."""
 
     def __init__(self, worker_id: int, timeout: float | None, project_dir: str,
-                 write_outputs: Callable[[FunctionSpec, dict[str, OutValue], dict], Any],
+                 write_outputs: OutputWriter,
                  on_timeout: Callable[[], None] = lambda: None):
         self.worker_id = worker_id
         self.timeout = timeout
@@ -67,29 +45,31 @@ class Invoker:
         self.on_timeout = on_timeout
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoke")
 
-    async def invoke(self, spec: FunctionSpec, trigger_value: Any,
-                     metadata: dict[str, Any] | None = None) -> Outcome:
+    async def invoke(self, spec: FunctionSpec, data: Datum, metadata: dict[str, Datum],
+                     binding_data: dict[str, Any] | None = None) -> Outcome:
+        """Run one invocation; `binding_data` fills `{name}`-style output binding paths."""
         invocation_id = str(uuid.uuid4())
-        outs = {o["name"]: OutValue() for o in spec.outputs}
-        kwargs: dict[str, Any] = {}
-        for name in spec.params:
-            if name == spec.trigger["name"]:
-                kwargs[name] = trigger_value
-            elif name == "context":
-                kwargs[name] = InvocationContext(invocation_id, spec.name, self.project_dir)
-            elif name in outs:
-                kwargs[name] = outs[name]
+        info = spec.info
         started = time.perf_counter()
         try:
+            kwargs: dict[str, Any] = {
+                spec.trigger["name"]: pyworker.decode_trigger(info, spec.trigger["name"], data,
+                                                              metadata)}
+            if info.requires_context:
+                kwargs["context"] = pyworker.context(info, invocation_id)
+            outs = {name: pyworker.Out() for name in info.output_types}
+            kwargs.update(outs)
             if spec.is_async:
                 call = spec.user_function(**kwargs)
             else:
                 loop = asyncio.get_running_loop()
                 call = loop.run_in_executor(self.pool, lambda: spec.user_function(**kwargs))
             result = await asyncio.wait_for(call, self.timeout)
-            if outs:
+            returned = pyworker.encode_return(info, result)
+            outputs = pyworker.encode_outputs(info, outs)
+            if outputs:
                 await asyncio.get_running_loop().run_in_executor(
-                    self.pool, self.write_outputs, spec, outs, metadata or {})
+                    self.pool, self.write_outputs, spec, outputs, binding_data or {})
         except TimeoutError as e:
             self._log(spec, invocation_id, started,
                       f"Failed (Timeout value of {self.timeout:g} s exceeded; "
@@ -100,7 +80,7 @@ class Invoker:
             self._log(spec, invocation_id, started, f"Failed ({type(e).__name__}: {e})", exc=e)
             return Outcome(ok=False, error=e)
         self._log(spec, invocation_id, started, "Succeeded")
-        return Outcome(ok=True, result=result)
+        return Outcome(ok=True, result=returned)
 
     def _log(self, spec: FunctionSpec, invocation_id: str, started: float, outcome: str,
              exc: BaseException | None = None) -> None:

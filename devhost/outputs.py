@@ -1,4 +1,5 @@
-"""Output bindings (queue, blob), written after the function returned without raising."""
+"""Output bindings (queue, blob), written after the function returned without raising, from
+the typed data the worker encoded (devhost/typed_data.py says how the host reads it)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
+from devhost import typed_data
 from devhost.config import QueueSettings, resolve
 from devhost.functions import FunctionSpec
-from devhost.invoker import OutValue
+from devhost.pyworker import Datum
 from devhost.queues import encode
 
 
@@ -25,20 +27,21 @@ class OutputWriter:
         self.encoding = queues.message_encoding
         self.on_queue_written = on_queue_written
 
-    def __call__(self, spec: FunctionSpec, outs: dict[str, OutValue],
-                 metadata: dict[str, Any]) -> None:
+    def __call__(self, spec: FunctionSpec, outs: dict[str, Datum],
+                 binding_data: dict[str, Any]) -> None:
         for binding in spec.outputs:
-            out = outs[binding["name"]]
-            if not out.was_set or out.get() is None:
+            datum = outs.get(binding["name"])
+            if datum is None:
                 continue
             if binding["type"] == "queue":
-                self._queue(resolve(binding["queueName"]), out.get())
+                self._queue(resolve(binding["queueName"]), typed_data.queue_messages(datum))
             elif binding["type"] == "blob":
-                self._blob(_expand(resolve(binding["path"]), metadata), out.get())
+                self._blob(_expand(resolve(binding["path"]), binding_data),
+                           typed_data.blob_content(datum))
 
-    def _queue(self, name: str, value: Any) -> None:
+    def _queue(self, name: str, messages: list[str | bytes]) -> None:
         client = QueueClient.from_connection_string(self.conn, name)
-        for item in value if isinstance(value, list) else [value]:
+        for item in messages:
             text = encode(item.encode() if isinstance(item, str) else bytes(item),
                           self.encoding)
             try:
@@ -49,21 +52,20 @@ class OutputWriter:
                 client.send_message(text)
         self.on_queue_written(name)
 
-    def _blob(self, path: str, value: Any) -> None:
+    def _blob(self, path: str, data: bytes) -> None:
         container, _, name = path.partition("/")
         service = BlobServiceClient.from_connection_string(self.conn)
         client = service.get_container_client(container)
         with contextlib.suppress(ResourceExistsError):
             client.create_container()
-        data = value.encode() if isinstance(value, str) else bytes(value)
         client.upload_blob(name, data, overwrite=True)
 
 
-def _expand(path: str, metadata: dict[str, Any]) -> str:
+def _expand(path: str, binding_data: dict[str, Any]) -> str:
     def value(m: re.Match) -> str:
         key = m.group(1)
         if key == "rand-guid":
             return str(uuid.uuid4())
-        return str(metadata.get(key, m.group(0)))
+        return str(binding_data.get(key, m.group(0)))
 
     return re.sub(r"\{([A-Za-z0-9_-]+)\}", value, path)

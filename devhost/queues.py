@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.functions.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueSettings
@@ -28,7 +27,7 @@ from devhost.config import QueueSettings
 log = logging.getLogger("devhost")
 MIN_POLL = 0.1
 
-Handler = Callable[[QueueMessage, Any], Awaitable[bool]]
+Handler = Callable[[bytes, Any], Awaitable[bool]]  # (decoded body, the SDK's message)
 
 
 def valid_queue_name(name: str) -> bool:
@@ -134,7 +133,7 @@ class QueueListener:
             return
         renewer = asyncio.create_task(self._renew(message, lease))
         try:
-            ok = await self.handler(_message(message, body), message)
+            ok = await self.handler(body, message)
         finally:
             renewer.cancel()
         try:
@@ -182,9 +181,3 @@ class QueueListener:
 
     async def stop(self) -> None:
         await self.drain(0)
-
-
-def _message(m: Any, body: bytes) -> QueueMessage:
-    return QueueMessage(id=m.id, body=body, dequeue_count=m.dequeue_count,
-                        expiration_time=m.expires_on, insertion_time=m.inserted_on,
-                        time_next_visible=m.next_visible_on, pop_receipt=m.pop_receipt)

@@ -37,6 +37,7 @@ class Worker:
     started: float = field(default_factory=time.monotonic)
     ready: threading.Event = field(default_factory=threading.Event)
     functions: list[dict[str, Any]] = field(default_factory=list)
+    indexing_error: str | None = None
 
 
 def free_port() -> int:
@@ -107,6 +108,7 @@ class Supervisor:
                     sys.stdout.flush()
                     continue
                 worker.functions = message.get("functions", [])
+                worker.indexing_error = message.get("indexingError")
                 print(f"devhost worker {index} pid {proc.pid}", flush=True)
                 worker.ready.set()
 
@@ -143,6 +145,8 @@ class Supervisor:
                     log.error("worker %d did not start (see its log above)", worker.index)
                     return 1
         print(f"devhost ready: {self.url} workers={self.count}", flush=True)
+        if self.workers[0].indexing_error:
+            print(f"{self.workers[0].indexing_error}\nNo job functions found.", flush=True)
         self._print_functions(self.workers[0].functions, keys)
         while not self.stopping.wait(0.2):
             self._restart_dead()

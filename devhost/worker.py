@@ -15,11 +15,13 @@ from aiohttp import web
 
 from devhost import config as host_config
 from devhost import keys as host_keys
+from devhost import typed_data
 from devhost.blobs import BlobTriggers
 from devhost.functions import load_app
 from devhost.http_server import HttpHost
 from devhost.invoker import Invoker
 from devhost.outputs import OutputWriter
+from devhost.pyworker import IndexingError
 from devhost.queues import QueueListener, valid_queue_name
 
 log = logging.getLogger("devhost")
@@ -34,7 +36,13 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
     from shared.storage.connection import expand
 
     conn = expand(os.environ["AzureWebJobsStorage"])
-    specs = load_app(project_dir, app_name)
+    try:
+        specs = load_app(project_dir, app_name)
+        indexing_error = None
+    except IndexingError as e:  # as in Azure: the host runs on, with no function at all
+        log.error("%s", e)
+        log.error("No job functions found.")
+        specs, indexing_error = [], str(e)
     loop = asyncio.get_running_loop()
     listeners: list[QueueListener] = []
     stop = asyncio.Event()
@@ -67,9 +75,10 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
         if spec.trigger_type != "queueTrigger":
             continue
 
-        async def handler(message, raw, spec=spec):
-            return (await invoker.invoke(spec, message, {"queueTrigger": message.get_body()
-                                                         .decode(errors="replace")})).ok
+        async def handler(body, message, spec=spec):
+            data, metadata = typed_data.queue_trigger(message, body)
+            return (await invoker.invoke(spec, data, metadata, {
+                "queueTrigger": body.decode(errors="replace")})).ok
 
         try:
             queue = host_config.resolve(spec.trigger["queueName"])
@@ -83,7 +92,7 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
     tasks += await blobs.start()
     if blobs.listener:
         listeners.append(blobs.listener)
-    print(json.dumps({"ready": worker_id, "pid": os.getpid(),
+    print(json.dumps({"ready": worker_id, "pid": os.getpid(), "indexingError": indexing_error,
                       "functions": [s.summary() for s in specs]}), flush=True)
 
     for sig in (signal.SIGTERM, signal.SIGINT):

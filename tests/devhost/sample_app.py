@@ -17,6 +17,11 @@ from shared.storage.connection import expand
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 
+def kind_of(value: object) -> str:
+    """The class a binding value has, as the worker's converters make it."""
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
 def record(kind: str, key: str, payload: dict) -> None:
     service = BlobServiceClient.from_connection_string(expand(os.environ["AzureWebJobsStorage"]))
     container = service.get_container_client("dhcalls")
@@ -37,7 +42,8 @@ def hello(req: func.HttpRequest) -> func.HttpResponse:
 def echo(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps({
         "method": req.method, "route": dict(req.route_params), "params": dict(req.params),
-        "body": req.get_body().decode(), "header": req.headers.get("x-test")}),
+        "body": req.get_body().decode(), "header": req.headers.get("x-test"),
+        "class": kind_of(req)}),
         mimetype="application/json", status_code=201)
 
 
@@ -72,7 +78,11 @@ def work(msg: func.QueueMessage, out: func.Out[str]) -> None:
     """Body 'fail-*' always fails, 'flaky-*' fails on the first delivery, 'slow-*' runs until
     a release blob exists, 'out-raise-*' sets its output then raises."""
     body = msg.get_body().decode()
-    record("queue", body, {"dequeue_count": msg.dequeue_count, "id": msg.id, "pid": os.getpid()})
+    record("queue", body, {"dequeue_count": msg.dequeue_count, "id": msg.id, "pid": os.getpid(),
+                           "class": kind_of(msg), "pop_receipt": bool(msg.pop_receipt),
+                           "times": [kind_of(t) for t in (msg.insertion_time,
+                                                          msg.expiration_time,
+                                                          msg.time_next_visible)]})
     if body.startswith("fail-"):
         raise RuntimeError("always fails")
     if body.startswith("flaky-") and msg.dequeue_count == 1:
@@ -119,7 +129,8 @@ def with_context(req: func.HttpRequest, context: func.Context) -> func.HttpRespo
 def inbox(blob: func.InputStream) -> None:
     """Blobs named 'fail-*' always fail."""
     record("blob", blob.name.replace("/", "_"),
-           {"etag": (blob.blob_properties or {}).get("ETag"), "data": blob.read().decode()})
+           {"etag": (blob.blob_properties or {}).get("ETag"), "data": blob.read().decode(),
+            "class": kind_of(blob), "length": blob.length, "uri": blob.uri})
     if blob.name.startswith("dh-inbox/fail-"):
         raise RuntimeError("blob handler failed")
 
@@ -142,5 +153,9 @@ def eg_blob(blob: func.InputStream) -> None:
 def on_event(event: func.EventGridEvent) -> None:
     if "fail" in (event.subject or ""):
         raise RuntimeError("event handler failed")
-    record("event", event.id, {"type": event.event_type, "subject": event.subject,
-                               "topic": event.topic, "data": event.get_json()})
+    cloud = isinstance(event, func.CloudEvent)  # the worker decodes CloudEvents 1.0 as such
+    record("event", event.id, {"class": type(event).__name__,
+                               "type": event.type if cloud else event.event_type,
+                               "subject": event.subject,
+                               "topic": event.source if cloud else event.topic,
+                               "data": event.get_json()})

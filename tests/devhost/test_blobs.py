@@ -21,7 +21,10 @@ def test_blob_fires_per_etag_and_not_again_after_restart(host, blobs):
     wait_for(lambda: len(calls(blobs, "blob", key)) == 1, 30, message="first firing")
     container.upload_blob(name, b"v2", overwrite=True)
     wait_for(lambda: len(calls(blobs, "blob", key)) == 2, 30, message="firing on overwrite")
-    assert sorted(c["data"] for c in calls(blobs, "blob", key)) == ["v1", "v2"]
+    seen = calls(blobs, "blob", key)
+    assert sorted(c["data"] for c in seen) == ["v1", "v2"]
+    assert {c["class"] for c in seen} == {"azure.functions.blob.InputStream"}
+    assert all(c["length"] == 2 and c["uri"].endswith(f"/dh-inbox/{name}") for c in seen)
     receipts = [b.name for b in blobs.get_container_client("azure-webjobs-hosts").list_blobs(
         name_starts_with="blobreceipts/") if b.name.endswith(f"/dh-inbox/{name}")]
     assert len(receipts) == 2 and all("/Host.Functions.inbox/\"" in r for r in receipts)

@@ -54,9 +54,11 @@ def test_notifications_array_single_and_cloudevents(host, blobs):
     assert eg(host, cloud, None).status_code == 202  # CloudEvents: no aeg-event-type
     assert [calls(blobs, "event", i)[0]["type"] for i in ids] == [
         "Microsoft.Storage.BlobCreated", "Custom", "Single", "Microsoft.Storage.BlobCreated"]
-    assert calls(blobs, "event", ids[1])[0] == {"type": "Custom", "subject": "/s/2",
-                                                "topic": "/t", "data": {"n": 2}}
-    assert calls(blobs, "event", ids[3])[0]["topic"] == "/subscriptions/x"
+    assert calls(blobs, "event", ids[1])[0] == {"class": "EventGridEvent", "type": "Custom",
+                                                "subject": "/s/2", "topic": "/t",
+                                                "data": {"n": 2}}
+    cloud_call = calls(blobs, "event", ids[3])[0]
+    assert cloud_call["class"] == "CloudEvent" and cloud_call["topic"] == "/subscriptions/x"
 
 
 def test_batch_with_a_failure_is_500(host, blobs):

@@ -25,7 +25,8 @@ def test_request_shape_and_function_key(host):
                    headers={"x-functions-key": host.function_key, "x-test": "yes"})
     assert r.status_code == 201 and r.headers["content-type"].startswith("application/json")
     assert r.json() == {"method": "POST", "route": {"id": "42", "rest": "tail"},
-                        "params": {"q": "1"}, "body": "payload", "header": "yes"}
+                        "params": {"q": "1"}, "body": "payload", "header": "yes",
+                        "class": "azure.functions.http.HttpRequest"}
     # {rest?} may be absent; ?code= works as well as the header
     assert httpx.post(f"{host.api}/echo/7?code={host.function_key}").json()["route"] == {
         "id": "7"}

@@ -28,13 +28,13 @@ def test_in_flight_is_bounded_by_batch_size_and_new_batch_threshold(conn, batch,
     async def scenario() -> tuple[int, list[bytes]]:
         running, peak, seen = 0, 0, []
 
-        async def handler(message, raw) -> bool:
+        async def handler(body, raw) -> bool:
             nonlocal running, peak
             running += 1
             peak = max(peak, running)
             first = not seen and running == 1 and peak == 1
             await asyncio.sleep(0.6 if first else 0.05)  # the first is slow, the rest quick
-            seen.append(message.get_body())
+            seen.append(body)
             running -= 1
             return True
 
@@ -77,7 +77,7 @@ def test_a_message_dequeued_too_often_goes_to_poison_uninvoked(conn):
     invoked = []
 
     async def scenario() -> None:
-        async def handler(message, raw) -> bool:
+        async def handler(body, raw) -> bool:
             invoked.append(message)
             return True
 

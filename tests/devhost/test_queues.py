@@ -31,7 +31,11 @@ def test_flaky_message_succeeds_on_retry_and_output_is_written(host, conn, blobs
     send(conn, "dh-work", body)
     wait_for(lambda: f"done:{body}" in decoded(conn, "dh-work-out"), 30,
              message="the output binding's message")
-    assert sorted(c["dequeue_count"] for c in calls(blobs, "queue", body)) == [1, 2]
+    seen = calls(blobs, "queue", body)
+    assert sorted(c["dequeue_count"] for c in seen) == [1, 2]
+    # decoded by the worker's converter from the host's typed data and trigger metadata
+    assert {c["class"] for c in seen} == {"azure.functions.queue.QueueMessage"}
+    assert all(c["pop_receipt"] and c["times"] == ["datetime.datetime"] * 3 for c in seen)
     host.wait_for_log("function=work trigger=queueTrigger")
 
 
