@@ -17,7 +17,10 @@ log = logging.getLogger("batch.drops")
 CONNECTION = "AzureWebJobsStorage"
 
 
-@bp.blob_trigger(arg_name="blob", path="%BATCH_INBOX_CONTAINER%/{name}", connection=CONNECTION)
+# source=EventGrid: the only blob trigger Flex Consumption runs (infra/ subscribes the inbox
+# container's BlobCreated events to this function's webhook; the local host stands in).
+@bp.blob_trigger(arg_name="blob", path="%BATCH_INBOX_CONTAINER%/{name}", connection=CONNECTION,
+                 source=func.BlobSource.EVENT_GRID)
 def inbox_blob_dropped(blob: func.InputStream) -> None:
     storage = default_storage()
     container, _, name = (blob.name or "").partition("/")

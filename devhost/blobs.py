@@ -10,7 +10,14 @@ per ETag, even across restarts. Any worker runs the work items; a blob overwritt
 item was queued is skipped (its new ETag has its own item); after `poisonBlobThreshold` failed
 attempts the item goes to `webjobs-blobtrigger-poison`.
 
-Event Grid source: the webhook names the blob; no scan, no receipts.
+Event Grid source: the webhook (`/runtime/webhooks/blobs`) names the blob; the host keeps no
+receipts. In Azure an Event Grid subscription on the storage account calls that webhook;
+Azurite emits no events, so the same singleton scanner stands in for the subscription: for a
+new blob version it POSTs an EventGridSchema `Microsoft.Storage.BlobCreated` event to this
+host's own webhook with the `blobs_extension` key, once per ETag (a delivery record under
+`eventgrid-deliveries/`, this host's stand-in for Event Grid's own bookkeeping), retried on the
+next scan while the webhook answers an error — as Event Grid retries. Nothing else differs:
+the function runs from the webhook exactly as in Azure.
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ import logging
 import os
 import re
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueClient
@@ -83,8 +93,11 @@ def polled(spec: FunctionSpec) -> bool:
 
 class BlobTriggers:
     def __init__(self, config: HostConfig, connection_string: str, specs: list[FunctionSpec],
-                 invoker: Invoker, worker_id: int):
+                 invoker: Invoker, worker_id: int, webhook: tuple[str, str] | None = None):
+        """`webhook`: this host's blobs webhook URL and its `blobs_extension` key, which the
+        stand-in Event Grid subscription calls."""
         self.config = config
+        self.webhook = webhook
         self.conn = connection_string
         self.invoker = invoker
         self.worker_id = worker_id
@@ -101,10 +114,12 @@ class BlobTriggers:
         self.stopping = False
 
     async def start(self) -> list[asyncio.Task]:
-        if not self.polled:
+        if not self.all:
             return []
         with contextlib.suppress(ResourceExistsError):
             await self.hosts.create_container()
+        if not self.polled:  # Event Grid source only: no work-item queue
+            return [asyncio.create_task(self._scan_loop())]
         async with QueueClient.from_connection_string(self.conn, self.queue_name) as q:
             with contextlib.suppress(ResourceExistsError):
                 await q.create_queue()
@@ -149,7 +164,7 @@ class BlobTriggers:
 
     async def _scan(self) -> None:
         containers: dict[str, list[FunctionSpec]] = {}
-        for spec in self.polled:
+        for spec in self.all.values():
             containers.setdefault(pattern(spec.trigger["path"])[0], []).append(spec)
         async with QueueClient.from_connection_string(self.conn, self.queue_name) as queue:
             for container, specs in containers.items():
@@ -173,7 +188,8 @@ class BlobTriggers:
                     if not pattern(spec.trigger["path"])[1].match(blob.name):
                         continue
                     key = (function_id(spec), container, blob.name)
-                    if await self._enqueue_once(queue, spec, container, blob.name, blob.etag):
+                    deliver = self._enqueue_once if polled(spec) else self._publish_once
+                    if await deliver(queue, spec, container, blob.name, blob.etag):
                         self.retry.discard(key)
                     else:
                         self.retry.add(key)
@@ -202,16 +218,74 @@ class BlobTriggers:
         body = json.dumps({"LatestScan": when.isoformat()})
         await self._scan_info(container).upload_blob(body, overwrite=True)
 
-    # -- receipts: one work item per blob version ------------------------------------------
-    def _receipt(self, spec: FunctionSpec, container: str, name: str, etag: str):
+    # -- receipts: one work item (or one event) per blob version ---------------------------
+    def _receipt(self, spec: FunctionSpec, container: str, name: str, etag: str,
+                 kind: str = "blobreceipts"):
         quoted = '"' + etag.strip('"') + '"'
         return self.hosts.get_blob_client(
-            f"blobreceipts/{self.config.host_id}/{function_id(spec)}/{quoted}/{container}/{name}")
+            f"{kind}/{self.config.host_id}/{function_id(spec)}/{quoted}/{container}/{name}")
 
     async def _enqueue_once(self, queue: QueueClient, spec: FunctionSpec, container: str,
                             name: str, etag: str) -> bool:
         """The real BlobTriggerExecutor: False means "try again on the next scan"."""
-        receipt = self._receipt(spec, container, name, etag)
+
+        async def enqueue() -> bool:
+            item = {"Type": "BlobTrigger", "FunctionId": function_id(spec),
+                    "BlobType": "BlockBlob", "ContainerName": container, "BlobName": name,
+                    "ETag": etag}
+            await queue.send_message(encode(json.dumps(item).encode(),
+                                            self.config.queues.message_encoding))
+            log.info("blob %s/%s (ETag %s) queued for %s", container, name, etag, spec.name)
+            if self.listener:
+                self.listener.wake()
+            return True
+
+        return await self._once(self._receipt(spec, container, name, etag), enqueue)
+
+    async def _publish_once(self, queue: QueueClient, spec: FunctionSpec, container: str,
+                            name: str, etag: str) -> bool:
+        """The stand-in Event Grid subscription: one BlobCreated event per blob version."""
+
+        async def publish() -> bool:
+            if self.webhook is None:
+                return False
+            url, key = self.webhook
+            event = await self._blob_created_event(container, name)
+            if event is None:
+                return True  # deleted meanwhile: Event Grid would have sent it; nothing to run
+            async with aiohttp.ClientSession() as http, http.post(
+                    url, params={"functionName": function_id(spec), "code": key},
+                    json=[event], headers={"aeg-event-type": "Notification"}) as r:
+                if r.status >= 300:
+                    log.warning("BlobCreated for %s/%s: webhook answered %d; retried on the "
+                                "next scan", container, name, r.status)
+                return r.status < 300
+
+        return await self._once(self._receipt(spec, container, name, etag,
+                                              "eventgrid-deliveries"), publish)
+
+    async def _blob_created_event(self, container: str, name: str) -> dict[str, Any] | None:
+        blob = self.service.get_blob_client(container, name)
+        try:
+            props = await blob.get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        account = self.service.account_name
+        return {
+            "id": str(uuid.uuid4()), "eventType": "Microsoft.Storage.BlobCreated",
+            "topic": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                     f"local/providers/Microsoft.Storage/storageAccounts/{account}",
+            "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
+            "eventTime": datetime.now(UTC).isoformat(), "dataVersion": "",
+            "metadataVersion": "1",
+            "data": {"api": "PutBlob", "eTag": props.etag,
+                     "contentType": props.content_settings.content_type,
+                     "contentLength": props.size, "blobType": "BlockBlob", "url": blob.url,
+                     "sequencer": f"{int(props.last_modified.timestamp() * 1e6):032x}"}}
+
+    async def _once(self, receipt: Any, deliver: Callable[[], Awaitable[bool]]) -> bool:
+        """Run `deliver` once per receipt, even with several scanners or after a crash: an
+        `Incomplete` receipt is retried, a completed one is never run again."""
         try:
             props = await receipt.get_blob_properties()
             if props.metadata.get("Incomplete") != "true":
@@ -230,15 +304,9 @@ class BlobTriggers:
             props = await receipt.get_blob_properties()
             if props.metadata.get("Incomplete") != "true":
                 return True
-            item = {"Type": "BlobTrigger", "FunctionId": function_id(spec),
-                    "BlobType": "BlockBlob", "ContainerName": container, "BlobName": name,
-                    "ETag": etag}
-            await queue.send_message(encode(json.dumps(item).encode(),
-                                            self.config.queues.message_encoding))
+            if not await deliver():
+                return False
             await receipt.set_blob_metadata({}, lease=lease)  # completed
-            log.info("blob %s/%s (ETag %s) queued for %s", container, name, etag, spec.name)
-            if self.listener:
-                self.listener.wake()
             return True
         finally:
             with contextlib.suppress(HttpResponseError):

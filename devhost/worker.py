@@ -61,8 +61,11 @@ async def serve(project_dir: Path, app_name: str, port: int, worker_id: int) -> 
 
     invoker = Invoker(worker_id, cfg.function_timeout, str(project_dir),
                       OutputWriter(conn, cfg.queues, queue_written), restart_after_timeout)
-    blobs = BlobTriggers(cfg, conn, specs, invoker, worker_id)
-    http = HttpHost(cfg, specs, host_keys.load(project_dir), invoker, blobs.from_event)
+    keys = host_keys.load(project_dir)
+    blobs = BlobTriggers(cfg, conn, specs, invoker, worker_id,
+                         (f"http://127.0.0.1:{port}/runtime/webhooks/blobs",
+                          keys["systemKeys"]["blobs_extension"]))
+    http = HttpHost(cfg, specs, keys, invoker, blobs.from_event)
     runner = web.AppRunner(http.app(), access_log=None, handle_signals=False)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

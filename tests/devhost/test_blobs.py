@@ -99,3 +99,25 @@ def test_blob_trigger_with_eventgrid_source(host, blobs):
     wrong = httpx.post(url, params={**params, "code": host.keys["systemKeys"][
         "eventgrid_extension"]}, json=[event], headers={"aeg-event-type": "Notification"})
     assert wrong.status_code == 401
+
+
+def test_eventgrid_source_gets_blob_created_from_the_stand_in_subscription(host, blobs):
+    """Azurite emits no events: the host's scanner posts BlobCreated to its own blobs webhook,
+    once per ETag, so a source=EventGrid trigger fires locally with no Event Grid."""
+    container = ensure_container(blobs, "dh-eg")
+    name = f"auto-{uuid.uuid4().hex[:8]}.txt"
+    key = f"dh-eg_{name}"
+    container.upload_blob(name, b"v1")
+    wait_for(lambda: len(calls(blobs, "egblob", key)) == 1, 30, message="BlobCreated delivered")
+    container.upload_blob(name, b"v2", overwrite=True)
+    wait_for(lambda: len(calls(blobs, "egblob", key)) == 2, 30, message="a new ETag, an event")
+    later = f"later-{uuid.uuid4().hex[:8]}.txt"
+    container.upload_blob(later, b"later")
+    wait_for(lambda: calls(blobs, "egblob", f"dh-eg_{later}"), 30, message="a later blob")
+    assert sorted(c["data"] for c in calls(blobs, "egblob", key)) == ["v1", "v2"]  # no repeat
+    hosts = blobs.get_container_client("azure-webjobs-hosts")
+    deliveries = [b.name for b in hosts.list_blobs(name_starts_with="eventgrid-deliveries/")
+                  if b.name.endswith(f"/dh-eg/{name}")]
+    assert len(deliveries) == 2 and all("/Host.Functions.eg_blob/" in d for d in deliveries)
+    assert not [b for b in hosts.list_blobs(name_starts_with="blobreceipts/")
+                if "eg_blob" in b.name]  # the host itself keeps no receipts for this source
