@@ -89,3 +89,14 @@ def test_out_annotations_as_the_worker_judges_them(annotation, refused, tmp_path
     assert (out.returncode != 0) == refused, out.stderr
     if refused:
         assert "invalid non-type annotation" in out.stderr
+
+
+def test_importing_the_app_loads_no_scoring_library():
+    """Cold start: onnxruntime, pyarrow and Pillow load only in the functions that score or
+    read tables, not when the worker imports function_app (bench.coldstart measures it)."""
+    script = ("import sys, function_app; "
+              "print(','.join(m for m in ('onnxruntime', 'pyarrow', 'PIL', 'numpy') "
+              "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert out.stdout.strip() == ""
