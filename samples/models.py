@@ -12,6 +12,7 @@ Building is deterministic (fixed seeds), so the same bytes come out on every mac
 | diabetes_regressor | X [N, 10] | variable [N, 1] |
 | breast_cancer_classifier | X [N, 30] (named CSV columns) | string labels, ZipMap |
 | iris_multi_input | one [N, 1] input per column | string labels, ZipMap |
+| resnet18 | images [N, 3, 224, 224] | logits [N, 1000]; ResNet-18's layers, ~1.8 GFLOPs |
 | heavy_cnn(size, batch) | images [N or batch, 3, size, size] | logits [N, 80]; ~8.6 GFLOPs at 640 |
 """
 
@@ -209,6 +210,57 @@ def heavy_cnn(size: int = HEAVY_SIZE, batch: int | None = None) -> bytes:
         nodes, "heavy_cnn",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [dim, 3, size, size])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [dim, 80])], inits)
+    return _model(graph)
+
+
+@functools.lru_cache(maxsize=1)
+def resnet18() -> bytes:
+    """ResNet-18's architecture (He et al. 2015: a 7x7 stem, max-pool, four stages of two
+    basic residual blocks at 64/128/256/512 channels, global average pool, 1000 logits) with
+    random weights and batch norm folded into the convolutions, as exported ResNets run: the
+    mid-weight image model users have (~1.8 GFLOPs per 224x224 image)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(18)
+    nodes, inits = [], []
+
+    def conv(x: str, cin: int, cout: int, k: int, stride: int, relu: bool) -> str:
+        n = len(nodes)
+        w = rng.normal(0, np.sqrt(2 / (cin * k * k)), (cout, cin, k, k)).astype(np.float32)
+        inits.extend([numpy_helper.from_array(w, f"w{n}"),
+                      numpy_helper.from_array(np.zeros(cout, np.float32), f"b{n}")])
+        nodes.append(helper.make_node("Conv", [x, f"w{n}", f"b{n}"], [f"c{n}"],
+                                      kernel_shape=[k, k], strides=[stride, stride],
+                                      pads=[k // 2] * 4))
+        if not relu:
+            return f"c{n}"
+        nodes.append(helper.make_node("Relu", [f"c{n}"], [f"r{n}"]))
+        return f"r{n}"
+
+    x = conv("images", 3, 64, 7, 2, relu=True)
+    nodes.append(helper.make_node("MaxPool", [x], ["pool"], kernel_shape=[3, 3],
+                                  strides=[2, 2], pads=[1, 1, 1, 1]))
+    x, channels = "pool", 64
+    for out, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        for block in range(2):
+            s_ = stride if block == 0 else 1
+            y = conv(conv(x, channels, out, 3, s_, relu=True), out, out, 3, 1, relu=False)
+            shortcut = x if (s_ == 1 and channels == out) else conv(x, channels, out, 1, s_,
+                                                                   relu=False)
+            n = len(nodes)
+            nodes += [helper.make_node("Add", [y, shortcut], [f"sum{n}"]),
+                      helper.make_node("Relu", [f"sum{n}"], [f"out{n}"])]
+            x, channels = f"out{n}", out
+    inits += [numpy_helper.from_array(
+        rng.normal(0, 0.01, (512, 1000)).astype(np.float32), "fc_w"),
+        numpy_helper.from_array(np.zeros(1000, np.float32), "fc_b")]
+    nodes += [helper.make_node("GlobalAveragePool", [x], ["pooled"]),
+              helper.make_node("Flatten", ["pooled"], ["flat"]),
+              helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "resnet18",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, 224, 224])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])], inits)
     return _model(graph)
 
 
