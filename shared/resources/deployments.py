@@ -69,6 +69,7 @@ def create_or_update(
     model = models.resolve_reference(storage, body["model"])
     signature = ModelSignature.from_dict(model["signature"])
     scoring = parse_scoring_config(body.get("scoring"), signature)
+    _check_against_model(storage, model, signature, scoring)
     settings = parse_deployment_settings(body)
     description = body.get("description") or ""
     tags = body.get("tags") or {}
@@ -126,3 +127,17 @@ def users_of_model(storage: Storage, name: str, version: str) -> list[str]:
         for d in _table(storage).list()
         if d["model_name"] == name and d["model_version"] == version
     ]
+
+
+def _check_against_model(storage: Storage, model: dict[str, Any], signature: Any,
+                         scoring: Any) -> None:
+    """A synthetic item through the model's session (scoring/check.py): a configuration
+    that cannot score is a 400 now, not a job whose every item fails."""
+    from scoring.check import ModelMismatchError, check_config_against_model
+    from scoring.sessions import get_session
+
+    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model))
+    try:
+        check_config_against_model(scoring, signature, session)
+    except ModelMismatchError as e:
+        raise ValidationError(e.field, e.rule) from None
