@@ -69,7 +69,6 @@ def create_or_update(
     model = models.resolve_reference(storage, body["model"])
     signature = ModelSignature.from_dict(model["signature"])
     scoring = parse_scoring_config(body.get("scoring"), signature)
-    _check_against_model(storage, model, signature, scoring)
     settings = parse_deployment_settings(body)
     description = body.get("description") or ""
     tags = body.get("tags") or {}
@@ -77,6 +76,7 @@ def create_or_update(
         raise ValidationError("description", "must be a string")
     if not isinstance(tags, dict):
         raise ValidationError("tags", "must be a map of strings to strings")
+    _check_against_model(storage, model, signature, scoring)  # the costly check comes last
     existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()
     settings_doc = settings.to_dict()
