@@ -23,8 +23,9 @@ from scoring.engine import InputFile, score_files
 from scoring.signature import ModelSignature
 
 # Images are resized to at most 4096x4096 (16.7 M pixels): one such RGB item is 192 MiB as
-# float32 and preprocessing holds about three copies, which fits a 2 GB Flex Consumption
-# instance beside the model; common vision models take 224 to 1280 pixels a side.
+# float32 and preprocessing holds two to three copies (about 450 MiB at peak), which fits a
+# 2 GB Flex Consumption instance beside the model; common vision models take 224 to 1280
+# pixels a side.
 MAX_IMAGE_PIXELS = 4096 * 4096
 
 
