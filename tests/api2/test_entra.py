@@ -48,6 +48,9 @@ def test_a_good_token_runs_a_job_through_the_token_door(host, api, store, entra,
     assert score.status_code == 200 and score.text.count("\n") == 4  # header + 3 rows
     listed = httpx.get(endpoint["scoring_uri"], headers=entra.bearer())
     assert [j["name"] for j in listed.json()["value"]] == [job["name"]]
+    keyed = httpx.get(f"{host.api}/jobs/{job['name']}",
+                      headers={"x-functions-key": host.function_key})
+    assert keyed.status_code == 401 and "aad_token" in keyed.text  # its job, too
 
 
 def test_the_v1_issuer_is_accepted(host, entra, aad_endpoint):
