@@ -41,8 +41,8 @@ class ModelMismatchError(Exception):
 def check_config_against_model(config: ScoringConfig, signature: ModelSignature,
                                session: Any) -> None:
     """Raise ModelMismatchError unless a synthetic item scores through `session`. Sizes are
-    bounded before anything is allocated; a configuration whose item shape comes only from
-    the files (no image size, dynamic tensor dimensions) is checked as far as it can be."""
+    bounded before anything is allocated. A configuration whose item shape comes only from
+    the files (no image size, dynamic tensor dimensions) has no synthetic item to try."""
     inp = config.input
     if inp.type == "image" and inp.size and inp.size[0] * inp.size[1] > MAX_IMAGE_PIXELS:
         width, height = inp.size
