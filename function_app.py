@@ -2,6 +2,7 @@
 
     blueprints/resources_api.py   HTTP  models, datastores, endpoints, deployments
     blueprints/jobs_api.py        HTTP  invoke, jobs, outputs, cancel, logs
+    blueprints/preview_api.py     HTTP  preview: a deployment scores sample files at once
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
     blueprints/events.py          queue job-ended CloudEvents out
     blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
@@ -9,11 +10,12 @@
 
 import azure.functions as func
 
-from blueprints import drops, events, jobs_api, pipeline, resources_api
+from blueprints import drops, events, jobs_api, pipeline, preview_api, resources_api
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
 app.register_functions(jobs_api.bp)
+app.register_functions(preview_api.bp)
 app.register_functions(pipeline.bp)
 app.register_functions(events.bp)
 app.register_functions(drops.bp)

@@ -1,4 +1,7 @@
-"""HTTP API for jobs: invoke, list, show, cancel, download outputs, errors and logs."""
+"""HTTP API for jobs: invoke, list, show, cancel, download outputs, errors and logs.
+
+The routes of one endpoint's jobs are served through both doors (blueprints/endpoint_auth.py);
+`GET /jobs`, across endpoints, only with a function key."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
 from blueprints.bindings import QueueMessagesOut
+from blueprints.endpoint_auth import endpoint_route
 from blueprints.http_util import api_base, handles_errors, json_body, json_response
 from shared import outbox
 from shared.errors import NotFoundError, ValidationError
@@ -18,8 +22,9 @@ bp = func.Blueprint()
 _OUTPUT_FILES = {"score": "predictions", "errors": "errors", "summary": "summary"}
 
 
-@bp.route(route="endpoints/{endpoint}/jobs", methods=["POST", "GET"])
-@bp.queue_output(arg_name="to_plan", queue_name=PLAN_QUEUE, connection="AzureWebJobsStorage")
+@endpoint_route(bp, "endpoints/{endpoint}/jobs", ["POST", "GET"],
+                bp.queue_output(arg_name="to_plan", queue_name=PLAN_QUEUE,
+                                connection="AzureWebJobsStorage"))
 def endpoint_jobs(req: func.HttpRequest, to_plan: QueueMessagesOut) -> func.HttpResponse:
     with outbox.collect({PLAN_QUEUE: to_plan}):
         return _endpoint_jobs(req)
@@ -39,7 +44,7 @@ def _endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
                          headers={"Location": f"{base}/jobs/{job.name}"})
 
 
-@bp.route(route="endpoints/{endpoint}/deployments/{deployment}/jobs", methods=["GET"])
+@endpoint_route(bp, "endpoints/{endpoint}/deployments/{deployment}/jobs", ["GET"])
 @handles_errors
 def deployment_jobs(req: func.HttpRequest) -> func.HttpResponse:
     ep, dep = req.route_params["endpoint"], req.route_params["deployment"]
@@ -58,33 +63,33 @@ def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpRes
     return json_response({"value": [views.job_resource(j, base) for j in jobs]})
 
 
-@bp.route(route="jobs/{job}", methods=["GET"])
+@endpoint_route(bp, "jobs/{job}", ["GET"])
 @handles_errors
 def show_job(req: func.HttpRequest) -> func.HttpResponse:
     job = records.load(default_storage(), req.route_params["job"])
     return json_response(views.job_resource(job, api_base(req, "jobs")))
 
 
-@bp.route(route="jobs/{job}/cancel", methods=["POST"])
+@endpoint_route(bp, "jobs/{job}/cancel", ["POST"])
 @handles_errors
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
     job = fanin.request_cancel(default_storage(), req.route_params["job"])
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 
 
-@bp.route(route="jobs/{job}/outputs/{output}", methods=["GET"])
+@endpoint_route(bp, "jobs/{job}/outputs/{output}", ["GET"])
 @handles_errors
 def download_output(req: func.HttpRequest) -> func.HttpResponse:
     return _download(req.route_params["job"], req.route_params["output"])
 
 
-@bp.route(route="jobs/{job}/errors", methods=["GET"])
+@endpoint_route(bp, "jobs/{job}/errors", ["GET"])
 @handles_errors
 def job_errors(req: func.HttpRequest) -> func.HttpResponse:
     return _download(req.route_params["job"], "errors")
 
 
-@bp.route(route="jobs/{job}/logs", methods=["GET"])
+@endpoint_route(bp, "jobs/{job}/logs", ["GET"])
 @handles_errors
 def job_logs(req: func.HttpRequest) -> func.HttpResponse:
     storage = default_storage()

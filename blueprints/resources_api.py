@@ -8,6 +8,7 @@ import azure.functions as func
 
 from blueprints.http_util import api_base, handles_errors, json_body, json_response
 from shared import config
+from shared.auth import doors
 from shared.errors import NotFoundError, ValidationError
 from shared.jobs import paths
 from shared.resources import datastores, deployments, endpoints, models
@@ -133,7 +134,7 @@ def deployment(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _with_uri(req: func.HttpRequest, doc: dict) -> dict:
-    return {**doc, "scoring_uri": f"{api_base(req, 'endpoints')}/endpoints/{doc['name']}/jobs"}
+    return {**doc, "scoring_uri": f"{api_base(req, 'endpoints')}/{doors.scoring_route(doc)}"}
 
 
 def _exists(storage, name: str) -> bool:

@@ -2,8 +2,9 @@
 
 Images give one item per file, tables one per row, `.npy` files one per entry along axis 0
 (or one in all). Decoding is done by Pillow, pyarrow and numpy; tables are converted column
-by column, and only a row whose value cannot be converted is dropped (and reported).
-A file that cannot be read at all raises ItemError.
+by column, and only a row whose value cannot be converted, or a CSV line with the wrong
+number of values, is dropped (and reported). A file that cannot be read at all raises
+ItemError.
 """
 
 from __future__ import annotations
@@ -125,29 +126,56 @@ def _format(cfg: InputConfig, name: str) -> str:
 
 
 def _table(fmt: str, data: bytes):
-    """The file as a pyarrow Table, plus rows that failed to parse (JSON Lines only)."""
+    """The file as a pyarrow Table, the rows of the table that failed to parse (JSON Lines),
+    and the CSV rows left out of the table (a wrong number of values), by input row."""
     import pyarrow as pa
 
+    failures: RowFailures = {}
+    skipped: RowFailures = {}
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            table, failures = pq.read_table(io.BytesIO(data)), {}
+            table = pq.read_table(io.BytesIO(data))
         elif fmt == "jsonl":
             import pyarrow.json as pj
 
             try:
-                table, failures = pj.read_json(io.BytesIO(data)), {}
+                table = pj.read_json(io.BytesIO(data))
             except pa.ArrowInvalid:
                 table, failures = _jsonl_as_text(data)
         else:
-            import pyarrow.csv as pc
-
-            table, failures = pc.read_csv(io.BytesIO(data)), {}
+            table, skipped = _csv(data)
         table.column_names  # noqa: B018 - names that are not UTF-8 fail here, not later
     except (pa.ArrowException, OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise ItemError(f"not a readable {fmt} file: {str(e).splitlines()[0]}") from None
-    return table, failures
+    return table, failures, skipped
+
+
+def _csv(data: bytes):
+    """A CSV as a Table without its lines of the wrong number of values, and those lines
+    ({input row: reason}). pyarrow numbers records from 1 with the header first, not
+    counting empty lines, so record n is input row n - 2 (the row the table would give).
+    The fast multi-threaded read runs first; only a file with bad lines is read again, in
+    one thread, because pyarrow gives line numbers only then."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    try:
+        return pc.read_csv(io.BytesIO(data)), {}
+    except pa.ArrowInvalid as e:
+        if "columns, got" not in str(e):
+            raise
+    skipped: RowFailures = {}
+
+    def skip(row) -> str:
+        skipped[row.number - 2] = (f"has {row.actual_columns} values but the header has "
+                                   f"{row.expected_columns} columns")
+        return "skip"
+
+    table = pc.read_csv(io.BytesIO(data), read_options=pc.ReadOptions(use_threads=False),
+                        parse_options=pc.ParseOptions(invalid_row_handler=skip))
+    return table, skipped
 
 
 def _jsonl_as_text(data: bytes):
@@ -176,7 +204,7 @@ def _jsonl_as_text(data: bytes):
 
 def _tabular(cfg: InputConfig, sig: ModelSignature, name: str,
              data: bytes) -> tuple[Block, RowFailures]:
-    table, failures = _table(_format(cfg, name), data)
+    table, failures, skipped = _table(_format(cfg, name), data)
     names = table.column_names
     mapping = cfg.mapping
     if mapping == "auto":
@@ -205,10 +233,12 @@ def _tabular(cfg: InputConfig, sig: ModelSignature, name: str,
         feeds = {cfg.input_name: matrix}
     keep = np.ones(count, dtype=bool)
     keep[[r for r in failures if r < count]] = False
-    rows = np.flatnonzero(keep)
     if not keep.all():
         feeds = {k: v[keep] for k, v in feeds.items()}
-    return Block(rows.astype(np.int64), feeds), failures
+    # input row of each table row: the CSV rows left out of the table keep their numbers
+    index = np.delete(np.arange(count + len(skipped), dtype=np.int64), sorted(skipped))
+    failures = {int(index[r]): reason for r, reason in failures.items() if r < count}
+    return Block(index[keep], feeds), {**failures, **skipped}
 
 
 def _column(column, dtype: str, name: str, failures: RowFailures) -> np.ndarray:

@@ -3,9 +3,13 @@
     BatchEndpointError                 root: anything this project raises on purpose
     ├── ValidationError (400)          a field broke a rule; names the field and the rule
     │   └── InvalidModelError (400)    bytes that ONNX Runtime cannot load as a model
-    ├── AuthError (401)
+    ├── AuthError (401)                no or a bad key or token for this endpoint
+    ├── ForbiddenError (403)           a valid token whose principal is not allowed
     ├── NotFoundError (404)            unknown endpoint, deployment, model, job, output
     ├── ConflictError (409)            taken name+version, deleting something in use
+    ├── PayloadTooLargeError (413)     a request over a documented size bound
+    ├── DeadlineError (504)            synchronous work (a preview) over its time budget
+    ├── UnavailableError (503)         a service we depend on (Entra ID's keys) is unreachable
     ├── MiniBatchTimeoutError          a mini-batch ran past retry_settings.timeout
     ├── ItemError                      one input item failed (corrupt file, bad row);
     │                                  recorded in the errors file, never fails a mini-batch
@@ -51,6 +55,26 @@ class InvalidModelError(ValidationError):
 class AuthError(BatchEndpointError):
     status = 401
     code = "Unauthorized"
+
+
+class ForbiddenError(BatchEndpointError):
+    status = 403
+    code = "Forbidden"
+
+
+class PayloadTooLargeError(BatchEndpointError):
+    status = 413
+    code = "PayloadTooLarge"
+
+
+class DeadlineError(BatchEndpointError):
+    status = 504
+    code = "DeadlineExceeded"
+
+
+class UnavailableError(BatchEndpointError):
+    status = 503
+    code = "ServiceUnavailable"
 
 
 class NotFoundError(BatchEndpointError):

@@ -98,13 +98,10 @@ def relative_name(job: Job, blob_name: str) -> str:
 def _score(storage: Storage, job: Job, files: list[str],
            deadline: float) -> tuple[bytes, list[tuple[str, str, str]], int]:
     from scoring.engine import InputFile, score_files
-    from scoring.sessions import get_session
     from scoring.writers import rows_to_csv
 
-    model = job.deployment["model"]
-    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model))
-    scoring_config, signature = _config(json.dumps(job.deployment["scoring"], sort_keys=True),
-                                        json.dumps(model["signature"], sort_keys=True))
+    session, scoring_config, signature = scorer(storage, job.deployment["model"],
+                                                job.deployment["scoring"])
     container = storage.blobs.get_container_client(job.input["container"])
     downloaded = list(_DOWNLOADS.map(lambda name: _download(container, name), files))
     failures: list[tuple[str, str, str]] = []
@@ -118,6 +115,17 @@ def _score(storage: Storage, job: Job, files: list[str],
     failures += [(e.file_name, "" if e.row is None else str(e.row), e.reason)
                  for e in result.errors]
     return rows_to_csv(result.rows), failures, len(result.rows)
+
+
+def scorer(storage: Storage, model: dict[str, Any],
+           scoring: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(session, ScoringConfig, ModelSignature) for a model document and a stored scoring
+    configuration: the process's cached session, the parsed configuration cached too."""
+    from scoring.sessions import get_session
+
+    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model))
+    return (session, *_config(json.dumps(scoring, sort_keys=True),
+                              json.dumps(model["signature"], sort_keys=True)))
 
 
 @functools.lru_cache(maxsize=64)

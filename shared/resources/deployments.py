@@ -76,6 +76,7 @@ def create_or_update(
         raise ValidationError("description", "must be a string")
     if not isinstance(tags, dict):
         raise ValidationError("tags", "must be a map of strings to strings")
+    _check_against_model(storage, model, signature, scoring)  # the costly check comes last
     existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()
     settings_doc = settings.to_dict()
@@ -126,3 +127,17 @@ def users_of_model(storage: Storage, name: str, version: str) -> list[str]:
         for d in _table(storage).list()
         if d["model_name"] == name and d["model_version"] == version
     ]
+
+
+def _check_against_model(storage: Storage, model: dict[str, Any], signature: Any,
+                         scoring: Any) -> None:
+    """A synthetic item through the model's session (scoring/check.py): a configuration
+    that cannot score is a 400 now, not a job whose every item fails."""
+    from scoring.check import ModelMismatchError, check_config_against_model
+    from scoring.sessions import get_session
+
+    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model))
+    try:
+        check_config_against_model(scoring, signature, session)
+    except ModelMismatchError as e:
+        raise ValidationError(e.field, e.rule) from None

@@ -139,3 +139,21 @@ def test_a_header_that_is_not_utf8_fails_the_file():
                        [("latin1.csv", "âge,b\n1,2\n".encode("latin-1"))])
     assert result.rows == () and result.errors[0].row is None
     assert result.errors[0].reason.startswith("not a readable csv file")
+
+
+def test_a_csv_line_with_the_wrong_number_of_values_fails_alone():
+    lines = data.diabetes_csv(rows=7).decode().splitlines()
+    lines[2] += ",99"  # row 1: one value too many
+    lines[4] = lines[4].rsplit(",", 2)[0]  # row 3: two too few
+    lines.insert(6, "")  # an empty line is not a row
+    lines[7] = "oops," + lines[7].split(",", 1)[1]  # row 5: not a number
+    _, _, good = run(models.diabetes_regressor(), models.DIABETES_SCORING,
+                     [("ok.csv", data.diabetes_csv(rows=7))])
+    _, _, result = run(models.diabetes_regressor(), models.DIABETES_SCORING,
+                       [("t.csv", "\n".join(lines).encode())])
+    assert [r.row for r in result.rows] == [0, 2, 4, 6]
+    assert [r.values for r in result.rows] == [good.rows[k].values for k in (0, 2, 4, 6)]
+    assert [(e.row, e.reason) for e in result.errors] == [
+        (1, "has 12 values but the header has 11 columns"),
+        (3, "has 9 values but the header has 11 columns"),
+        (5, "column 'age': 'oops' is not a number")]

@@ -1,0 +1,110 @@
+"""Preview: a deployment scores a few sample files at once, inside the HTTP request.
+
+A user sees the predictions (and the per-item errors) of a deployment before starting a
+100,000-file job. The files are datastore paths (resolved as invoke's input paths are) or
+uploaded bytes; they go through the same session cache, scoring engine and row formatter as
+a mini-batch. Bounded so a request stays well inside an HTTP timeout: at most MAX_FILES files
+and MAX_BYTES bytes (checked before anything is downloaded or parsed), scored within
+BUDGET_SECONDS.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from scoring.engine import FailedItem, InputFile, output_columns, score_files
+from shared.errors import (
+    DeadlineError,
+    MiniBatchTimeoutError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from shared.jobs import minibatch, paths
+from shared.resources import deployments, models
+from shared.storage.clients import Storage
+
+MAX_FILES = 20
+MAX_BYTES = 16 * 1024 * 1024
+BUDGET_SECONDS = 20.0
+
+
+def check_count(count: int, field: str) -> None:
+    if count == 0:
+        raise ValidationError(field, "names no file: send 1 to "
+                              f"{MAX_FILES} datastore paths or uploaded files")
+    if count > MAX_FILES:
+        raise ValidationError(field, f"has {count} files; a preview scores at most "
+                              f"{MAX_FILES} (invoke a job for more)")
+
+
+def check_bytes(total: int) -> None:
+    if total > MAX_BYTES:
+        raise PayloadTooLargeError(f"the files are {total:,} bytes; a preview scores at most "
+                                   f"{MAX_BYTES:,} bytes (16 MiB) in all")
+
+
+def uploaded(files: list[tuple[str, bytes]]) -> list[InputFile | FailedItem]:
+    """Uploaded (file name, bytes), checked against the bounds."""
+    check_count(len(files), "files")
+    check_bytes(sum(len(data) for _, data in files))
+    return [InputFile(name, data) for name, data in files]
+
+
+def from_datastores(storage: Storage, inputs: object) -> list[InputFile | FailedItem]:
+    """`inputs`: a list of file paths (azureml://datastores/<ds>/paths/<file>,
+    <container>/<file> of a datastore, or blob URLs of this account). A missing file is an
+    item error, as in a job; sizes are bounded before any file is read."""
+    if not isinstance(inputs, list) or not all(isinstance(v, str) for v in inputs):
+        raise ValidationError("inputs", "must be a list of file paths "
+                              "(azureml://datastores/<datastore>/paths/<file>)")
+    check_count(len(inputs), "inputs")
+    locations = [paths.resolve(storage, v, paths.URI_FILE, f"inputs[{k}]")
+                 for k, v in enumerate(inputs)]
+    blobs = [storage.blobs.get_blob_client(loc.container, loc.path) for loc in locations]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sizes = list(pool.map(_size, blobs))
+        check_bytes(sum(s for s in sizes if s is not None))
+        datas = list(pool.map(lambda b, s: None if s is None else b.download_blob().readall(),
+                              blobs, sizes))
+    return [InputFile(loc.path, data) if data is not None
+            else FailedItem(loc.path, None, "file not found")
+            for loc, data in zip(locations, datas, strict=True)]
+
+
+def _size(blob: Any) -> int | None:
+    try:
+        return blob.get_blob_properties().size
+    except ResourceNotFoundError:
+        return None
+
+
+def preview(storage: Storage, endpoint: str, deployment: str,
+            items: list[InputFile | FailedItem], started: float,
+            budget: float = BUDGET_SECONDS) -> dict[str, Any]:
+    """Score the files under the deployment; `started` (time.monotonic()) is when the
+    request began, so reading the files counts against the budget too."""
+    doc = deployments.get(storage, endpoint, deployment)
+    model = models.get(storage, doc["model_name"], doc["model_version"])
+    session, config, signature = minibatch.scorer(storage, model, doc["scoring"])
+    files = [i for i in items if isinstance(i, InputFile)]
+    try:
+        result = score_files(session, config, signature, files, deadline=started + budget)
+    except MiniBatchTimeoutError:
+        raise DeadlineError(f"the preview ran past its {budget:g} s budget; send fewer or "
+                            "smaller files") from None
+    position = {item.file_name if isinstance(item, FailedItem) else item.name: k
+                for k, item in enumerate(items)}
+    errors = sorted([i for i in items if isinstance(i, FailedItem)] + list(result.errors),
+                    key=lambda e: (position.get(e.file_name, 0), -1 if e.row is None else e.row))
+    return {
+        "endpoint": endpoint,
+        "deployment": deployment,
+        "model": model["id"],
+        "columns": output_columns(config, signature),
+        "rows": [[r.file_name, r.row, *r.values] for r in result.rows],
+        "errors": [{"file_name": e.file_name, "row": e.row, "reason": e.reason}
+                   for e in errors],
+    }
