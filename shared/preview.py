@@ -11,11 +11,10 @@ BUDGET_SECONDS.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from scoring.engine import FailedItem, InputFile, output_columns, score_files
 from shared.errors import (
     DeadlineError,
     MiniBatchTimeoutError,
@@ -25,6 +24,9 @@ from shared.errors import (
 from shared.jobs import minibatch, paths
 from shared.resources import deployments, models
 from shared.storage.clients import Storage
+
+if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads when a preview runs, not at start-up
+    from scoring.engine import FailedItem, InputFile
 
 MAX_FILES = 20
 MAX_BYTES = 16 * 1024 * 1024
@@ -48,6 +50,8 @@ def check_bytes(total: int) -> None:
 
 def uploaded(files: list[tuple[str, bytes]]) -> list[InputFile | FailedItem]:
     """Uploaded (file name, bytes), checked against the bounds."""
+    from scoring.engine import InputFile
+
     check_count(len(files), "files")
     check_bytes(sum(len(data) for _, data in files))
     return [InputFile(name, data) for name, data in files]
@@ -57,6 +61,8 @@ def from_datastores(storage: Storage, inputs: object) -> list[InputFile | Failed
     """`inputs`: a list of file paths (azureml://datastores/<ds>/paths/<file>,
     <container>/<file> of a datastore, or blob URLs of this account). A missing file is an
     item error, as in a job; sizes are bounded before any file is read."""
+    from scoring.engine import FailedItem, InputFile
+
     if not isinstance(inputs, list) or not all(isinstance(v, str) for v in inputs):
         raise ValidationError("inputs", "must be a list of file paths "
                               "(azureml://datastores/<datastore>/paths/<file>)")
@@ -86,6 +92,8 @@ def preview(storage: Storage, endpoint: str, deployment: str,
             budget: float = BUDGET_SECONDS) -> dict[str, Any]:
     """Score the files under the deployment; `started` (time.monotonic()) is when the
     request began, so reading the files counts against the budget too."""
+    from scoring.engine import FailedItem, InputFile, output_columns, score_files
+
     doc = deployments.get(storage, endpoint, deployment)
     model = models.get(storage, doc["model_name"], doc["model_version"])
     session, config, signature = minibatch.scorer(storage, model, doc["scoring"])
