@@ -54,8 +54,21 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var appName = 'func-batch-${resourceToken}'
 var deploymentContainerName = 'app-package'
-// Containers the app uses (it also creates them on first use); see shared/config.py.
+// Containers and queues the app uses (it also creates them on first use); see
+// shared/config.py and shared/messages.py. Poison queues: the host moves messages there after
+// maxDequeueCount failures, and the *_poisoned functions turn them into failed items.
 var appContainers = [inboxContainerName, 'batch-models', 'batch-jobs', 'workspaceblobstore']
+var appQueues = [
+  'batch-plan'
+  'batch-score'
+  'batch-aggregate'
+  'batch-events'
+  'batch-drops'
+  'batch-plan-poison'
+  'batch-score-poison'
+  'batch-aggregate-poison'
+  'batch-events-poison'
+]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -81,6 +94,7 @@ module storage 'core/storage.bicep' = {
     location: location
     tags: tags
     containers: concat([deploymentContainerName], appContainers)
+    queues: appQueues
   }
 }
 

@@ -5,6 +5,7 @@ param name string
 param location string
 param tags object = {}
 param containers array
+param queues array
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   //checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches storage over its public endpoint; access needs an Entra token since shared keys are disabled
@@ -48,3 +49,13 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
+
+resource queueServices 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource appQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in queues: {
+  parent: queueServices
+  name: queue
+}]

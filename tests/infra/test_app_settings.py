@@ -115,3 +115,10 @@ def test_inbox_subscription_delivers_to_the_apps_blob_trigger():
     assert "subjectBeginsWith: '/blobServices/default/containers/${inboxContainerName}/'" in events
     assert "'Microsoft.Storage.BlobCreated'" in events
     assert "BATCH_INBOX_CONTAINER: inboxContainerName" in bicep("app/api.bicep")
+
+
+def test_the_bicep_creates_every_queue_the_bindings_name():
+    named = {b["queueName"] for bindings in app_functions().values() for b in bindings
+             if b.get("queueName")}
+    block = re.search(r"var appQueues = \[(.*?)\]", bicep("main.bicep"), re.DOTALL).group(1)
+    assert set(re.findall(r"'([a-z0-9-]+)'", block)) == named
