@@ -119,9 +119,11 @@ module jobEvents 'app/job-events.bicep' = if (jobEventsTopicEnabled) {
   }
 }
 
+// The app starts with its roles in place (rbac needs only storage, identity and telemetry).
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
+  dependsOn: [rbac]
   params: {
     name: appName
     planName: 'plan-batch-${resourceToken}'
