@@ -1,15 +1,18 @@
 """Job events out: a CloudEvent when a job reaches a final state.
 
-Targets: an Event Grid topic from the app settings (`BATCH_EVENTGRID_TOPIC_ENDPOINT`,
-`BATCH_EVENTGRID_TOPIC_KEY`) and/or the endpoint's `notifications.webhook_url`. Publishing
-runs on its own queue (`batch-events`): it never blocks or fails the job, a failed delivery
-is retried by the queue and logged, and each target that accepted the event is remembered so
-a retry does not send it there again. Event ids are `<job>/<state>`, so receivers can drop
-the duplicates at-least-once delivery may bring.
+Targets: an Event Grid topic from the app settings (`BATCH_EVENTGRID_TOPIC_ENDPOINT`, signed
+in with `BATCH_EVENTGRID_TOPIC_KEY` when set, else with Microsoft Entra ID through
+azure-identity's `DefaultAzureCredential`, which takes a user-assigned identity from
+`AZURE_CLIENT_ID`; the identity needs the "EventGrid Data Sender" role) and/or the endpoint's
+`notifications.webhook_url`. Publishing runs on its own queue (`batch-events`): it never
+blocks or fails the job, a failed delivery is retried by the queue and logged, and each target
+that accepted the event is remembered so a retry does not send it there again. Event ids are
+`<job>/<state>`, so receivers can drop the duplicates at-least-once delivery may bring.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -118,7 +121,15 @@ def _topic_client(topic: str):
     from azure.eventgrid import EventGridPublisherClient
 
     key = os.environ.get("BATCH_EVENTGRID_TOPIC_KEY", "")
-    return EventGridPublisherClient(topic, AzureKeyCredential(key))
+    return EventGridPublisherClient(topic, AzureKeyCredential(key) if key else _identity())
+
+
+@functools.cache
+def _identity():
+    """One token credential per process, so its token cache outlives each publish."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
 
 
 def post_cloudevent(url: str, event: CloudEvent, timeout: float = 10.0) -> None:

@@ -1,8 +1,9 @@
 """One set of storage clients per process, with the tables/containers/queues the app needs.
 
 Clients are thread-safe and expensive to build (TLS, pipelines), so they are made once per
-connection string. Tables, containers and queues are created on first use: the Functions
-host does not create queues, and a fresh Azurite has nothing.
+storage account setting (a connection string, or an identity-based connection with one
+credential whose tokens the clients share). Tables, containers and queues are created on
+first use: the Functions host does not create queues, and a fresh Azurite has nothing.
 """
 
 from __future__ import annotations
@@ -32,9 +33,15 @@ class Storage:
     def __init__(self, account: StorageAccount):
         self.account = account
         conn = account.connection_string
-        self.blobs = BlobServiceClient.from_connection_string(conn)
-        self.tables = TableServiceClient.from_connection_string(conn)
-        self._queues = QueueServiceClient.from_connection_string(conn)
+        if conn is not None:
+            self.blobs = BlobServiceClient.from_connection_string(conn)
+            self.tables = TableServiceClient.from_connection_string(conn)
+            self._queues = QueueServiceClient.from_connection_string(conn)
+        else:
+            credential = account.credential()
+            self.blobs = BlobServiceClient(account.blob_endpoint, credential=credential)
+            self.tables = TableServiceClient(account.table_endpoint, credential=credential)
+            self._queues = QueueServiceClient(account.queue_endpoint, credential=credential)
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
@@ -42,7 +49,7 @@ class Storage:
 
     @classmethod
     def from_connection_string(cls, conn_str: str) -> Storage:
-        return _cached(conn_str)
+        return _cached(StorageAccount.from_connection_string(conn_str))
 
     def table(self, name: str) -> TableClient:
         client = self._tables.get(name)
@@ -97,10 +104,10 @@ class Storage:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(conn_str: str) -> Storage:
-    return Storage(StorageAccount.from_connection_string(conn_str))
+def _cached(account: StorageAccount) -> Storage:
+    return Storage(account)
 
 
 def default_storage() -> Storage:
-    """The app's storage: the account in the `AzureWebJobsStorage` app setting."""
-    return Storage.from_connection_string(from_environment().connection_string)
+    """The app's storage: the account the `AzureWebJobsStorage` app setting(s) name."""
+    return _cached(from_environment())

@@ -1,0 +1,119 @@
+// The function app (azd service `api`): a Flex Consumption plan and a Linux Python 3.11 app
+// signed in everywhere with its user-assigned identity.
+param name string
+param planName string
+param location string
+param tags object = {}
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+param identityId string
+param identityClientId string
+param instanceMemoryMB int
+param maximumInstanceCount int
+param inboxContainerName string
+param dropQuietSeconds int
+param jobEventsTopicEndpoint string = ''
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Every app setting the app reads (docs/deploy.md has the table; tests/infra checks it
+// against the code). Storage is an identity-based connection: no key anywhere.
+var appSettings = union({
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  AZURE_CLIENT_ID: identityClientId
+  BATCH_INBOX_CONTAINER: inboxContainerName
+  BATCH_DROP_QUIET_SECONDS: string(dropQuietSeconds)
+}, empty(jobEventsTopicEndpoint) ? {} : {
+  BATCH_EVENTGRID_TOPIC_ENDPOINT: jobEventsTopicEndpoint
+})
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225: zone redundancy is an opt-in for Flex Consumption in some regions only; a batch job survives an instance loss through its queues
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_17: callers authenticate with function keys (the Azure ML batch-endpoint contract), not client certificates
+  //checkov:skip=CKV_AZURE_222: callers and Event Grid reach the API over the internet; function keys and the blobs_extension key guard it
+  //checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; always-ready instances would bill around the clock for a batch service
+  //checkov:skip=CKV_AZURE_213: App Service health check does not apply to Flex Consumption, whose instances come and go with the load (down to zero)
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: appSettings
+  }
+
+  // Deployments sign in with Entra ID (azd, Core Tools); basic publishing credentials are off.
+  resource ftp 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: { allow: false }
+  }
+
+  resource scm 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: { allow: false }
+  }
+}
+
+output name string = app.name
+output baseUrl string = 'https://${app.properties.defaultHostName}'
