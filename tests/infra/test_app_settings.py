@@ -108,6 +108,9 @@ def test_inbox_subscription_delivers_to_the_apps_blob_trigger():
     blob_triggers = [name for name, bindings in app_functions().items()
                      if any(b["type"] == "blobTrigger" for b in bindings)]
     assert len(blob_triggers) == 1
+    # Flex Consumption runs only the Event Grid-based blob trigger
+    trigger = next(b for b in app_functions()[blob_triggers[0]] if b["type"] == "blobTrigger")
+    assert str(trigger.get("source")) in ("EventGrid", "BlobSource.EVENT_GRID"), trigger
     events = bicep("app/inbox-events.bicep")
     assert f"var inboxFunctionName = '{blob_triggers[0]}'" in events
     assert "functionName=Host.Functions.${inboxFunctionName}" in events
