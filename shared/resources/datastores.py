@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.storage.clients import Storage
@@ -88,3 +90,35 @@ def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
         if doc["container_name"] == container:
             return doc
     return None
+
+
+BROWSE_LIMIT = 500
+
+
+def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
+    """One level of a datastore's container under `prefix` (read-only): its sub-folders and
+    files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
+    doc = get(storage, name)
+    prefix = (prefix or "").lstrip("/")
+    if "\\" in prefix or any(part in (".", "..") for part in prefix.split("/")):
+        raise ValidationError("prefix", "must be a path inside the datastore, without . or ..")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    container = storage.blobs.get_container_client(doc["container_name"])
+    folders: list[str] = []
+    files: list[dict[str, Any]] = []
+    truncated = False
+    try:
+        for item in container.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+            if len(folders) + len(files) >= BROWSE_LIMIT:
+                truncated = True
+                break
+            if item.name.endswith("/"):
+                folders.append(item.name)
+            else:
+                files.append({"name": item.name, "size": item.size,
+                              "last_modified": item.last_modified.isoformat()})
+    except ResourceNotFoundError:
+        pass  # a container nobody wrote to yet is an empty datastore
+    return {"datastore": name, "prefix": prefix, "folders": folders, "files": files,
+            "truncated": truncated}

@@ -1,0 +1,181 @@
+"""A new user's Studio steps, in order, in a real headless Chromium against the real local host:
+enter the key, register a model, create an endpoint and two deployments (form and YAML),
+create a job on a datastore folder (with a corrupt file), watch it complete, see the failed
+item, download the predictions, switch the default, find the default's delete refused and
+explained, delete the other deployment, delete the endpoint (its jobs stay)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from devhost.testing import wait_for
+from samples import data, models
+
+pytestmark = pytest.mark.timeout(240)
+FILES = 12
+FOLDER = f"studio-{uuid.uuid4().hex[:6]}/digits"
+ENDPOINT = "studio-" + uuid.uuid4().hex[:6]
+JOB = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sample_inputs(store, api):
+    container = store.container("workspaceblobstore")
+    for name, blob, _ in data.digit_pngs(FILES):
+        container.upload_blob(f"{FOLDER}/{name}", blob, overwrite=True)
+    container.upload_blob(f"{FOLDER}/zz-corrupt.png", data.CORRUPT_PNG, overwrite=True)
+    api.create_model("studio-forest", "1", data=models.digits_forest())
+
+
+def test_the_page_asks_for_the_key_and_explains_a_wrong_one(studio, service):
+    studio.open()
+    studio.wait_for("main h1", "Settings")
+    studio.fill("Function key", "not-the-key")
+    studio.click("Save")
+    assert "refused the credentials (401)" in studio.wait_for(".notice.error").text
+    studio.fill("Function key", service.function_key)
+    studio.click("Save")
+    studio.wait_for(".notice.ok", "accepted")
+    studio.shot("settings", doc=True)
+    assert service.function_key not in studio.driver.current_url
+
+
+def test_register_a_model_by_upload(studio, tmp_path):
+    onnx = tmp_path / "digits.onnx"
+    onnx.write_bytes(models.digits_classifier())
+    studio.open("models")
+    studio.fill("Name", "studio-digits")
+    studio.field("ONNX file").send_keys(str(onnx))
+    studio.click("Register model")
+    studio.wait_for("main table td", "studio-digits")
+    studio.shot("models", doc=True)
+
+
+def test_create_an_endpoint(studio):
+    studio.open("endpoints")
+    studio.fill("Name", "1-not-a-valid-name")
+    studio.click("Create endpoint")  # the browser's own check stops it: nothing is sent
+    assert studio.driver.execute_script(
+        "return document.querySelector('input[name=name]').validity.valid") is False
+    studio.fill("Name", ENDPOINT)
+    studio.fill("Description", "digits scored from Studio")
+    studio.click("Create endpoint")
+    studio.wait_for("main h1", ENDPOINT)
+    assert "No deployments yet" in studio.text()
+
+
+def test_add_a_deployment_with_the_form_then_one_from_yaml(studio):
+    studio.click("Add deployment")
+    studio.wait_for("main h1", "New deployment")
+    studio.fill("Name", "blue")
+    studio.choose("Model", "azureml:studio-digits:1")
+    studio.fill("Mini-batch size", "4")
+    studio.shot("deployment-form", doc=True)
+    studio.click("Create deployment")
+    studio.wait_for("#default-deployment", "blue")
+
+    studio.click("Add deployment")
+    studio.click("YAML")
+    yaml = studio.field("deployment.yml")
+    text = yaml.get_attribute("value")
+    assert "mini_batch_size: 10" in text and "type: image" in text
+    text = text.replace("name: ''", "name: green").replace(
+        "azureml:studio-digits:1", "azureml:studio-forest:1")
+    studio.driver.execute_script("arguments[0].value = arguments[1]", yaml, text)
+    studio.click("Create deployment")
+    row = studio.wait_for("main tbody tr", "green")
+    assert "azureml:studio-forest:1" in row.text
+    assert "image, 8×8, mode L, layout flat, dtype float32 → classification, probabilities" in row.text
+    assert "mini_batch_size 10" in row.text
+    studio.shot("endpoint", doc=True)
+
+
+def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio):
+    studio.click("Create job")
+    studio.wait_for("main h1", "Create job")
+    deployment = studio.field("Deployment")
+    WebDriverWait(studio.driver, 10).until(lambda d: deployment.get_attribute("value") == "blue")
+    top, inner = FOLDER.split("/")
+    studio.click(f"{top}/", within=".browser")
+    studio.click(f"{inner}/", within=".browser")
+    studio.wait_for(".browser li", "zz-corrupt.png")
+    studio.click("Use this folder", within=".browser")
+    assert studio.field("Input path").get_attribute("value") == \
+        f"azureml://datastores/workspaceblobstore/paths/{FOLDER}/"
+    studio.fill("Mini-batch size", "3")
+    studio.shot("create-job", doc=True)
+    studio.click("Create job", within="form")
+    studio.wait_for("main h1", "Job ")
+    JOB["name"] = studio.driver.find_element(By.CSS_SELECTOR, "main h1").text.split()[-1]
+    studio.wait_for(".title-row .badge", "Completed", timeout=90)
+    studio.wait_for("#items", f"{FILES} succeeded")
+    assert "1 failed" in studio.wait_for("#items").text
+    assert "5 of 5 mini-batches done" in studio.text()
+    assert studio.driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
+    failed = studio.wait_for("main table tbody tr", "zz-corrupt.png")
+    assert "not a readable image" in failed.text
+    studio.shot("job", doc=True)
+
+
+def test_download_the_predictions(studio):
+    studio.click("Download predictions")
+    file = studio.driver.downloads / "predictions.csv"
+    wait_for(lambda: file.exists() and not list(studio.driver.downloads.glob("*.crdownload")),
+             20, message="predictions.csv to be downloaded")
+    rows = list(csv.reader(io.StringIO(file.read_text())))
+    assert rows[0][:2] == ["file_name", "row"]
+    assert [r[0] for r in rows[1:]] == [f"digit-{i:05d}.png" for i in range(FILES)]
+
+
+def test_switch_the_default_then_the_default_cannot_be_deleted(studio):
+    studio.open(f"endpoints/{ENDPOINT}")
+    studio.choose("Default deployment", "green")
+    studio.click("Update default deployment")
+    studio.wait_for("#default-deployment", "green")
+    green = studio.wait_for("main tbody tr", "green")
+    delete = green.find_element(By.CSS_SELECTOR, "button.danger")
+    assert not delete.is_enabled()
+    reason = green.find_element(By.CSS_SELECTOR, ".reason").text
+    assert "default deployment cannot be deleted" in reason
+    assert delete.get_attribute("aria-describedby") == "why-green"
+    blue = studio.wait_for("main tbody tr", "blue")
+    assert blue.find_element(By.CSS_SELECTOR, "button.danger").is_enabled()
+    studio.shot("default-switched", doc=True)
+
+
+def test_delete_the_other_deployment(studio):
+    blue = studio.wait_for("main tbody tr", "blue")
+    blue.find_element(By.CSS_SELECTOR, "button.danger").click()
+    dialog = studio.wait_for("dialog[open]")
+    assert "Its jobs and their outputs are kept" in dialog.text
+    dialog.find_element(By.CSS_SELECTOR, "[data-confirm]").click()
+    WebDriverWait(studio.driver, 10).until(
+        lambda d: "blue" not in d.find_element(By.CSS_SELECTOR, "main tbody").text)
+
+
+def test_jobs_list_by_deployment_and_state(studio):
+    studio.open(f"endpoints/{ENDPOINT}/jobs?status=Completed")
+    studio.wait_for("main tbody tr", JOB["name"])
+    studio.open(f"endpoints/{ENDPOINT}/jobs?status=Failed")
+    studio.wait_for("main .empty", "No jobs match")
+    studio.open("jobs")
+    studio.wait_for("main tbody tr", JOB["name"])
+
+
+def test_delete_the_endpoint_keeps_its_jobs(studio):
+    studio.open("endpoints")
+    studio.click("Delete", within=f"main tr:has(a[href='#/endpoints/{ENDPOINT}'])")
+    dialog = studio.wait_for("dialog[open]")
+    assert "jobs and their outputs are kept" in dialog.text
+    studio.shot("delete-endpoint", doc=True)
+    dialog.find_element(By.CSS_SELECTOR, "[data-confirm]").click()
+    WebDriverWait(studio.driver, 10).until(lambda d: ENDPOINT not in d.find_element(
+        By.TAG_NAME, "main").text)
+    studio.open(f"jobs/{JOB['name']}")
+    studio.wait_for(".title-row .badge", "Completed")
