@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.studio import Studio
+from tests.browser.studio import CHROMEDRIVER, CHROMIUM, HOW_TO_ENABLE, Studio
 from tests.e2e.conftest import api, e2e_azurite, service, store  # noqa: F401 (fixtures)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-HOW_TO_ENABLE = ("browser tests need Debian's chromium and chromium-driver: run scripts/test "
-                 "as root (it installs them), or apt-get install chromium chromium-driver")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", "--window-size=1366,900", "--force-device-scale-factor=1")
@@ -26,7 +22,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" if os.environ.get("STUDIO_DO
 
 @pytest.fixture(scope="session")
 def chrome(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    if HOW_TO_ENABLE:
         pytest.skip(HOW_TO_ENABLE)
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not download a driver
     from selenium import webdriver

@@ -3,6 +3,7 @@ read as the steps a user takes."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 WAIT = 20.0
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+# Why the browser tests cannot run here and how to change that ("" when they can).
+HOW_TO_ENABLE = "" if CHROMIUM.exists() and CHROMEDRIVER.exists() else (
+    "browser tests skipped: they need Debian's chromium and chromium-driver; scripts/test "
+    "installs them when run as root, or: apt-get install chromium chromium-driver")
 
 
 class Studio:
@@ -42,6 +49,11 @@ class Studio:
 
         message = f"{css!r}" + (f" containing {text!r}" if text else "")
         return WebDriverWait(self.driver, timeout, 0.1).until(find, message)
+
+    def until(self, condition, message: str, timeout: float = WAIT):
+        """Wait for `condition(driver)`; a re-render under it just means "look again"."""
+        return WebDriverWait(self.driver, timeout, 0.1, ignored_exceptions=(
+            StaleElementReferenceException,)).until(condition, message)
 
     def text(self) -> str:
         return self.driver.find_element(By.TAG_NAME, "main").text

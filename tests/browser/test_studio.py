@@ -10,18 +10,29 @@ import csv
 import io
 import uuid
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
 
 from devhost.testing import wait_for
 from samples import data, models
+from tests.browser.studio import HOW_TO_ENABLE
 
+if HOW_TO_ENABLE:
+    pytest.skip(HOW_TO_ENABLE, allow_module_level=True)
 pytestmark = pytest.mark.timeout(240)
 FILES = 12
 FOLDER = f"studio-{uuid.uuid4().hex[:6]}/digits"
 ENDPOINT = "studio-" + uuid.uuid4().hex[:6]
 JOB = {}
+
+
+@pytest.fixture(scope="module")
+def http(service):
+    with httpx.Client(base_url=service.api, timeout=30,
+                      headers={"x-functions-key": service.function_key}) as client:
+        yield client
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -70,7 +81,7 @@ def test_create_an_endpoint(studio):
     assert "No deployments yet" in studio.text()
 
 
-def test_add_a_deployment_with_the_form_then_one_from_yaml(studio):
+def test_add_a_deployment_with_the_form_then_one_from_yaml(studio, http):
     studio.click("Add deployment")
     studio.wait_for("main h1", "New deployment")
     studio.fill("Name", "blue")
@@ -84,23 +95,32 @@ def test_add_a_deployment_with_the_form_then_one_from_yaml(studio):
     studio.click("YAML")
     yaml = studio.field("deployment.yml")
     text = yaml.get_attribute("value")
-    assert "mini_batch_size: 10" in text and "type: image" in text
+    assert "mini_batch_size: 10" in text and "size: [8, 8]" in text
     text = text.replace("name: ''", "name: green").replace(
         "azureml:studio-digits:1", "azureml:studio-forest:1")
+    studio.driver.execute_script("arguments[0].value = arguments[1]", yaml,
+                                 text.replace("mini_batch_size: 10", "mini_batch_size: 0"))
+    studio.click("Create deployment")
+    refused = studio.wait_for(".notice.error").text
+    assert refused.startswith("settings.mini_batch_size: ") or \
+        refused.startswith("mini_batch_size: "), refused
     studio.driver.execute_script("arguments[0].value = arguments[1]", yaml, text)
     studio.click("Create deployment")
     row = studio.wait_for("main tbody tr", "green")
     assert "azureml:studio-forest:1" in row.text
-    assert "image, 8×8, mode L, layout flat, dtype float32 → classification, probabilities" in row.text
+    assert ("image, 8×8, mode L, layout flat, dtype float32 → classification, probabilities"
+            in row.text)
     assert "mini_batch_size 10" in row.text
     studio.shot("endpoint", doc=True)
+    has_preview = bool(studio.driver.find_elements(By.ID, "preview-h"))
+    assert has_preview == offers(http, f"/endpoints/{ENDPOINT}/deployments/none/preview")
 
 
-def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio):
+def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio, http):
     studio.click("Create job")
     studio.wait_for("main h1", "Create job")
     deployment = studio.field("Deployment")
-    WebDriverWait(studio.driver, 10).until(lambda d: deployment.get_attribute("value") == "blue")
+    studio.until(lambda d: deployment.get_attribute("value") == "blue", "blue preselected")
     top, inner = FOLDER.split("/")
     studio.click(f"{top}/", within=".browser")
     studio.click(f"{inner}/", within=".browser")
@@ -118,6 +138,9 @@ def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio):
     assert "1 failed" in studio.wait_for("#items").text
     assert "5 of 5 mini-batches done" in studio.text()
     assert studio.driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
+    retry = [b for b in studio.driver.find_elements(By.CSS_SELECTOR, "main button")
+             if b.text == "Retry failed items"]
+    assert bool(retry) == offers(http, "/jobs/no-such-job/retry")
     failed = studio.wait_for("main table tbody tr", "zz-corrupt.png")
     assert "not a readable image" in failed.text
     studio.shot("job", doc=True)
@@ -152,11 +175,16 @@ def test_switch_the_default_then_the_default_cannot_be_deleted(studio):
 def test_delete_the_other_deployment(studio):
     blue = studio.wait_for("main tbody tr", "blue")
     blue.find_element(By.CSS_SELECTOR, "button.danger").click()
+    studio.wait_for("dialog[open]").send_keys(Keys.ESCAPE)  # Esc: nothing is deleted
+    studio.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"),
+                 "the dialog to close")
+    blue = studio.wait_for("main tbody tr", "blue")
+    blue.find_element(By.CSS_SELECTOR, "button.danger").click()
     dialog = studio.wait_for("dialog[open]")
     assert "Its jobs and their outputs are kept" in dialog.text
     dialog.find_element(By.CSS_SELECTOR, "[data-confirm]").click()
-    WebDriverWait(studio.driver, 10).until(
-        lambda d: "blue" not in d.find_element(By.CSS_SELECTOR, "main tbody").text)
+    studio.until(lambda d: "blue" not in d.find_element(By.CSS_SELECTOR, "main tbody").text,
+                 "blue to be gone")
 
 
 def test_jobs_list_by_deployment_and_state(studio):
@@ -170,12 +198,42 @@ def test_jobs_list_by_deployment_and_state(studio):
 
 def test_delete_the_endpoint_keeps_its_jobs(studio):
     studio.open("endpoints")
+    row = studio.wait_for("main tbody tr", ENDPOINT)
+    assert "green" in row.text and "Completed" in row.text
+    studio.shot("endpoints", doc=True)
     studio.click("Delete", within=f"main tr:has(a[href='#/endpoints/{ENDPOINT}'])")
     dialog = studio.wait_for("dialog[open]")
     assert "jobs and their outputs are kept" in dialog.text
     studio.shot("delete-endpoint", doc=True)
     dialog.find_element(By.CSS_SELECTOR, "[data-confirm]").click()
-    WebDriverWait(studio.driver, 10).until(lambda d: ENDPOINT not in d.find_element(
-        By.TAG_NAME, "main").text)
+    studio.until(lambda d: ENDPOINT not in d.find_element(By.TAG_NAME, "main").text,
+                 "the endpoint to be gone")
     studio.open(f"jobs/{JOB['name']}")
     studio.wait_for(".title-row .badge", "Completed")
+
+
+@pytest.mark.parametrize("route, heading", [
+    ("datastores", "Datastores"), ("datastores/workspaceblobstore", "Datastore"),
+    ("drops", "Rejected drops"), ("create-job", "Create job"), ("no/such/page", "not found"),
+])
+def test_every_other_page_renders(studio, route, heading):
+    studio.open(route)
+    studio.wait_for("main h1", heading)
+    assert "Something went wrong" not in studio.text()
+
+
+def test_lists_are_read_in_both_shapes(studio):
+    studio.open("settings")
+    items = studio.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import("./js/api.js").then(({ page }) => done([
+          page([1]), page({ value: [2] }), page({ value: [3], nextLink: "/jobs?skip=1" })]));
+    """)
+    assert items == [{"items": [1], "next": None}, {"items": [2], "next": None},
+                     {"items": [3], "next": "/jobs?skip=1"}]
+
+
+def offers(http, path: str) -> bool:
+    """The same question the page asks: does the API have this route?"""
+    r = http.post(path, json={})
+    return r.status_code != 404 or b'"error"' in r.content
