@@ -1,6 +1,6 @@
 """Studio, the web page: its static assets (anonymous: they hold no data and no key; every
-call the page makes goes to the key-protected API) and the read-only datastore browser that
-its Create job screen needs."""
+call the page makes goes to the key-protected API), and the two datastore routes its Create
+job screen needs: browse a container's folders, upload a file to score."""
 
 from __future__ import annotations
 
@@ -69,3 +69,11 @@ def asset(path: str) -> Path | None:
 def browse_datastore(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(datastores.browse(default_storage(), req.route_params["name"],
                                            req.params.get("prefix", "")))
+
+
+@bp.route(route="datastores/{name}/paths/{*path}", methods=["PUT"])
+@handles_errors
+def upload_to_datastore(req: func.HttpRequest) -> func.HttpResponse:
+    doc = datastores.upload(default_storage(), req.route_params["name"],
+                            req.route_params.get("path", ""), req.get_body() or b"")
+    return json_response(doc, status=201)

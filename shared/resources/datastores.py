@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
@@ -99,9 +99,7 @@ def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
     """One level of a datastore's container under `prefix` (read-only): its sub-folders and
     files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
     doc = get(storage, name)
-    prefix = (prefix or "").lstrip("/")
-    if "\\" in prefix or any(part in (".", "..") for part in prefix.split("/")):
-        raise ValidationError("prefix", "must be a path inside the datastore, without . or ..")
+    prefix = _inside("prefix", prefix or "")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     container = storage.blobs.get_container_client(doc["container_name"])
@@ -122,3 +120,29 @@ def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
         pass  # a container nobody wrote to yet is an empty datastore
     return {"datastore": name, "prefix": prefix, "folders": folders, "files": files,
             "truncated": truncated}
+
+
+def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any]:
+    """Put one file into a datastore (refused if it is there already), so a user can score
+    files from their own machine; returns its azureml:// URI."""
+    doc = get(storage, name)
+    path = _inside("path", path or "")
+    if not path or any(not part for part in path.split("/")):
+        raise ValidationError("path", "must name a file, e.g. uploads/batch-1/image.png")
+    if len(data) > config.MAX_INPUT_FILE_BYTES:
+        raise ValidationError("body", f"is larger than {config.MAX_INPUT_FILE_BYTES} bytes")
+    try:
+        storage.container(doc["container_name"]).upload_blob(path, data, overwrite=False)
+    except ResourceExistsError:
+        raise ConflictError(f"{name}/{path} exists already; upload under another folder") \
+            from None
+    return {"datastore": name, "path": path, "size": len(data),
+            "uri": f"azureml://datastores/{name}/paths/{path}"}
+
+
+def _inside(field: str, path: str) -> str:
+    """`path` as a blob name prefix inside the container: no `.`/`..` segments, no `\\`."""
+    path = path.lstrip("/")
+    if "\\" in path or any(part in (".", "..") for part in path.split("/")):
+        raise ValidationError(field, "must be a path inside the datastore, without . or ..")
+    return path

@@ -25,6 +25,13 @@ export const credentials = {
   },
 };
 
+export function describeCredentials() {
+  const parts = [];
+  if (credentials.key) parts.push("function key set");
+  if (credentials.token) parts.push("Entra token set");
+  return parts.length ? parts.join(" · ") : "no key: open Settings";
+}
+
 export class ApiError extends Error {
   constructor(message, status, body) {
     super(message);

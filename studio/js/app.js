@@ -1,7 +1,7 @@
 // Studio's router: #/path?query → a view. Each view renders into <main>; a view that polls
 // stops when ctx.alive() turns false (the user went elsewhere).
 
-import { credentials } from "./api.js";
+import { credentials, describeCredentials } from "./api.js";
 import { h, notice } from "./ui.js";
 import * as assets from "./views/assets.js";
 import * as createJob from "./views/create-job.js";
@@ -65,11 +65,7 @@ async function render() {
 }
 
 function showWho() {
-  const who = document.getElementById("who");
-  const parts = [];
-  if (credentials.key) parts.push("function key set");
-  if (credentials.token) parts.push("Entra token set");
-  who.textContent = parts.length ? parts.join(" · ") : "no key: open Settings";
+  document.getElementById("who").textContent = describeCredentials();
 }
 
 window.addEventListener("hashchange", () => { document.activeElement?.blur(); render(); });

@@ -7,6 +7,8 @@ import httpx
 import pytest
 
 from blueprints import studio
+from shared.errors import ValidationError
+from shared.resources import datastores
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +96,35 @@ def test_asset_lookup_itself_refuses_what_a_proxy_might_not_normalise(path):
 
 def test_asset_lookup_finds_shipped_files():
     assert studio.asset("js/app.js") == studio.ROOT / "js" / "app.js"
+
+
+def test_upload_puts_a_file_in_a_datastore_once(http, service):
+    key = {"x-functions-key": service.function_key}
+    r = http.put("/datastores/workspaceblobstore/paths/uploads/t1/a b.png", content=b"png",
+                 headers=key)
+    assert r.status_code == 201, r.text
+    assert r.json()["uri"] == "azureml://datastores/workspaceblobstore/paths/uploads/t1/a b.png"
+    listing = http.get("/datastores/workspaceblobstore/paths", params={"prefix": "uploads/t1"},
+                       headers=key).json()
+    assert [(f["name"], f["size"]) for f in listing["files"]] == [("uploads/t1/a b.png", 3)]
+    again = http.put("/datastores/workspaceblobstore/paths/uploads/t1/a b.png", content=b"x",
+                     headers=key)
+    assert again.status_code == 409
+    assert "exists already" in again.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["uploads/t2/", "uploads//x.png", "uploads/%2E%2E/x.png"])
+def test_upload_refuses_paths_that_name_no_file_inside_the_datastore(http, service, path):
+    r = http.put(f"/datastores/workspaceblobstore/paths/{path}", content=b"x",
+                 headers={"x-functions-key": service.function_key})
+    assert r.status_code == 400, (path, r.text)
+    assert r.json()["error"]["target"] == "path"
+
+
+@pytest.mark.parametrize("path", ["../x", "a/./b", "a\\b"])
+def test_datastore_paths_stay_inside(store, path):
+    with pytest.raises(ValidationError) as e:
+        datastores.upload(store, "workspaceblobstore", path, b"")
+    assert e.value.field == "path"
+    with pytest.raises(ValidationError):
+        datastores.browse(store, "workspaceblobstore", path)

@@ -41,7 +41,7 @@ def sample_inputs(store, api):
     for name, blob, _ in data.digit_pngs(FILES):
         container.upload_blob(f"{FOLDER}/{name}", blob, overwrite=True)
     container.upload_blob(f"{FOLDER}/zz-corrupt.png", data.CORRUPT_PNG, overwrite=True)
-    api.create_model("studio-forest", "1", data=models.digits_forest())
+    api.create_model("studio-digits", "2", data=models.digits_classifier())
 
 
 def test_the_page_asks_for_the_key_and_explains_a_wrong_one(studio, service):
@@ -64,7 +64,8 @@ def test_register_a_model_by_upload(studio, tmp_path):
     studio.fill("Name", "studio-digits")
     studio.field("ONNX file").send_keys(str(onnx))
     studio.click("Register model")
-    studio.wait_for("main table td", "studio-digits")
+    studio.wait_for("main .notice.ok", "Registered azureml:studio-digits:1")
+    assert "Inputs" in studio.text() and "X float32 [?, 64]" in studio.text()
     studio.shot("models", doc=True)
 
 
@@ -97,7 +98,7 @@ def test_add_a_deployment_with_the_form_then_one_from_yaml(studio, http):
     text = yaml.get_attribute("value")
     assert "mini_batch_size: 10" in text and "size: [8, 8]" in text
     text = text.replace("name: ''", "name: green").replace(
-        "azureml:studio-digits:1", "azureml:studio-forest:1")
+        "azureml:studio-digits:1", "azureml:studio-digits:2")
     studio.driver.execute_script("arguments[0].value = arguments[1]", yaml,
                                  text.replace("mini_batch_size: 10", "mini_batch_size: 0"))
     studio.click("Create deployment")
@@ -107,7 +108,7 @@ def test_add_a_deployment_with_the_form_then_one_from_yaml(studio, http):
     studio.driver.execute_script("arguments[0].value = arguments[1]", yaml, text)
     studio.click("Create deployment")
     row = studio.wait_for("main tbody tr", "green")
-    assert "azureml:studio-forest:1" in row.text
+    assert "azureml:studio-digits:2" in row.text
     assert ("image, 8×8, mode L, layout flat, dtype float32 → classification, probabilities"
             in row.text)
     assert "mini_batch_size 10" in row.text
@@ -154,6 +155,23 @@ def test_download_the_predictions(studio):
     rows = list(csv.reader(io.StringIO(file.read_text())))
     assert rows[0][:2] == ["file_name", "row"]
     assert [r[0] for r in rows[1:]] == [f"digit-{i:05d}.png" for i in range(FILES)]
+
+
+def test_upload_files_from_this_computer_and_score_them(studio, tmp_path):
+    chosen = []
+    for name, blob, _ in data.digit_pngs(2, start=40):
+        (tmp_path / name).write_bytes(blob)
+        chosen.append(str(tmp_path / name))
+    studio.open(f"create-job?endpoint={ENDPOINT}")
+    studio.field("Or upload files").send_keys("\n".join(chosen))
+    studio.click("Upload and use")
+    studio.wait_for("main .upload", "Uploaded 2 file(s)")
+    path = studio.field("Input path").get_attribute("value")
+    assert path.startswith("azureml://datastores/workspaceblobstore/paths/uploads/")
+    studio.wait_for(".browser li", "digit-00041.png")
+    studio.click("Create job", within="form")
+    studio.wait_for(".title-row .badge", "Completed", timeout=60)
+    studio.wait_for("#items", "2 succeeded")
 
 
 def test_switch_the_default_then_the_default_cannot_be_deleted(studio):

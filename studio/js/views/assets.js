@@ -7,7 +7,7 @@ import { folderBrowser } from "./create-job.js";
 const tensors = (list) => (list || []).map((t) => `${t.name} ${t.dtype} [${(t.shape || [])
   .map((d) => d ?? "?").join(", ")}]`).join("; ");
 
-export async function models() {
+export async function models(ctx) {
   const list = await all("/models");
   const rows = list.map((m) => [
     h("strong", {}, m.name), m.version, tensors(m.signature?.inputs),
@@ -15,6 +15,8 @@ export async function models() {
     h("code", { title: m.sha256 }, (m.sha256 || "").slice(0, 12)), when(m.created_at),
   ]);
   return h("section", {}, title("Models"),
+    ctx.query.registered ? h("div", { class: "notice ok", role: "status" },
+      `Registered ${ctx.query.registered}.`) : null,
     table("Registered models", ["Name", "Version", "Inputs", "Outputs", "Size", "sha256",
       "Registered"], rows, "No models registered yet: register one below."),
     registerForm());
@@ -34,7 +36,8 @@ function registerForm() {
     const query = description.value ? `?description=${enc(description.value)}` : "";
     busy(submit, call("PUT",
       `/models/${enc(name.value.trim())}/versions/${enc(version.value.trim())}${query}`,
-      { body: chosen }).then(() => go()).catch((e) => notice(out, e.message)));
+      { body: chosen }).then((doc) => go(`#/models?registered=${enc(doc.id)}`))
+      .catch((e) => notice(out, e.message)));
   } },
   h("h2", { id: "reg-h" }, "Register a model"),
   h("p", {}, "Upload an ONNX file (up to 100 MB). The service loads it once with ONNX Runtime " +

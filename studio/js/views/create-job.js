@@ -7,7 +7,7 @@ import { busy, bytes, field, go, h, notice, title } from "../ui.js";
 export const uri = (datastore, path) => `azureml://datastores/${datastore}/paths/${path}`;
 
 // One level of a datastore's container; `onPick(type, path)` for "use this folder" or a file.
-export function folderBrowser(datastore, onPick) {
+export function folderBrowser(datastore, onPick, start = "") {
   const box = h("div", { class: "browser", "aria-live": "polite" });
   const open = async (prefix) => {
     let listing;
@@ -37,8 +37,36 @@ export function folderBrowser(datastore, onPick) {
         : h("p", { class: "empty" }, "This folder is empty."),
       listing.truncated ? h("p", { class: "muted" }, "Only the first entries are shown.") : null);
   };
-  open("");
+  open(start);
   return box;
+}
+
+// "Or upload files": into <datastore>/uploads/<time>/, then that folder is the input.
+function uploader(store, onDone) {
+  const files = h("input", { type: "file", name: "upload_files", multiple: true });
+  const status = h("span", { class: "muted", "aria-live": "polite" });
+  const send = h("button", { type: "button", onclick: async () => {
+    const chosen = [...files.files];
+    if (!chosen.length) { status.textContent = "Choose files first."; return; }
+    const folder = `uploads/${new Date().toISOString().replace(/[:.]/g, "-")}/`;
+    send.disabled = true;
+    try {
+      for (const [i, file] of chosen.entries()) {
+        status.textContent = `Uploading ${i + 1} of ${chosen.length}: ${file.name}`;
+        await call("PUT", `/datastores/${enc(store.value)}/paths/${folder}${enc(file.name)}`,
+          { body: file });
+      }
+      status.textContent = `Uploaded ${chosen.length} file(s) to ${store.value}/${folder}`;
+      onDone(folder);
+    } catch (e) {
+      status.textContent = e.message;
+    } finally {
+      send.disabled = false;
+    }
+  } }, "Upload and use");
+  return h("div", { class: "row upload" }, field("Or upload files", files,
+    "They go to the datastore under uploads/<time>/, which becomes the input."),
+  h("div", { class: "actions" }, send, status));
 }
 
 export async function view(ctx) {
@@ -75,9 +103,11 @@ export async function view(ctx) {
     path.value = uri(store.value, p);
     path.focus();
   };
-  const showBrowser = () => browserSlot.replaceChildren(folderBrowser(store.value, pick));
-  store.addEventListener("change", showBrowser);
+  const showBrowser = (start) => browserSlot.replaceChildren(
+    folderBrowser(store.value, pick, start));
+  store.addEventListener("change", () => showBrowser());
   showBrowser();
+  const upload = uploader(store, (folder) => { pick("uri_folder", folder); showBrowser(folder); });
 
   const mbs = h("input", { type: "number", name: "mini_batch_size", min: "1" });
   const outName = h("input", { name: "output_file_name" });
@@ -100,7 +130,7 @@ export async function view(ctx) {
         "The endpoint's default is preselected.")),
       h("h2", {}, "2. Input"),
       h("div", { class: "row" }, field("Datastore", store), field("Input type", kind)),
-      browserSlot,
+      browserSlot, upload,
       field("Input path", path, "Pick a folder or a file above, or type an azureml:// path."),
       h("h2", {}, "3. Overrides (optional)"),
       h("div", { class: "row" },

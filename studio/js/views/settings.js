@@ -1,6 +1,6 @@
 // Settings: the function key (and an Entra token for aad_token endpoints) this browser sends.
 
-import { apiBase, credentials, get } from "../api.js";
+import { apiBase, credentials, describeCredentials, get } from "../api.js";
 import { field, h, link, notice, title } from "../ui.js";
 
 export async function view() {
@@ -19,7 +19,7 @@ export async function view() {
       await get("/endpoints");
       notice(out, h("span", {}, "Saved: the service accepted them. ",
         link("#/endpoints", "Open the endpoints")), "ok");
-      document.getElementById("who").textContent = "credentials saved";
+      document.getElementById("who").textContent = describeCredentials();
     } catch (e) {
       notice(out, e.message);
     }
@@ -32,7 +32,10 @@ export async function view() {
     h("label", { for: (remember.id = "remember") }, "Remember on this computer (otherwise " +
       "only until this tab closes)")),
   h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, "Save")));
-  return h("section", {}, title("Settings"),
+  const welcome = credentials.key || credentials.token ? null : h("p", { class: "notice ok" },
+    "Welcome to Studio. To start, enter the function key of this service below; then " +
+    "create an endpoint, add a deployment and create a job from the menu on the left.");
+  return h("section", {}, title("Settings"), welcome,
     h("p", {}, "Studio talks to the API at ", h("code", {}, apiBase),
       ". The key stays in this browser and goes only into request headers."),
     form, out);
