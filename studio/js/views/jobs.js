@@ -95,7 +95,10 @@ function rateAndEta(job, samples) {
   const mbDone = (mb.succeeded ?? 0) + (mb.failed ?? 0) + (mb.canceled ?? 0);
   let rate = null, mbRate = null;
   const recent = samples.filter((s) => s.t >= samples[samples.length - 1].t - 30000);
-  if (recent.length > 1 && recent[recent.length - 1].t > recent[0].t) {
+  if (TERMINAL.has(job.status)) {
+    const s = seconds(job.started_at, job.ended_at);
+    if (s > 0) rate = items / s;
+  } else if (recent.length > 1 && recent[recent.length - 1].t > recent[0].t) {
     const a = recent[0], b = recent[recent.length - 1];
     rate = ((b.items - a.items) * 1000) / (b.t - a.t);
     mbRate = ((b.mb - a.mb) * 1000) / (b.t - a.t);
