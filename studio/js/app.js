@@ -56,7 +56,7 @@ async function render() {
     main.replaceChildren(node);
   } catch (e) {
     if (mine !== generation) return;
-    main.replaceChildren(h("h1", { tabindex: "-1" }, "Something went wrong"));
+    main.replaceChildren(h("h1", { tabindex: "-1" }, "Could not show this page"));
     notice(main.appendChild(h("div")), e.message || String(e));
   }
   const heading = main.querySelector("h1");

@@ -41,20 +41,24 @@ def sample_inputs(store, api):
     for name, blob, _ in data.digit_pngs(FILES):
         container.upload_blob(f"{FOLDER}/{name}", blob, overwrite=True)
     container.upload_blob(f"{FOLDER}/zz-corrupt.png", data.CORRUPT_PNG, overwrite=True)
+    # a drop for no endpoint: the host rejects it while the other steps run
+    store.container("inbox").upload_blob("no-such-endpoint/day-1/a.png", b"x", overwrite=True)
     api.create_model("studio-digits", "2", data=models.digits_classifier())
 
 
 def test_the_page_asks_for_the_key_and_explains_a_wrong_one(studio, service):
     studio.open()
     studio.wait_for("main h1", "Settings")
+    assert "Welcome to Studio" in studio.text()
     studio.fill("Function key", "not-the-key")
     studio.click("Save")
     assert "refused the credentials (401)" in studio.wait_for(".notice.error").text
+    studio.shot("settings", doc=True)
     studio.fill("Function key", service.function_key)
     studio.click("Save")
-    studio.wait_for(".notice.ok", "accepted")
-    studio.shot("settings", doc=True)
+    studio.wait_for("main h1", "Batch endpoints")  # where the user was going
     assert service.function_key not in studio.driver.current_url
+    assert studio.wait_for("#who").text == "function key set"
 
 
 def test_register_a_model_by_upload(studio, tmp_path):
@@ -237,7 +241,23 @@ def test_delete_the_endpoint_keeps_its_jobs(studio):
 def test_every_other_page_renders(studio, route, heading):
     studio.open(route)
     studio.wait_for("main h1", heading)
-    assert "Something went wrong" not in studio.text()
+    assert "Could not show this page" not in studio.text()
+
+
+def test_a_drop_that_cannot_become_a_job_is_listed_with_its_reason(studio):
+    def listed():
+        studio.open("drops")
+        return "no batch endpoint named 'no-such-endpoint'" in studio.text()
+
+    wait_for(listed, 60, interval=0.5, message="the rejected drop on the page")
+    row = studio.wait_for("main tbody tr", "no-such-endpoint")
+    assert "inbox/no-such-endpoint/day-1/a.png" in row.text
+
+
+def test_a_job_that_does_not_exist_is_said_in_words(studio):
+    studio.open("jobs/no-such-job")
+    studio.wait_for("main h1", "Could not show this page")
+    assert "job no-such-job not found" in studio.wait_for(".notice.error").text
 
 
 def test_lists_are_read_in_both_shapes(studio):

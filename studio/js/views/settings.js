@@ -1,7 +1,7 @@
 // Settings: the function key (and an Entra token for aad_token endpoints) this browser sends.
 
 import { apiBase, credentials, describeCredentials, get } from "../api.js";
-import { field, h, link, notice, title } from "../ui.js";
+import { field, go, h, link, notice, title } from "../ui.js";
 
 export async function view() {
   const key = h("input", { type: "password", name: "key", autocomplete: "off",
@@ -17,6 +17,10 @@ export async function view() {
       remember: remember.checked });
     try {
       await get("/endpoints");
+      if (!/^#\/settings/.test(window.location.hash)) {
+        go();  // the page asked for before the key was there
+        return;
+      }
       notice(out, h("span", {}, "Saved: the service accepted them. ",
         link("#/endpoints", "Open the endpoints")), "ok");
       document.getElementById("who").textContent = describeCredentials();
