@@ -121,6 +121,15 @@ def test_add_a_deployment_with_the_form_then_one_from_yaml(studio, http):
     assert has_preview == offers(http, f"/endpoints/{ENDPOINT}/deployments/none/preview")
 
 
+def test_edit_a_deployment(studio):
+    studio.click("Edit", within="main tbody tr:nth-child(2)")
+    studio.wait_for("main h1", "Edit deployment green")
+    assert not studio.field("Name").is_enabled()
+    studio.fill("Mini-batch size", "8")
+    studio.click("Save deployment")
+    studio.wait_for("main tbody tr", "mini_batch_size 8")
+
+
 def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio, http):
     studio.click("Create job")
     studio.wait_for("main h1", "Create job")
@@ -213,6 +222,10 @@ def test_jobs_list_by_deployment_and_state(studio):
     studio.open(f"endpoints/{ENDPOINT}/jobs?status=Completed")
     studio.wait_for("main tbody tr", JOB["name"])
     studio.open(f"endpoints/{ENDPOINT}/jobs?status=Failed")
+    studio.wait_for("main .empty", "No jobs match")
+    studio.open(f"endpoints/{ENDPOINT}/jobs?deployment=blue")  # deleted; its jobs are kept
+    studio.wait_for("main tbody tr", JOB["name"])
+    studio.open(f"endpoints/{ENDPOINT}/jobs?deployment=green")
     studio.wait_for("main .empty", "No jobs match")
     studio.open("jobs")
     studio.wait_for("main tbody tr", JOB["name"])

@@ -18,11 +18,10 @@ const seconds = (from, to) => (from && to ? (Date.parse(to) - Date.parse(from)) 
 
 export async function list(ctx, endpoint) {
   const { deployment = "", status = "" } = ctx.query;
-  const path = !endpoint ? "/jobs" : deployment
-    ? `/endpoints/${enc(endpoint)}/deployments/${enc(deployment)}/jobs`
-    : `/endpoints/${enc(endpoint)}/jobs`;
+  // ?deployment= rather than …/deployments/{d}/jobs: jobs outlive a deleted deployment
+  const path = endpoint ? `/endpoints/${enc(endpoint)}/jobs` : "/jobs";
   const deployments = endpoint ? await all(`/endpoints/${enc(endpoint)}/deployments`) : [];
-  const first = page(await get(path, { query: { status } }));
+  const first = page(await get(path, { query: { status, deployment } }));
   const pager = { items: first.items, next: first.next, index: 0 };
   const slot = h("div");
   const draw = () => slot.replaceChildren(jobsTable(pager, draw, !endpoint));
@@ -155,7 +154,7 @@ export async function show(ctx, name) {
   const samples = [];
   const out = h("div");
   const parts = {
-    status: h("span"), facts: h("dl", { class: "facts" }), bar: h("progress", { max: "1",
+    status: h("span", { "aria-live": "polite" }), facts: h("dl", { class: "facts" }), bar: h("progress", { max: "1",
       value: "0", "aria-labelledby": "progress-label" }),
     label: h("span", { id: "progress-label" }), counts: h("dl", { class: "facts counts" }),
     chart: h("div"), actions: h("div", { class: "actions" }),
