@@ -12,6 +12,7 @@ import uuid
 
 import httpx
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -147,6 +148,11 @@ def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio, http):
     studio.click("Create job", within="form")
     studio.wait_for("main h1", "Job ")
     JOB["name"] = studio.driver.find_element(By.CSS_SELECTOR, "main h1").text.split()[-1]
+    try:  # for the docs: the page while the job runs (it may well have ended already)
+        studio.wait_for(".title-row .badge", "Running", timeout=10)
+        studio.shot("job-running", doc=True)
+    except TimeoutException:
+        pass
     studio.wait_for(".title-row .badge", "Completed", timeout=90)
     studio.wait_for("#items", f"{FILES} succeeded")
     assert "1 failed" in studio.wait_for("#items").text
