@@ -21,7 +21,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" if os.environ.get("STUDIO_DO
 
 
 @pytest.fixture(scope="session")
-def chrome(tmp_path_factory):
+def chrome(tmp_path_factory, downloads):
     if HOW_TO_ENABLE:
         pytest.skip(HOW_TO_ENABLE)
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not download a driver
@@ -34,16 +34,19 @@ def chrome(tmp_path_factory):
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    downloads = tmp_path_factory.mktemp("downloads")
     options.add_experimental_option("prefs", {
         "download.default_directory": str(downloads), "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.downloads = downloads
     yield driver
     driver.quit()
 
 
 @pytest.fixture(scope="session")
-def studio(chrome, service):  # noqa: F811 (the fixture imported above)
+def downloads(tmp_path_factory):
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="session")
+def studio(chrome, service, downloads):  # noqa: F811 (the fixture imported above)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return Studio(chrome, f"{service.api}/studio/", SCREENSHOTS, DOCS)
+    return Studio(chrome, f"{service.api}/studio/", SCREENSHOTS, DOCS, downloads)

@@ -24,8 +24,10 @@ HOW_TO_ENABLE = "" if CHROMIUM.exists() and CHROMEDRIVER.exists() else (
 
 
 class Studio:
-    def __init__(self, driver: WebDriver, url: str, screenshots: Path, docs: Path | None):
+    def __init__(self, driver: WebDriver, url: str, screenshots: Path, docs: Path | None,
+                 downloads: Path):
         self.driver = driver
+        self.downloads = downloads  # where the browser saves downloaded files
         self.url = url
         self.screenshots = screenshots
         self.docs = docs

@@ -168,8 +168,8 @@ def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio, http):
 
 def test_download_the_predictions(studio):
     studio.click("Download predictions")
-    file = studio.driver.downloads / "predictions.csv"
-    wait_for(lambda: file.exists() and not list(studio.driver.downloads.glob("*.crdownload")),
+    file = studio.downloads / "predictions.csv"
+    wait_for(lambda: file.exists() and not list(studio.downloads.glob("*.crdownload")),
              20, message="predictions.csv to be downloaded")
     rows = list(csv.reader(io.StringIO(file.read_text())))
     assert rows[0][:2] == ["file_name", "row"]
