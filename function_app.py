@@ -6,11 +6,12 @@
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
     blueprints/events.py          queue job-ended CloudEvents out
     blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
+    blueprints/studio.py          HTTP  the Studio web page (studio/) and its datastore browser
 """
 
 import azure.functions as func
 
-from blueprints import drops, events, jobs_api, pipeline, preview_api, resources_api
+from blueprints import drops, events, jobs_api, pipeline, preview_api, resources_api, studio
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
@@ -19,3 +20,4 @@ app.register_functions(preview_api.bp)
 app.register_functions(pipeline.bp)
 app.register_functions(events.bp)
 app.register_functions(drops.bp)
+app.register_functions(studio.bp)

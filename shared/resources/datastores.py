@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.storage.clients import Storage
@@ -88,3 +90,59 @@ def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
         if doc["container_name"] == container:
             return doc
     return None
+
+
+BROWSE_LIMIT = 500
+
+
+def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
+    """One level of a datastore's container under `prefix` (read-only): its sub-folders and
+    files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
+    doc = get(storage, name)
+    prefix = _inside("prefix", prefix or "")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    container = storage.blobs.get_container_client(doc["container_name"])
+    folders: list[str] = []
+    files: list[dict[str, Any]] = []
+    truncated = False
+    try:
+        for item in container.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+            if len(folders) + len(files) >= BROWSE_LIMIT:
+                truncated = True
+                break
+            if item.name.endswith("/"):
+                folders.append(item.name)
+            else:
+                files.append({"name": item.name, "size": item.size,
+                              "last_modified": item.last_modified.isoformat()})
+    except ResourceNotFoundError:
+        pass  # a container nobody wrote to yet is an empty datastore
+    return {"datastore": name, "prefix": prefix, "folders": folders, "files": files,
+            "truncated": truncated}
+
+
+def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any]:
+    """Put one file into a datastore (refused if it is there already), so a user can score
+    files from their own machine; returns its azureml:// URI."""
+    doc = get(storage, name)
+    path = _inside("path", path or "")
+    if not path or any(not part for part in path.split("/")):
+        raise ValidationError("path", "must name a file, e.g. uploads/batch-1/image.png")
+    if len(data) > config.MAX_INPUT_FILE_BYTES:
+        raise ValidationError("body", f"is larger than {config.MAX_INPUT_FILE_BYTES} bytes")
+    try:
+        storage.container(doc["container_name"]).upload_blob(path, data, overwrite=False)
+    except ResourceExistsError:
+        raise ConflictError(f"{name}/{path} exists already; upload under another folder") \
+            from None
+    return {"datastore": name, "path": path, "size": len(data),
+            "uri": f"azureml://datastores/{name}/paths/{path}"}
+
+
+def _inside(field: str, path: str) -> str:
+    """`path` as a blob name prefix inside the container: no `.`/`..` segments, no `\\`."""
+    path = path.lstrip("/")
+    if "\\" in path or any(part in (".", "..") for part in path.split("/")):
+        raise ValidationError(field, "must be a path inside the datastore, without . or ..")
+    return path

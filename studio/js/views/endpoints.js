@@ -1,0 +1,210 @@
+// Endpoints → Batch endpoints: the list, create, delete; one endpoint with its deployments,
+// "Update default deployment", deleting a deployment, and Preview when the API offers it.
+
+import { all, call, enc, get, offers, page } from "../api.js";
+import {
+  badge, busy, confirmDialog, crumbs, field, go, h, link, notice, table, title,
+} from "../ui.js";
+import { scoringSummary, settingsSummary } from "./deployment.js";
+
+const NAME_RULE = "3–32 characters: letters, digits and '-', starting with a letter, " +
+  "not ending with '-'.";
+
+async function lastJob(endpoint) {
+  try {
+    return page(await get(`/endpoints/${enc(endpoint)}/jobs`)).items[0] || null;
+  } catch {
+    return null;
+  }
+}
+
+export async function list() {
+  const endpoints = await all("/endpoints");
+  const extra = await Promise.all(endpoints.map(async (e) => ({
+    deployments: await all(`/endpoints/${enc(e.name)}/deployments`).catch(() => []),
+    job: await lastJob(e.name),
+  })));
+  const out = h("div");
+  const rows = endpoints.map((e, i) => {
+    const { deployments, job } = extra[i];
+    return [
+      link(`#/endpoints/${enc(e.name)}`, e.name),
+      e.description || "",
+      e.defaults?.deployment_name || h("span", { class: "muted" }, "none"),
+      String(deployments.length),
+      job ? h("span", {}, link(`#/jobs/${enc(job.name)}`, job.name), " ", badge(job.status))
+        : h("span", { class: "muted" }, "no jobs"),
+      h("button", { type: "button", class: "danger small",
+        "aria-label": `Delete endpoint ${e.name}`,
+        onclick: (ev) => remove(ev.target, e.name, deployments.length, out) }, "Delete"),
+    ];
+  });
+  return h("section", {}, title("Batch endpoints"),
+    h("p", {}, "An endpoint is a stable URL; invoking it starts a batch job under its default " +
+      "deployment."),
+    table("Batch endpoints", ["Name", "Description", "Default deployment", "Deployments",
+      "Last job", ""], rows, "No batch endpoints yet: create one below."),
+    out, createForm());
+}
+
+function createForm() {
+  const name = h("input", { name: "name", required: true, pattern:
+    "[a-zA-Z]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?", minlength: "3", maxlength: "32",
+  autocomplete: "off" });
+  const description = h("input", { name: "description" });
+  const auth = h("select", { name: "auth_mode" },
+    h("option", { value: "key" }, "key (function key)"),
+    h("option", { value: "aad_token" }, "aad_token (Entra ID token)"));
+  const out = h("div");
+  const submit = h("button", { type: "submit", class: "primary" }, "Create endpoint");
+  return h("form", { class: "card", "aria-labelledby": "create-ep", onsubmit: (ev) => {
+    ev.preventDefault();
+    busy(submit, call("PUT", `/endpoints/${enc(name.value.trim())}`, {
+      json: { description: description.value, auth_mode: auth.value },
+    }).then((doc) => go(`#/endpoints/${enc(doc.name)}`))
+      .catch((e) => notice(out, e.message)));
+  } },
+  h("h2", { id: "create-ep" }, "Create a batch endpoint"),
+  h("div", { class: "row" }, field("Name", name, NAME_RULE), field("Description", description),
+    field("Authentication", auth)),
+  h("div", { class: "actions" }, submit), out);
+}
+
+async function remove(button, name, deploymentCount, out) {
+  const ok = await confirmDialog(`Delete endpoint ${name}?`, [
+    `Deleting the endpoint also deletes its ${deploymentCount} deployment(s).`,
+    "Its batch scoring jobs and their outputs are kept: they stay under Jobs and in the " +
+    "datastore."], "Delete endpoint");
+  if (!ok) return;
+  try {
+    await busy(button, call("DELETE", `/endpoints/${enc(name)}`));
+    go("#/endpoints");
+  } catch (e) {
+    notice(out, e.message);
+  }
+}
+
+export async function show(ctx, name) {
+  const [endpoint, deployments] = await Promise.all([
+    get(`/endpoints/${enc(name)}`), all(`/endpoints/${enc(name)}/deployments`)]);
+  const base = `#/endpoints/${enc(name)}`;
+  const def = endpoint.defaults?.deployment_name;
+  const out = h("div", { id: "endpoint-notice" });
+  const previewSlot = h("div");
+  const view = h("section", {},
+    crumbs(["#/endpoints", "Batch endpoints"], [null, name]),
+    title(name),
+    h("p", {}, endpoint.description || h("span", { class: "muted" }, "No description.")),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Scoring URI"), h("dd", {}, h("code", {}, endpoint.scoring_uri || "—")),
+      h("dt", {}, "Authentication"), h("dd", {}, endpoint.auth_mode),
+      h("dt", {}, "Default deployment"), h("dd", { id: "default-deployment" }, def || "none")),
+    h("div", { class: "actions" },
+      link(`#/create-job?endpoint=${enc(name)}`, "Create job", { class: "button primary" }),
+      link(`${base}/jobs`, "Jobs", { class: "button" }),
+      link(`${base}/deployments/new`, "Add deployment", { class: "button" }),
+      h("button", { type: "button", class: "danger", onclick: (ev) =>
+        remove(ev.target, name, deployments.length, out) }, "Delete endpoint")),
+    out,
+    h("h2", {}, "Deployments"),
+    deployments.length ? deploymentTable(name, deployments, def, out)
+      : h("p", { class: "empty" }, "No deployments yet: add one to score with a model."),
+    deployments.length ? defaultForm(name, deployments, def, out) : null,
+    previewSlot);
+  if (deployments.length && await offers("POST",
+    `/endpoints/${enc(name)}/deployments/studio-probe/preview`)) {
+    previewSlot.append(previewPanel(name, deployments, def));
+  }
+  return view;
+}
+
+function deploymentTable(endpoint, deployments, def, out) {
+  const rows = deployments.map((d) => {
+    const isDefault = d.name === def;
+    const reasonId = `why-${d.name}`;
+    const del = h("button", { type: "button", class: "danger small", disabled: isDefault,
+      "aria-label": `Delete deployment ${d.name}`,
+      "aria-describedby": isDefault ? reasonId : null,
+      onclick: (ev) => removeDeployment(ev.target, endpoint, d.name, out) }, "Delete");
+    return [
+      h("span", {}, h("strong", {}, d.name), isDefault ? h("span", { class: "tag" }, "default")
+        : null),
+      d.model,
+      scoringSummary(d.scoring),
+      settingsSummary(d),
+      h("span", { class: "cell-actions" },
+        link(`#/endpoints/${enc(endpoint)}/deployments/${enc(d.name)}/edit`, "Edit",
+          { class: "button small", "aria-label": `Edit deployment ${d.name}` }),
+        link(`#/endpoints/${enc(endpoint)}/jobs?deployment=${enc(d.name)}`, "Jobs",
+          { class: "button small", "aria-label": `Jobs of deployment ${d.name}` }),
+        del,
+        isDefault ? h("span", { class: "reason", id: reasonId },
+          "The default deployment cannot be deleted: make another deployment the default " +
+          "first, or delete the endpoint.") : null),
+    ];
+  });
+  return table(`Deployments of ${endpoint}`, ["Name", "Model", "Scoring", "Settings", ""], rows);
+}
+
+function defaultForm(endpoint, deployments, def, out) {
+  const select = h("select", { name: "default" },
+    deployments.map((d) => h("option", { value: d.name, selected: d.name === def }, d.name)));
+  const submit = h("button", { type: "submit", class: "primary" }, "Update default deployment");
+  return h("form", { class: "card inline", onsubmit: (ev) => {
+    ev.preventDefault();
+    busy(submit, call("PUT", `/endpoints/${enc(endpoint)}`, {
+      json: { defaults: { deployment_name: select.value } },
+    }).then(() => go())
+      .catch((e) => notice(out, e.message)));
+  } },
+  field("Default deployment", select, "New jobs that name no deployment run here; running " +
+    "jobs keep the deployment they started with."), submit);
+}
+
+async function removeDeployment(button, endpoint, name, out) {
+  const ok = await confirmDialog(`Delete deployment ${name}?`, [
+    `The deployment ${name} is removed from ${endpoint}.`,
+    "Its jobs and their outputs are kept."], "Delete deployment");
+  if (!ok) return;
+  try {
+    await busy(button, call("DELETE", `/endpoints/${enc(endpoint)}/deployments/${enc(name)}`));
+    go();
+  } catch (e) {
+    notice(out, e.message);
+  }
+}
+
+// Scores a few sample files right away (the API's preview route), before a full job.
+function previewPanel(endpoint, deployments, def) {
+  const select = h("select", { name: "deployment" },
+    deployments.map((d) => h("option", { value: d.name, selected: d.name === def }, d.name)));
+  const path = h("input", { name: "path", required: true,
+    placeholder: "azureml://datastores/workspaceblobstore/paths/<folder>" });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit" }, "Preview");
+  return h("form", { class: "card", "aria-labelledby": "preview-h", onsubmit: (ev) => {
+    ev.preventDefault();
+    busy(submit, call("POST",
+      `/endpoints/${enc(endpoint)}/deployments/${enc(select.value)}/preview`,
+      { json: { inputs: { input_data: { type: "uri_folder", path: path.value.trim() } } } })
+      .then((answer) => out.replaceChildren(previewResult(answer)))
+      .catch((e) => notice(out, e.message)));
+  } },
+  h("h2", { id: "preview-h" }, "Preview"),
+  h("p", {}, "Scores a few sample files at once and shows the rows, before a full job."),
+  h("div", { class: "row" }, field("Deployment", select), field("Input path", path)),
+  h("div", { class: "actions" }, submit), out);
+}
+
+function previewResult(answer) {
+  const rows = Array.isArray(answer?.rows) ? answer.rows : null;
+  const errors = Array.isArray(answer?.errors) ? answer.errors : [];
+  const asTable = (caption, items) => {
+    const cols = [...new Set(items.flatMap((r) => Object.keys(r)))];
+    const text = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? ""));
+    return table(caption, cols, items.map((r) => cols.map((c) => text(r[c]))));
+  };
+  if (!rows) return h("pre", { class: "log" }, JSON.stringify(answer, null, 2));
+  return h("div", {}, asTable("Preview rows", rows),
+    errors.length ? asTable("Preview errors", errors) : null);
+}
