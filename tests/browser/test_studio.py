@@ -120,6 +120,16 @@ def test_add_a_deployment_with_the_form_then_one_from_yaml(studio, http):
     studio.shot("endpoint", doc=True)
     has_preview = bool(studio.driver.find_elements(By.ID, "preview-h"))
     assert has_preview == offers(http, f"/endpoints/{ENDPOINT}/deployments/none/preview")
+    if has_preview:  # a few files scored at once, before a job
+        first = data.digit_pngs(1)[0][0]
+        studio.fill("Files", "\n".join(
+            f"azureml://datastores/workspaceblobstore/paths/{FOLDER}/{name}"
+            for name in (first, "zz-corrupt.png")))
+        studio.click("Preview", within="form[aria-labelledby=preview-h]")
+        panel = "form[aria-labelledby=preview-h] table"
+        assert first in studio.wait_for(panel, "probability").text
+        assert "zz-corrupt.png" in studio.wait_for(panel, "reason").text
+        studio.shot("preview", doc=True)
 
 
 def test_edit_a_deployment(studio):

@@ -178,33 +178,34 @@ async function removeDeployment(button, endpoint, name, out) {
 function previewPanel(endpoint, deployments, def) {
   const select = h("select", { name: "deployment" },
     deployments.map((d) => h("option", { value: d.name, selected: d.name === def }, d.name)));
-  const path = h("input", { name: "path", required: true,
-    placeholder: "azureml://datastores/workspaceblobstore/paths/<folder>" });
+  const paths = h("textarea", { name: "paths", required: true, rows: 3,
+    placeholder: "azureml://datastores/workspaceblobstore/paths/<folder>/<file> (one per line, up to 20)" });
   const out = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit" }, "Preview");
   return h("form", { class: "card", "aria-labelledby": "preview-h", onsubmit: (ev) => {
     ev.preventDefault();
     busy(submit, call("POST",
       `/endpoints/${enc(endpoint)}/deployments/${enc(select.value)}/preview`,
-      { json: { inputs: { input_data: { type: "uri_folder", path: path.value.trim() } } } })
+      { json: { inputs: paths.value.split("\n").map((p) => p.trim()).filter(Boolean) } })
       .then((answer) => out.replaceChildren(previewResult(answer)))
       .catch((e) => notice(out, e.message)));
   } },
   h("h2", { id: "preview-h" }, "Preview"),
   h("p", {}, "Scores a few sample files at once and shows the rows, before a full job."),
-  h("div", { class: "row" }, field("Deployment", select), field("Input path", path)),
+  h("div", { class: "row" }, field("Deployment", select), field("Files", paths)),
   h("div", { class: "actions" }, submit), out);
 }
 
+// The answer: {columns, rows: [[file_name, row, ...values]], errors: [{file_name, row, reason}]}.
 function previewResult(answer) {
-  const rows = Array.isArray(answer?.rows) ? answer.rows : null;
-  const errors = Array.isArray(answer?.errors) ? answer.errors : [];
-  const asTable = (caption, items) => {
-    const cols = [...new Set(items.flatMap((r) => Object.keys(r)))];
-    const text = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? ""));
-    return table(caption, cols, items.map((r) => cols.map((c) => text(r[c]))));
-  };
-  if (!rows) return h("pre", { class: "log" }, JSON.stringify(answer, null, 2));
-  return h("div", {}, asTable("Preview rows", rows),
-    errors.length ? asTable("Preview errors", errors) : null);
+  const text = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? ""));
+  const columns = Array.isArray(answer?.columns) ? answer.columns : null;
+  if (!columns || !Array.isArray(answer.rows)) {
+    return h("pre", { class: "log" }, JSON.stringify(answer, null, 2));
+  }
+  const errors = Array.isArray(answer.errors) ? answer.errors : [];
+  return h("div", {},
+    table("Preview rows", columns, answer.rows.map((r) => r.map(text))),
+    errors.length ? table("Preview errors", ["file_name", "row", "reason"],
+      errors.map((e) => [text(e.file_name), text(e.row), text(e.reason)])) : null);
 }
