@@ -143,13 +143,22 @@ def test_key_credential_and_auth_errors(service):
 class _Pages(BaseHTTPRequestHandler):
     """A real server answering list routes in pages, as the service's paged lists do."""
 
+    def do_PUT(self):  # a create that accepted fields it does not use, and says so
+        self.rfile.read(int(self.headers["content-length"]))
+        self._send({"name": "x", "warnings": [
+            {"target": "compute", "message": "ignored: the Functions app scales itself"},
+            "environment: ignored"]})
+
     def do_GET(self):
         base = f"http://127.0.0.1:{self.server.server_port}/api"
         pages = {"/api/endpoints": {"value": [{"name": "a"}], "nextLink":
                                     f"{base}/endpoints?page=2"},
                  "/api/endpoints?page=2": {"value": [{"name": "b"}], "nextLink": None},
                  "/api/datastores": [{"name": "bare"}]}
-        body = json.dumps(pages[self.path]).encode()
+        self._send(pages[self.path])
+
+    def _send(self, doc):
+        body = json.dumps(doc).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
@@ -160,13 +169,24 @@ class _Pages(BaseHTTPRequestHandler):
         pass
 
 
-def test_paging_follows_next_link_and_takes_bare_lists():
+@pytest.fixture
+def pages():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with BatchClient(f"http://127.0.0.1:{server.server_port}/api", "k") as paged:
-            assert [e.name for e in paged.batch_endpoints.list()] == ["a", "b"]
-            assert [len(list(p)) for p in paged.batch_endpoints.list().by_page()] == [1, 1]
-            assert [d.name for d in paged.datastores.list()] == ["bare"]
-    finally:
-        server.shutdown()
+    yield f"http://127.0.0.1:{server.server_port}/api"
+    server.shutdown()
+
+
+def test_paging_follows_next_link_and_takes_bare_lists(pages):
+    with BatchClient(pages, "k") as paged:
+        assert [e.name for e in paged.batch_endpoints.list()] == ["a", "b"]
+        assert [len(list(p)) for p in paged.batch_endpoints.list().by_page()] == [1, 1]
+        assert [d.name for d in paged.datastores.list()] == ["bare"]
+
+
+def test_the_cli_prints_the_services_warnings(bep, pages):
+    result = bep.run("batch-endpoint", "create", "-n", "x", "--url", pages)
+    assert result.stderr.splitlines() == [
+        "warning: compute: ignored: the Functions app scales itself",
+        "warning: environment: ignored"]
+    assert json.loads(result.stdout) == {"name": "x"}
