@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 
 import client
@@ -150,6 +151,7 @@ class _Pages(BaseHTTPRequestHandler):
             "environment: ignored"]})
 
     def do_GET(self):
+        self.server.auth.append(self.headers.get("authorization"))
         base = f"http://127.0.0.1:{self.server.server_port}/api"
         pages = {"/api/endpoints": {"value": [{"name": "a"}], "nextLink":
                                     f"{base}/endpoints?page=2"},
@@ -172,21 +174,41 @@ class _Pages(BaseHTTPRequestHandler):
 @pytest.fixture
 def pages():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    server.auth = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/api"
+    yield f"http://127.0.0.1:{server.server_port}/api", server.auth
     server.shutdown()
 
 
 def test_paging_follows_next_link_and_takes_bare_lists(pages):
-    with BatchClient(pages, "k") as paged:
+    with BatchClient(pages[0], "k") as paged:
         assert [e.name for e in paged.batch_endpoints.list()] == ["a", "b"]
         assert [len(list(p)) for p in paged.batch_endpoints.list().by_page()] == [1, 1]
         assert [d.name for d in paged.datastores.list()] == ["bare"]
 
 
 def test_the_cli_prints_the_services_warnings(bep, pages):
-    result = bep.run("batch-endpoint", "create", "-n", "x", "--url", pages)
+    result = bep.run("batch-endpoint", "create", "-n", "x", "--url", pages[0])
     assert result.stderr.splitlines() == [
         "warning: compute: ignored: the Functions app scales itself",
         "warning: environment: ignored"]
     assert json.loads(result.stdout) == {"name": "x"}
+
+
+class _Token:
+    """A TokenCredential (what DefaultAzureCredential is) handing out a fixed token."""
+
+    def __init__(self):
+        self.scopes = []
+
+    def get_token(self, *scopes, **kwargs):
+        self.scopes += scopes
+        return AccessToken("entra-token", int(time.time()) + 3600)
+
+
+def test_a_token_credential_sends_an_entra_bearer_token(pages):
+    url, seen = pages
+    token = _Token()
+    with BatchClient(url, token) as aad:
+        assert [d.name for d in aad.datastores.list()] == ["bare"]
+    assert seen == ["Bearer entra-token"] and token.scopes == ["https://ml.azure.com/.default"]
