@@ -17,13 +17,14 @@ class BatchClient:
     """The service at `url` (e.g. `https://<app>.azurewebsites.net/api`).
 
     `credential`: an `AzureKeyCredential` (or the key string) for function keys, or a
-    `TokenCredential` such as `DefaultAzureCredential` for Entra tokens. Local inputs are
+    `TokenCredential` such as `DefaultAzureCredential` for Entra tokens, or a tuple of both
+    (each request then carries the key and the token). Local inputs are
     uploaded with `storage_connection_string`, else with `storage_credential` (an Entra
     credential, `DefaultAzureCredential` by default) on the datastore's account;
     `upload_progress` is an (on_start(total_bytes), on_progress(bytes_sent)) pair.
     """
 
-    def __init__(self, url: str, credential: Credential = None, *,
+    def __init__(self, url: str, credential: Credential | tuple[Credential, ...] = None, *,
                  storage_connection_string: str | None = None, storage_credential: Any = None,
                  upload_progress: tuple[Any, Any] | None = None, **kwargs: Any):
         self._pipeline = Pipeline(url, credential, **kwargs)

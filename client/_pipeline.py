@@ -43,7 +43,11 @@ T = TypeVar("T")
 Credential = AzureKeyCredential | TokenCredential | str | None
 
 
-def _auth_policies(credential: Credential) -> list[Any]:
+def _auth_policies(credential: Credential | tuple[Credential, ...]) -> list[Any]:
+    """A policy per credential: a function key, an Entra token, or both (a function app
+    behind App Service authentication still checks its function key)."""
+    if isinstance(credential, tuple):
+        return [p for c in credential for p in _auth_policies(c)]
     if credential is None:
         return []
     if isinstance(credential, str):
@@ -62,7 +66,8 @@ def _is_loopback(url: str) -> bool:
 class Pipeline:
     """Sends requests relative to the service URL (`http://host/api`) and maps errors."""
 
-    def __init__(self, url: str, credential: Credential, *, logging_enable: bool = False,
+    def __init__(self, url: str, credential: Credential | tuple[Credential, ...], *,
+                 logging_enable: bool = False,
                  transport: Any = None, **retry: Any):
         self.url = url.rstrip("/")
         retry.setdefault("retry_total", 3)

@@ -11,10 +11,16 @@ Errors are one line on stderr and a non-zero exit code. Shell completion is Clic
 
 from __future__ import annotations
 
+import logging
 import os
 
 import click
-from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+)
 
 from client import DocumentError, JobFailedError
 from client._pipeline import describe
@@ -39,12 +45,17 @@ def _message(error: BaseException) -> str:
                 f"({str(error).splitlines()[0][-120:]}); check --url / BEP_URL")
     if isinstance(error, HttpResponseError) and hasattr(error, "error_code"):
         return describe(error)
+    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
+        return ("no Entra token for --auth aad: sign in (az login) or set AZURE_CLIENT_ID, "
+                "AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
     if isinstance(error, AzureError):
         return (str(error.message or error).strip().splitlines() or [type(error).__name__])[0]
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not os.environ.get("BEP_DEBUG"):  # the SDKs' own warnings would repeat the error
+        logging.getLogger("azure").setLevel(logging.ERROR)
     try:
         result = cli.main(args=argv, prog_name="bep", standalone_mode=False)
     except click.exceptions.Abort:

@@ -34,8 +34,8 @@ _SERVICE_OPTIONS = [
     click.option("--key", help="Function key sent as x-functions-key [env BEP_KEY]."),
     click.option("--auth", type=click.Choice(AUTH_MODES),
                  help="key: the function key; aad: an Entra token from "
-                      "DefaultAzureCredential (scope https://ml.azure.com/.default) "
-                      "[env BEP_AUTH]."),
+                      "DefaultAzureCredential (scope https://ml.azure.com/.default), plus the "
+                      "function key when one is given [env BEP_AUTH]."),
     click.option("--storage-connection-string",
                  help="Storage used to upload local inputs and models' folders "
                       "[env BEP_STORAGE_CONNECTION_STRING or AZURE_STORAGE_CONNECTION_STRING]; "

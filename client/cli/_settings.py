@@ -64,12 +64,12 @@ class Connection:
                    storage_connection_string=pick("storage_connection_string"))
 
     def credential(self) -> Any:
+        """The key, or with `aad` an Entra token (plus the key when one is given too)."""
+        from azure.core.credentials import AzureKeyCredential
+
+        key = AzureKeyCredential(self.key) if self.key else None
         if self.auth == "aad":
             from azure.identity import DefaultAzureCredential
 
-            return DefaultAzureCredential()
-        if self.key:
-            from azure.core.credentials import AzureKeyCredential
-
-            return AzureKeyCredential(self.key)
-        return None
+            return (key, DefaultAzureCredential()) if key else DefaultAzureCredential()
+        return key

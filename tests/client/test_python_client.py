@@ -151,7 +151,8 @@ class _Pages(BaseHTTPRequestHandler):
             "environment: ignored"]})
 
     def do_GET(self):
-        self.server.auth.append(self.headers.get("authorization"))
+        self.server.auth.append((self.headers.get("authorization"),
+                                 self.headers.get("x-functions-key")))
         base = f"http://127.0.0.1:{self.server.server_port}/api"
         pages = {"/api/endpoints": {"value": [{"name": "a"}], "nextLink":
                                     f"{base}/endpoints?page=2"},
@@ -211,4 +212,7 @@ def test_a_token_credential_sends_an_entra_bearer_token(pages):
     token = _Token()
     with BatchClient(url, token) as aad:
         assert [d.name for d in aad.datastores.list()] == ["bare"]
-    assert seen == ["Bearer entra-token"] and token.scopes == ["https://ml.azure.com/.default"]
+    with BatchClient(url, (AzureKeyCredential("k"), token)) as both:
+        assert [d.name for d in both.datastores.list()] == ["bare"]
+    assert seen == [("Bearer entra-token", None), ("Bearer entra-token", "k")]
+    assert set(token.scopes) == {"https://ml.azure.com/.default"}
