@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from client import BatchEndpointsClient
+from client import BatchClient, Model, load_batch_deployment, load_batch_endpoint
 from devhost import azurite
 from devhost.testing import HostProcess, make_project
 from samples import data, models
@@ -41,26 +41,31 @@ def baseline(model: bytes, files: list[tuple[str, bytes]], scoring: dict, batch:
     return time.perf_counter() - started
 
 
-def service(api: BatchEndpointsClient, store: Storage, endpoint: str,
+def service(api: BatchClient, store: Storage, endpoint: str,
             files: list[tuple[str, bytes]]) -> float:
     folder = f"bench/{uuid.uuid4().hex[:8]}"
     container = store.container("workspaceblobstore")
     for name, blob in files:
         container.upload_blob(f"{folder}/{name}", blob)
     started = time.perf_counter()
-    job = api.invoke(endpoint, f"azureml://datastores/workspaceblobstore/paths/{folder}")
-    api.wait(job["name"], timeout=1800, interval=0.02)
+    job = api.batch_endpoints.invoke(
+        endpoint, input=f"azureml://datastores/workspaceblobstore/paths/{folder}")
+    api.jobs.stream(job.name, timeout=1800, interval=0.02)
     return time.perf_counter() - started
 
 
-def deploy(api: BatchEndpointsClient, name: str, model: bytes, scoring: dict,
-           settings: dict) -> str:
+def deploy(api: BatchClient, name: str, model: bytes, scoring: dict,
+           settings: dict, tmp: Path) -> str:
     version = uuid.uuid4().hex[:8]
-    api.create_model(name, version, data=model)
+    (tmp / f"{name}.onnx").write_bytes(model)
+    api.models.create_or_update(Model(name=name, version=version,
+                                      path=str(tmp / f"{name}.onnx")))
     endpoint = f"{name}-{version[:4]}"
-    api.create_or_update_endpoint(endpoint)
-    api.create_or_update_deployment(endpoint, "bench", {
-        "model": f"{name}:{version}", "scoring": scoring, **settings})
+    api.batch_endpoints.begin_create_or_update(
+        load_batch_endpoint(params_override=[{"name": endpoint}])).result()
+    api.batch_deployments.begin_create_or_update(load_batch_deployment(params_override=[{
+        "name": "bench", "endpoint_name": endpoint, "model": f"{name}:{version}",
+        "scoring": scoring, **settings}])).result()
     return endpoint
 
 
@@ -80,17 +85,17 @@ def main(argv: list[str] | None = None) -> int:
                                    server.connection_string, host_json=ROOT / "host.json")
             store = Storage.from_connection_string(server.connection_string)
             with HostProcess(project, workers=args.workers) as host, \
-                    BatchEndpointsClient(host.api, host.function_key) as api:
+                    BatchClient(host.api, host.function_key) as api:
                 heavy = models.heavy_cnn()
                 photos = data.photos(args.heavy_files, size=models.HEAVY_SIZE)
                 heavy_ep = deploy(api, "heavy", heavy, models.heavy_scoring(), {
                     "settings": {"mini_batch_size": 8},
-                    "resources": {"instance_count": args.workers}})
+                    "resources": {"instance_count": args.workers}}, tmp)
                 light = models.digits_classifier()
                 digits = [(n, b) for n, b, _ in data.digit_pngs(args.light_files)]
                 light_ep = deploy(api, "light", light, models.DIGITS_SCORING, {
                     "settings": {"mini_batch_size": 100},
-                    "resources": {"instance_count": args.workers}})
+                    "resources": {"instance_count": args.workers}}, tmp)
                 service(api, store, light_ep, digits[:10])  # warm both paths
                 service(api, store, heavy_ep, photos[:8])
                 for label, ep, model, files, scoring, batch in (

@@ -1,3 +1,5 @@
+"""`python -m client`: the same CLI as the `bep` console command."""
+
 import sys
 
 from client.cli import main

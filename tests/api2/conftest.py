@@ -14,11 +14,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from client import BatchEndpointsClient
+from client import BatchClient
 from devhost import azurite as azurite_process
 from devhost.testing import HostProcess, make_project
 from samples import models
 from shared.storage.clients import Storage
+from tests.e2e.conftest import put_deployment, put_endpoint, register
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = str(uuid.UUID(int=0xA11CE))
@@ -95,7 +96,7 @@ def host(api2_azurite, entra, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def api(host):
-    with BatchEndpointsClient(host.api, host.function_key) as client:
+    with BatchClient(host.api, host.function_key) as client:
         yield client
 
 
@@ -107,10 +108,10 @@ def store(api2_azurite):
 def endpoint_with_digits(api, auth_mode: str) -> str:
     """A new endpoint whose default deployment scores 8x8 digit PNGs."""
     name = f"{auth_mode.replace('_', '')}-{uuid.uuid4().hex[:6]}"
-    api.create_model("digits-api2", name, data=models.digits_classifier())
-    api.create_or_update_endpoint(name, {"auth_mode": auth_mode})
-    api.create_or_update_deployment(name, "blue", {"model": f"digits-api2:{name}",
-                                                   "scoring": models.DIGITS_SCORING})
+    register(api, "digits-api2", name, models.digits_classifier())
+    put_endpoint(api, name, {"auth_mode": auth_mode})
+    put_deployment(api, name, "blue", {"model": f"azureml:digits-api2:{name}",
+                                       "scoring": models.DIGITS_SCORING})
     return name
 
 

@@ -29,9 +29,9 @@ def invoke_body(path: str) -> dict:
 
 def test_a_good_token_runs_a_job_through_the_token_door(host, api, store, entra,
                                                         aad_endpoint):
-    endpoint = api.get_endpoint(aad_endpoint)
-    assert endpoint["scoring_uri"] == f"{host.api}/aad/endpoints/{aad_endpoint}/jobs"
-    got = httpx.post(endpoint["scoring_uri"], json=invoke_body(upload_digits(store)),
+    endpoint = api.batch_endpoints.get(aad_endpoint)
+    assert endpoint.scoring_uri == f"{host.api}/aad/endpoints/{aad_endpoint}/jobs"
+    got = httpx.post(endpoint.scoring_uri, json=invoke_body(upload_digits(store)),
                      headers=entra.bearer())
     assert got.status_code == 202, got.text
     job = got.json()
@@ -46,7 +46,7 @@ def test_a_good_token_runs_a_job_through_the_token_door(host, api, store, entra,
     score = httpx.get(f"{host.api}/aad/jobs/{job['name']}/outputs/score",
                       headers=entra.bearer())
     assert score.status_code == 200 and score.text.count("\n") == 4  # header + 3 rows
-    listed = httpx.get(endpoint["scoring_uri"], headers=entra.bearer())
+    listed = httpx.get(endpoint.scoring_uri, headers=entra.bearer())
     assert [j["name"] for j in listed.json()["value"]] == [job["name"]]
     keyed = httpx.get(f"{host.api}/jobs/{job['name']}",
                       headers={"x-functions-key": host.function_key})
@@ -104,13 +104,13 @@ def test_function_keys_are_refused_on_aad_token_endpoints(host, api, aad_endpoin
                             headers={"Authorization": "Bearer x"})
     assert bearer_only.status_code == 401 and bearer_only.content == b""  # the host's 401
     # management stays with function keys
-    assert api.get_endpoint(aad_endpoint)["auth_mode"] == "aad_token"
+    assert api.batch_endpoints.get(aad_endpoint).auth_mode == "aad_token"
 
 
 def test_key_endpoints_keep_function_keys_and_refuse_tokens(host, api, entra, key_endpoint):
-    assert api.get_endpoint(key_endpoint)["scoring_uri"].endswith(
+    assert api.batch_endpoints.get(key_endpoint).scoring_uri.endswith(
         f"/api/endpoints/{key_endpoint}/jobs")
-    assert api.list_jobs(key_endpoint) == []
+    assert list(api.batch_endpoints.list_jobs(key_endpoint)) == []
     got = httpx.get(f"{host.api}/aad/endpoints/{key_endpoint}/jobs", headers=entra.bearer())
     assert got.status_code == 401
     assert "uses auth_mode key" in got.json()["error"]["message"]

@@ -19,6 +19,7 @@ from selenium.webdriver.common.keys import Keys
 from devhost.testing import wait_for
 from samples import data, models
 from tests.browser.studio import HOW_TO_ENABLE
+from tests.e2e.conftest import register
 
 if HOW_TO_ENABLE:
     pytest.skip(HOW_TO_ENABLE, allow_module_level=True)
@@ -44,7 +45,7 @@ def sample_inputs(store, api):
     container.upload_blob(f"{FOLDER}/zz-corrupt.png", data.CORRUPT_PNG, overwrite=True)
     # a drop for no endpoint: the host rejects it while the other steps run
     store.container("inbox").upload_blob("no-such-endpoint/day-1/a.png", b"x", overwrite=True)
-    api.create_model("studio-digits", "2", data=models.digits_classifier())
+    register(api, "studio-digits", "2", models.digits_classifier())
 
 
 def test_the_page_asks_for_the_key_and_explains_a_wrong_one(studio, service):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from client import BatchEndpointsClient
+from client import BatchClient, Model, load_batch_deployment, load_batch_endpoint
 from devhost import azurite as azurite_process
 from devhost.testing import HostProcess, make_project
 from samples import models
@@ -38,8 +40,34 @@ def service(e2e_azurite, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def api(service):
-    with BatchEndpointsClient(service.api, service.function_key) as client:
+    with BatchClient(service.api, service.function_key) as client:
         yield client
+
+
+def register(api: BatchClient, name: str, version: str, onnx: bytes) -> Model:
+    """Register ONNX bytes (the client registers files, as azure-ai-ml does)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx"
+        path.write_bytes(onnx)
+        return api.models.create_or_update(Model(name=name, version=version, path=str(path)))
+
+
+def put_endpoint(api: BatchClient, name: str, fields: dict[str, Any] | None = None):
+    endpoint = load_batch_endpoint(params_override=[{"name": name, **(fields or {})}])
+    return api.batch_endpoints.begin_create_or_update(endpoint).result()
+
+
+def put_deployment(api: BatchClient, endpoint: str, name: str, fields: dict[str, Any]):
+    deployment = load_batch_deployment(
+        params_override=[{"name": name, "endpoint_name": endpoint, **fields}])
+    return api.batch_deployments.begin_create_or_update(deployment).result()
+
+
+def output(api: BatchClient, job: str, output_name: str = "score") -> bytes:
+    """One output's bytes (the client downloads to a folder, as `az ml job download`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        (path,) = api.jobs.download(job, output_name=output_name, download_path=folder)
+        return path.read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +79,11 @@ def store(e2e_azurite):
 def digits_endpoint(api):
     """An endpoint with two deployments of the digits model (blue is the default)."""
     name = "digits-" + uuid.uuid4().hex[:6]
-    api.create_model("digits-e2e", "1", data=models.digits_classifier())
-    api.create_model("digits-e2e", "2", data=models.digits_classifier())
-    api.create_or_update_endpoint(name, {"description": "e2e"})
+    register(api, "digits-e2e", "1", models.digits_classifier())
+    register(api, "digits-e2e", "2", models.digits_classifier())
+    put_endpoint(api, name, {"description": "e2e"})
     for deployment, version in (("blue", "1"), ("green", "2")):
-        api.create_or_update_deployment(name, deployment, {
+        put_deployment(api, name, deployment, {
             "model": f"azureml:digits-e2e:{version}", "scoring": models.DIGITS_SCORING,
             "settings": {"mini_batch_size": 5}, "resources": {"instance_count": 2}})
     return name

@@ -12,10 +12,12 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import pytest
+from azure.core.exceptions import HttpResponseError
 
-from client.batch_client import ApiError
+from client import Model
 from devhost.testing import wait_for
 from samples import data, models
+from tests.e2e.conftest import output, put_deployment, put_endpoint, register
 
 
 def upload(store, folder, files, container="workspaceblobstore"):
@@ -33,23 +35,23 @@ def test_images_end_to_end_match_onnxruntime(api, store, digits_endpoint):
     files = data.digit_pngs(23)
     path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in files])
     started = time.monotonic()
-    job = api.invoke(digits_endpoint, path)
+    job = api.batch_endpoints.invoke(digits_endpoint, input=path)
     assert time.monotonic() - started < 5
-    assert job["status"] in ("Queued", "Preparing", "Running")
-    assert job["properties"]["status"] == job["status"]
-    done = api.wait(job["name"], timeout=120)
-    assert done["deployment_name"] == "blue"
-    assert done["progress"]["mini_batches"] == {"total": 5, "planned": 5, "succeeded": 5,
+    assert job.status in ("Queued", "Preparing", "Running")
+    assert job.extra["properties"]["status"] == job.status
+    done = api.jobs.stream(job.name, timeout=120)
+    assert done.deployment_name == "blue"
+    assert done.progress["mini_batches"] == {"total": 5, "planned": 5, "succeeded": 5,
                                                 "failed": 0, "canceled": 0, "pending": 0}
-    out = rows(api.download(job["name"], "score"))
+    out = rows(output(api, job.name, "score"))
     session = ort.InferenceSession(models.digits_classifier(),
                                    providers=["CPUExecutionProvider"])
     want = session.run(None, {"X": np.stack([x for _, _, x in files])})[0]
     assert [r["file_name"] for r in out] == [n for n, _, _ in files]
     assert [int(r["prediction"]) for r in out] == [int(v) for v in want]
-    summary = json.loads(api.download(job["name"], "summary"))
+    summary = json.loads(output(api, job.name, "summary"))
     assert summary["model"]["sha256"] and summary["items"] == {"succeeded": 23, "failed": 0}
-    assert "Mini-batches: 5 total" in api.job_logs(job["name"])
+    assert "Mini-batches: 5 total" in api.jobs.get_logs(job.name)
 
 
 def test_invoke_answers_202_with_location_and_rest_body(service, api, store, digits_endpoint):
@@ -73,21 +75,21 @@ def test_invoke_answers_202_with_location_and_rest_body(service, api, store, dig
 
 def test_tabular_overrides_and_output_path(api, store):
     name = "tab-" + uuid.uuid4().hex[:6]
-    api.create_model("diabetes-e2e", name, data=models.diabetes_regressor())
-    api.create_or_update_endpoint(name)
-    api.create_or_update_deployment(name, "gbr", {
+    register(api, "diabetes-e2e", name, models.diabetes_regressor())
+    put_endpoint(api, name)
+    put_deployment(api, name, "gbr", {
         "model": f"diabetes-e2e:{name}", "scoring": models.DIABETES_SCORING,
         "mini_batch_size": 10})  # AML's legacy root-level layout
     folder = uuid.uuid4().hex
     path = upload(store, folder, [("a.csv", data.diabetes_csv(30)),
                                   ("b.csv", data.diabetes_csv(12))])
     out = f"azureml://datastores/workspaceblobstore/paths/results/{folder}"
-    job = api.invoke(name, path, output_path=out, output_file_name="scores.csv",
-                     mini_batch_size=1)
-    done = api.wait(job["name"], timeout=60)
-    assert done["outputs"]["score"]["path"].endswith(f"results/{folder}/scores.csv")
-    assert done["progress"]["items"] == {"succeeded": 42, "failed": 0}
-    out_rows = rows(api.download(job["name"]))
+    job = api.batch_endpoints.invoke(name, input=path, output_path=out,
+                                     output_file_name="scores.csv", mini_batch_size=1)
+    done = api.jobs.stream(job.name, timeout=60)
+    assert done.outputs["score"]["path"].endswith(f"results/{folder}/scores.csv")
+    assert done.progress["items"] == {"succeeded": 42, "failed": 0}
+    out_rows = rows(output(api, job.name))
     assert [(r["file_name"], r["row"]) for r in out_rows][:2] == [("a.csv", "0"), ("a.csv", "1")]
     assert len(out_rows) == 42 and out_rows[-1]["file_name"] == "b.csv"
 
@@ -95,59 +97,60 @@ def test_tabular_overrides_and_output_path(api, store):
 def test_repeatability_request_id_returns_the_same_job(api, store, digits_endpoint):
     path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(2)])
     rid = str(uuid.uuid4())
-    first = api.invoke(digits_endpoint, path, request_id=rid)
-    second = api.invoke(digits_endpoint, path, request_id=rid)
-    assert first["name"] == second["name"]
-    api.wait(first["name"], timeout=60)
+    first = api.batch_endpoints.invoke(digits_endpoint, input=path, repeatability_request_id=rid)
+    second = api.batch_endpoints.invoke(digits_endpoint, input=path, repeatability_request_id=rid)
+    assert first.name == second.name
+    api.jobs.stream(first.name, timeout=60)
 
 
 def test_cancel_through_the_api(api, store, digits_endpoint):
     # 300 one-file mini-batches one at a time take seconds; the cancel lands in milliseconds
     path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(300)])
-    job = api.invoke(digits_endpoint, path, mini_batch_size=1, instance_count=1)
-    api.cancel_job(job["name"])
-    done = api.wait(job["name"], timeout=120, raise_on_failure=False)
-    assert done["status"] == "Canceled", done["error"]
-    p = done["progress"]["mini_batches"]
+    job = api.batch_endpoints.invoke(digits_endpoint, input=path, mini_batch_size=1,
+                                     instance_count=1)
+    api.jobs.begin_cancel(job.name)
+    done = api.jobs.stream(job.name, timeout=120, raise_on_failure=False)
+    assert done.status == "Canceled", done.error
+    p = done.progress["mini_batches"]
     assert p["succeeded"] + p["canceled"] == p["total"] and p["succeeded"] < 300
 
 
 def test_killed_worker_loses_and_duplicates_nothing(service, api, store):
     name = "heavy-" + uuid.uuid4().hex[:6]
-    api.create_model("cnn-e2e", name, data=models.heavy_cnn(96))
-    api.create_or_update_endpoint(name)
-    api.create_or_update_deployment(name, "cnn", {
+    register(api, "cnn-e2e", name, models.heavy_cnn(96))
+    put_endpoint(api, name)
+    put_deployment(api, name, "cnn", {
         "model": f"cnn-e2e:{name}", "scoring": models.heavy_scoring(96),
         "settings": {"mini_batch_size": 4, "max_concurrency_per_instance": 2}})
     photos = data.photos(40, size=96)
     path = upload(store, uuid.uuid4().hex, photos)
-    job = api.invoke(name, path)
-    wait_for(lambda: api.get_job(job["name"])["progress"]["mini_batches"]["succeeded"] >= 1,
+    job = api.batch_endpoints.invoke(name, input=path)
+    wait_for(lambda: api.jobs.get(job.name).progress["mini_batches"]["succeeded"] >= 1,
              60, message="the first mini-batch")
     service.kill_worker(0)
-    done = api.wait(job["name"], timeout=180)
-    out = rows(api.download(job["name"]))
+    done = api.jobs.stream(job.name, timeout=180)
+    out = rows(output(api, job.name))
     assert [r["file_name"] for r in out] == [n for n, _ in photos]
-    assert done["progress"]["items"]["succeeded"] == 40
+    assert done.progress["items"]["succeeded"] == 40
 
 
 def test_endpoint_delete_keeps_jobs_and_outputs(api, store):
     name = "gone-" + uuid.uuid4().hex[:6]
-    api.create_model("digits-gone", name, data=models.digits_classifier())
-    api.create_or_update_endpoint(name)
-    api.create_or_update_deployment(name, "only", {"model": f"digits-gone:{name}",
+    register(api, "digits-gone", name, models.digits_classifier())
+    put_endpoint(api, name)
+    put_deployment(api, name, "only", {"model": f"digits-gone:{name}",
                                                    "scoring": models.DIGITS_SCORING})
-    with pytest.raises(ApiError) as err:
-        api.delete_deployment(name, "only")
+    with pytest.raises(HttpResponseError) as err:
+        api.batch_deployments.begin_delete("only", name).result()
     assert err.value.status_code == 409
     path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(2)])
-    job = api.invoke(name, path)
-    api.wait(job["name"], timeout=60)
-    api.delete_endpoint(name)
-    with pytest.raises(ApiError):
-        api.get_endpoint(name)
-    assert api.get_job(job["name"])["status"] == "Completed"
-    assert len(rows(api.download(job["name"]))) == 2
+    job = api.batch_endpoints.invoke(name, input=path)
+    api.jobs.stream(job.name, timeout=60)
+    api.batch_endpoints.begin_delete(name).result()
+    with pytest.raises(HttpResponseError):
+        api.batch_endpoints.get(name)
+    assert api.jobs.get(job.name).status == "Completed"
+    assert len(rows(output(api, job.name))) == 2
 
 
 @pytest.mark.parametrize("method, route, body, status, target", [
@@ -174,31 +177,33 @@ def test_bad_model_bytes_and_bad_inputs(service, api, digits_endpoint):
     assert httpx.get(f"{service.api}/models/junk/versions/1", headers={
         "x-functions-key": service.function_key}).status_code == 404  # nothing stored
     for path in ("https://example.com/data/", "/etc", "batch-models/x",
-                 "azureml://datastores/nope/paths/x"):
-        with pytest.raises(ApiError) as err:
-            api.invoke(digits_endpoint, path)
-        assert err.value.status_code in (400, 404)
+                 "azureml://datastores/nope/paths/x"):  # raw: the client uploads local paths
+        r = httpx.post(f"{service.api}/endpoints/{digits_endpoint}/jobs",
+                       json={"inputs": {"input_data": {"type": "uri_folder", "path": path}}},
+                       headers={"x-functions-key": service.function_key})
+        assert r.status_code in (400, 404), path
     assert httpx.get(f"{service.api}/endpoints").status_code == 401
 
 
 def test_default_switched_mid_job_and_job_filters(api, store, digits_endpoint):
     path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in data.digit_pngs(20)])
-    job = api.invoke(digits_endpoint, path, mini_batch_size=1, instance_count=1)
-    api.create_or_update_endpoint(digits_endpoint, {"defaults": {"deployment_name": "green"}})
+    job = api.batch_endpoints.invoke(digits_endpoint, input=path, mini_batch_size=1,
+                                     instance_count=1)
+    put_endpoint(api, digits_endpoint, {"defaults": {"deployment_name": "green"}})
     try:
-        done = api.wait(job["name"], timeout=120)
+        done = api.jobs.stream(job.name, timeout=120)
     finally:
-        api.create_or_update_endpoint(digits_endpoint,
+        put_endpoint(api, digits_endpoint,
                                       {"defaults": {"deployment_name": "blue"}})
-    assert done["deployment_name"] == "blue" and done["model"] == "azureml:digits-e2e:1"
-    blue = api._call("GET", f"/endpoints/{digits_endpoint}/deployments/blue/jobs").json()
-    assert job["name"] in [j["name"] for j in blue["value"]]
-    green = api._call("GET", f"/endpoints/{digits_endpoint}/deployments/green/jobs").json()
-    assert job["name"] not in [j["name"] for j in green["value"]]
-    completed = api.list_jobs(digits_endpoint, status="Completed")
-    assert job["name"] in [j["name"] for j in completed]
-    assert not api.list_jobs(digits_endpoint, status="Canceled") or all(
-        j["status"] == "Canceled" for j in api.list_jobs(digits_endpoint, status="Canceled"))
+    assert done.deployment_name == "blue" and done.model == "azureml:digits-e2e:1"
+    blue = api.batch_deployments.list_jobs(digits_endpoint, "blue")
+    assert job.name in [j.name for j in blue]
+    green = api.batch_deployments.list_jobs(digits_endpoint, "green")
+    assert job.name not in [j.name for j in green]
+    completed = api.batch_endpoints.list_jobs(digits_endpoint, status="Completed")
+    assert job.name in [j.name for j in completed]
+    canceled = list(api.batch_endpoints.list_jobs(digits_endpoint, status="Canceled"))
+    assert all(j.status == "Canceled" for j in canceled)
 
 
 def test_poisoned_minibatch_through_the_host_still_ends_the_job(api, store):
@@ -206,29 +211,29 @@ def test_poisoned_minibatch_through_the_host_still_ends_the_job(api, store):
     maxDequeueCount, so the host poisons the message and the poison trigger fails the
     mini-batch's files: the job still completes, with the reason in errors.csv."""
     name = "poison-" + uuid.uuid4().hex[:6]
-    api.create_model("cnn-poison", name, data=models.heavy_cnn())
-    api.create_or_update_endpoint(name)
-    api.create_or_update_deployment(name, "slow", {
+    register(api, "cnn-poison", name, models.heavy_cnn())
+    put_endpoint(api, name)
+    put_deployment(api, name, "slow", {
         "model": f"cnn-poison:{name}", "scoring": models.heavy_scoring(),
         "settings": {"mini_batch_size": 24,
                      "retry_settings": {"max_retries": 10, "timeout": 1}}})
     path = upload(store, uuid.uuid4().hex, data.photos(24, size=64))
-    job = api.invoke(name, path)
-    done = api.wait(job["name"], timeout=240)
-    assert done["progress"]["mini_batches"]["failed"] == 1
-    assert done["progress"]["items"] == {"succeeded": 0, "failed": 24}
-    errors = rows(api.download(job["name"], "errors"))
+    job = api.batch_endpoints.invoke(name, input=path)
+    done = api.jobs.stream(job.name, timeout=240)
+    assert done.progress["mini_batches"]["failed"] == 1
+    assert done.progress["items"] == {"succeeded": 0, "failed": 24}
+    errors = rows(output(api, job.name, "errors"))
     assert len(errors) == 24 and "poisoned" in errors[0]["reason"]
 
 
 def test_model_conflict_and_upload_by_path(api, store):
     name = "dup-" + uuid.uuid4().hex[:6]
-    api.create_model(name, "1", data=models.digits_classifier())
-    with pytest.raises(ApiError) as err:
-        api.create_model(name, "1", data=models.digits_classifier())
+    register(api, name, "1", models.digits_classifier())
+    with pytest.raises(HttpResponseError) as err:
+        register(api, name, "1", models.digits_classifier())
     assert err.value.status_code == 409
     store.container("workspaceblobstore").upload_blob(f"models/{name}.onnx",
                                                       models.digits_classifier())
-    doc = api.create_model(name, "2", datastore_path=(
-        f"azureml://datastores/workspaceblobstore/paths/models/{name}.onnx"))
-    assert doc["sha256"] == api.get_model(name, "1")["sha256"]
+    doc = api.models.create_or_update(Model(name=name, version="2", path=(
+        f"azureml://datastores/workspaceblobstore/paths/models/{name}.onnx")))
+    assert doc.sha256 == api.models.get(name, "1").sha256

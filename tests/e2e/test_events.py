@@ -12,10 +12,11 @@ import pytest
 
 from devhost.testing import wait_for
 from samples import data
+from tests.e2e.conftest import output, put_deployment, put_endpoint
 
 
 def jobs_for(api, endpoint):
-    return api.list_jobs(endpoint)
+    return api.batch_endpoints.list_jobs(endpoint)
 
 
 def test_200_files_and_marker_make_one_job(api, store, digits_endpoint):
@@ -25,13 +26,13 @@ def test_200_files_and_marker_make_one_job(api, store, digits_endpoint):
         inbox.upload_blob(f"{folder}/{name}", blob)
     inbox.upload_blob(f"{folder}/_READY", b"")
     job = wait_for(lambda: [j for j in jobs_for(api, digits_endpoint)
-                            if j["inputs"]["input_data"]["path"].endswith(folder)], 60,
+                            if j.inputs["input_data"]["path"].endswith(folder)], 60,
                    message="the drop's job")[0]
-    done = api.wait(job["name"], timeout=180)
-    assert done["started_by"] == "blob-drop" and done["progress"]["files"] == 200
-    assert len(api.download(job["name"]).decode().splitlines()) == 201
+    done = api.jobs.stream(job.name, timeout=180)
+    assert done.started_by == "blob-drop" and done.progress["files"] == 200
+    assert len(output(api, job.name).decode().splitlines()) == 201
     same = [j for j in jobs_for(api, digits_endpoint)
-            if j["inputs"]["input_data"]["path"].endswith(folder)]
+            if j.inputs["input_data"]["path"].endswith(folder)]
     assert len(same) == 1
 
 
@@ -41,9 +42,9 @@ def test_quiet_window_groups_a_folder(api, store, digits_endpoint):
     for name, blob, _ in data.digit_pngs(7):
         inbox.upload_blob(f"{folder}/{name}", blob)
     job = wait_for(lambda: [j for j in jobs_for(api, digits_endpoint)
-                            if j["inputs"]["input_data"]["path"].endswith(folder)], 60,
+                            if j.inputs["input_data"]["path"].endswith(folder)], 60,
                    message="the quiet-window job")[0]
-    assert api.wait(job["name"], timeout=60)["progress"]["files"] == 7
+    assert api.jobs.stream(job.name, timeout=60).progress["files"] == 7
 
 
 def eventgrid(service, events, schema="eventgrid"):
@@ -90,12 +91,12 @@ def test_eventgrid_blob_created_events_start_one_job(service, api, store, digits
             assert eventgrid(service, event, schema).status_code == 202
     assert eventgrid(service, events).status_code == 202  # all again, as one batch
     jobs = wait_for(lambda: [j for j in jobs_for(api, digits_endpoint)
-                             if j["inputs"]["input_data"]["path"].endswith(folder)], 60,
+                             if j.inputs["input_data"]["path"].endswith(folder)], 60,
                     message="the event's job")
-    done = api.wait(jobs[0]["name"], timeout=60)
-    assert done["progress"]["files"] == 4
+    done = api.jobs.stream(jobs[0].name, timeout=60)
+    assert done.progress["files"] == 4
     assert len([j for j in jobs_for(api, digits_endpoint)
-                if j["inputs"]["input_data"]["path"].endswith(folder)]) == 1
+                if j.inputs["input_data"]["path"].endswith(folder)]) == 1
 
 
 def test_drop_for_unknown_endpoint_is_recorded(service, store):
@@ -124,24 +125,24 @@ def test_job_event_delivered_to_webhook(api, store, digits_endpoint):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     name = "hooked-" + uuid.uuid4().hex[:6]
     try:
-        endpoint = api.get_endpoint(digits_endpoint)
-        deployment = api._call("GET", f"/endpoints/{digits_endpoint}/deployments/blue").json()
-        api.create_or_update_endpoint(name, {"notifications": {
+        endpoint = api.batch_endpoints.get(digits_endpoint)
+        deployment = api.batch_deployments.get("blue", digits_endpoint)
+        put_endpoint(api, name, {"notifications": {
             "webhook_url": f"http://127.0.0.1:{server.server_port}/events"}})
-        api.create_or_update_deployment(name, "blue", {
-            "model": deployment["model"], "scoring": deployment["scoring"]})
+        put_deployment(api, name, "blue", {
+            "model": deployment.model, "scoring": deployment.scoring})
         folder = uuid.uuid4().hex
         for n, blob, _ in data.digit_pngs(3):
             store.container("workspaceblobstore").upload_blob(f"{folder}/{n}", blob)
-        job = api.invoke(name, f"workspaceblobstore/{folder}")
-        api.wait(job["name"], timeout=60)
+        job = api.batch_endpoints.invoke(name, input=f"workspaceblobstore/{folder}")
+        api.jobs.stream(job.name, timeout=60)
         wait_for(lambda: received, 30, message="the job event")
     finally:
         server.shutdown()
-    assert endpoint["name"] == digits_endpoint
+    assert endpoint.name == digits_endpoint
     event = received[0]
     assert event["type"] == "BatchEndpoints.Job.Completed"
-    assert event["data"]["job_name"] == job["name"] and event["data"]["endpoint_name"] == name
+    assert event["data"]["job_name"] == job.name and event["data"]["endpoint_name"] == name
     assert event["data"]["deployment_name"] == "blue"
 
 
