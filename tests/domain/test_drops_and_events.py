@@ -116,7 +116,8 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint):
+def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint, monkeypatch):
+    monkeypatch.setenv("BATCH_ALLOW_LOOPBACK_WEBHOOKS", "true")  # the receiver is on 127.0.0.1
     _Receiver.received, _Receiver.fail_first = [], 1
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -3,7 +3,13 @@ import pytest
 from shared import names
 from shared.errors import ValidationError
 from shared.jobs import invoke
-from shared.resources.settings import DeploymentSettings, apply_overrides, parse_deployment_settings
+from shared.resources.schemas import parse
+from shared.resources.schemas.resources import DeploymentBody
+from shared.resources.settings import DeploymentSettings, apply_overrides
+
+
+def parse_deployment_settings(body: dict) -> DeploymentSettings:
+    return parse(DeploymentBody, {"model": "m:1", **body}).value.resolved_settings()
 
 
 def test_defaults_are_azure_mls():
@@ -86,7 +92,14 @@ def test_aml_rest_invoke_body_and_header_deployment():
     ({"inputs": {"a": {"path": "x"}}, "surprise": 1}, "surprise"),
     ({"properties": {"InputData": {"a": {"JobInputType": "Literal", "Uri": "x"}}}},
      "properties.InputData.a.JobInputType"),
-    ({"inputs": {"a": {"path": "x"}}, "outputs": {"other": {}}}, "outputs"),
+    ({"inputs": {"a": {"path": "x"}}, "outputs": {"other": {}}}, "outputs.other"),
+    ({"inputs": {"a": {"path": "x"}}, "mini_batch_size": "²"}, "mini_batch_size"),
+    ({"inputs": {"a": {"path": "x"}}, "retry_settings": {"timeout": "²"}},
+     "retry_settings.timeout"),
+    ({"inputs": {"a": {"path": "x"}}, "params_override": [{"mini_batch_size": 0}]},
+     "params_override.mini_batch_size"),
+    ({"properties": {"inputData": {"a": {"uri": "x"}}, "miniBatchSize": True}},
+     "properties.miniBatchSize"),
 ])
 def test_bad_invoke_bodies(body, field):
     with pytest.raises(ValidationError) as err:
