@@ -5,11 +5,12 @@
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
     blueprints/events.py          queue job-ended CloudEvents out
     blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
+    blueprints/openapi_api.py     HTTP  the OpenAPI document and its readable page
 """
 
 import azure.functions as func
 
-from blueprints import drops, events, jobs_api, pipeline, resources_api
+from blueprints import drops, events, jobs_api, openapi_api, pipeline, resources_api
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
@@ -17,3 +18,4 @@ app.register_functions(jobs_api.bp)
 app.register_functions(pipeline.bp)
 app.register_functions(events.bp)
 app.register_functions(drops.bp)
+app.register_functions(openapi_api.bp)

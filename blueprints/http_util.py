@@ -57,7 +57,7 @@ def paged_response(req: func.HttpRequest, page: paging.Page,
         parts = urlsplit(req.url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("$skiptoken", "code")]
         query.append(("$skiptoken", page.next_token))
-        body["nextLink"] = urlunsplit(parts._replace(query=urlencode(query)))
+        body["nextLink"] = urlunsplit(parts._replace(query=urlencode(query, safe="$")))
     return json_response(body)
 
 

@@ -64,6 +64,16 @@ class BatchEndpointsClient:
             raise ApiError(response)
         return response
 
+    def _list(self, url: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paged list, following `nextLink`."""
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        while next_url:
+            page = self._call("GET", next_url, params=params if next_url == url else None).json()
+            items += page["value"]
+            next_url = page.get("nextLink")
+        return items
+
     # models and datastores
     def create_model(self, name: str, version: str, path: str | Path | None = None, *,
                      data: bytes | None = None, datastore_path: str | None = None,
@@ -92,7 +102,7 @@ class BatchEndpointsClient:
         return self._call("GET", f"/endpoints/{name}").json()
 
     def list_endpoints(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/endpoints").json()["value"]
+        return self._list("/endpoints")
 
     def delete_endpoint(self, name: str) -> None:
         self._call("DELETE", f"/endpoints/{name}")
@@ -126,7 +136,7 @@ class BatchEndpointsClient:
                   ) -> list[dict[str, Any]]:
         url = f"/endpoints/{endpoint}/jobs" if endpoint else "/jobs"
         params = {"status": status} if status else {}
-        return self._call("GET", url, params=params).json()["value"]
+        return self._list(url, params)
 
     def cancel_job(self, name: str) -> dict[str, Any]:
         return self._call("POST", f"/jobs/{name}/cancel").json()

@@ -83,7 +83,7 @@ def test_unknown_endpoint_and_missing_default_are_recorded(storage, endpoint):
     endpoints.create_or_update(storage, "nodefault-" + endpoint[-8:], {})
     _, outcome2 = drop(storage, f"nodefault-{endpoint[-8:]}/x/a.png", b"x")
     assert "no default deployment" in outcome2
-    rejected = {r["blob"]: r["reason"] for r in drops.list_rejected(storage)}
+    rejected = {r["blob"]: r["reason"] for r in drops.list_rejected(storage).items}
     assert "no batch endpoint" in rejected["no-such-endpoint/x/a.png"]
 
 
