@@ -175,7 +175,9 @@ def _operation(op: Op, ref) -> dict[str, Any]:
         out["responses"].update({
             "400": {**error, "description": "a field broke a rule"},
             "401": {"description": "no valid function key (empty body)"},
-            "404": {**error, "description": "not found"},
+            "404": {"description": "not found; text/plain when no route matches the URL (the "
+                    "Functions host's own answer)", "content": {
+                        **error["content"], "text/plain": {"schema": {"type": "string"}}}},
             "409": {**error, "description": "conflict"},
             "503": {**error, "description": "storage unreachable"},
         })

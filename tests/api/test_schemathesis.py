@@ -1,0 +1,33 @@
+"""schemathesis against the real local host: generated requests for every operation of
+/api/openapi.json (valid and invalid), bounded in examples and time. No answer may be a
+5xx, and every answer must conform to the document (status, content type, schema)."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from shared.resources import openapi
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+
+
+# The document the host serves at /api/openapi.json (test_contract.py checks it is served).
+schema = schemathesis.openapi.from_dict(openapi.document())
+
+
+@schema.parametrize()
+@settings(max_examples=10, deadline=None, phases=[Phase.generate],
+          suppress_health_check=list(HealthCheck))
+@pytest.mark.timeout(60)
+def test_api_conforms_and_never_fails(case, service):
+    case.call_and_validate(base_url=service.api, checks=CHECKS, timeout=30,
+                           headers={"x-functions-key": service.function_key})
