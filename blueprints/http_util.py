@@ -63,10 +63,10 @@ def paged_response(req: func.HttpRequest, page: paging.Page,
 
 def redact(url: str) -> str:
     """The URL with any `code=` key hidden, for logs."""
-    return _CODE.sub(r"\1code=***", url)
+    return _CODE.sub(r"\1\2=***", url)
 
 
-_CODE = re.compile(r"([?&])code=[^&#]*", re.IGNORECASE)
+_CODE = re.compile(r"([?&])(code)=[^&#]*", re.IGNORECASE)
 
 
 def api_base(req: func.HttpRequest, marker: str) -> str:

@@ -119,3 +119,8 @@ def test_openapi_document_and_reference_page_are_served(service):
     page = httpx.get(f"{service.api}/docs")
     assert page.status_code == 200 and "BatchEndpoints_Invoke" not in page.text
     assert "/endpoints/{endpoint}/jobs" in page.text and "<script" not in page.text
+
+
+def test_the_master_key_is_never_printed(service):
+    call(service, "GET", f"/jobs?code={service.keys['masterKey']}")
+    assert service.keys["masterKey"] not in service.logs()
