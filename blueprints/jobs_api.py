@@ -46,9 +46,10 @@ def _endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
                   or req.headers.get("repeatability_request-id"))
     job, _ = invoke.invoke(storage, name, request, request_id)
     resource = with_warnings(views.job_resource(job, base), list(request.warnings))
+    location = {"Location": f"{base}/jobs/{job.name}"}
     if request.azure_ml_shape:  # Azure ML answers its REST invoke with 200 and the job
-        return json_response(views.without_nulls(resource), status=200)
-    return json_response(resource, status=202, headers={"Location": f"{base}/jobs/{job.name}"})
+        return json_response(views.without_nulls(resource), status=200, headers=location)
+    return json_response(resource, status=202, headers=location)
 
 
 @bp.route(route="endpoints/{endpoint}/deployments/{deployment}/jobs", methods=["GET"])
