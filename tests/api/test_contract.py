@@ -124,3 +124,17 @@ def test_openapi_document_and_reference_page_are_served(service):
 def test_the_master_key_is_never_printed(service):
     call(service, "GET", f"/jobs?code={service.keys['masterKey']}")
     assert service.keys["masterKey"] not in service.logs()
+
+
+@pytest.mark.parametrize("how, target", [
+    ({"json": {"path": "workspaceblobstore/m.onnx", "description": {"an": "object"}}},
+     "description"),
+    ({"json": {"path": "workspaceblobstore/m.onnx", "tags": {"a": {"b": "c"}}}}, "tags.a"),
+    ({"content": b"onnx?", "params": {"tags": '{"a": {"b": "c"}}'}}, "tags.a"),
+    ({"content": b"onnx?", "params": {"description": "d" * 5000}}, "description"),
+])
+def test_model_metadata_must_be_strings(service, how, target):
+    headers = {"content-type": "application/json" if "json" in how
+               else "application/octet-stream"}
+    error = error_of(call(service, "PUT", "/models/meta/versions/1", headers=headers, **how))
+    assert error["target"] == target
