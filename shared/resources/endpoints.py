@@ -61,11 +61,10 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
             raise ValidationError(
                 "defaults.deployment_name",
                 f"deployment '{default}' does not exist under endpoint '{name}'")
-    notifications = given.get("notifications", existing.get("notifications")) or {}
-    if notifications.get("webhook_url"):
-        notifications = {"webhook_url": webhooks.check_url(notifications["webhook_url"])}
-    else:
-        notifications = {}
+    notifications = existing.get("notifications") or {}
+    if "notifications" in given:  # checked when set, so an update elsewhere needs no DNS
+        url = (given["notifications"] or {}).get("webhook_url")
+        notifications = {"webhook_url": webhooks.check_url(url)} if url else {}
     now = datetime.now(UTC).isoformat()
     doc = {
         "name": name,
