@@ -97,3 +97,20 @@ def test_rest_shaped_invoke_answers_200_without_nulls(service, api, store, digit
     assert native.status_code == 202 and native.headers["location"].endswith(
         native.json()["name"])
     api.wait(job["name"], timeout=60)
+
+
+def test_job_lists_page_and_filter(service, api, digits_endpoint):
+    """After the jobs above: one job a page, following nextLink; filters in the query."""
+    url, seen = f"/endpoints/{digits_endpoint}/jobs?$top=1", []
+    while url:
+        page = api._call("GET", url.removeprefix(service.api)).json()
+        assert len(page["value"]) <= 1
+        seen += [j["name"] for j in page["value"]]
+        url = page.get("nextLink")
+    assert len(seen) == len(set(seen)) >= 3
+    completed = api.list_jobs(digits_endpoint, status="Completed")
+    on_green = api._call("GET", f"/endpoints/{digits_endpoint}/jobs",
+                         params={"deployment": "green", "status": "Completed"}).json()["value"]
+    assert on_green and all(j["deployment_name"] == "green" and j["status"] == "Completed"
+                            for j in on_green)
+    assert {j["name"] for j in on_green} <= {j["name"] for j in completed} <= set(seen)
