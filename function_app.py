@@ -6,12 +6,22 @@
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
     blueprints/events.py          queue job-ended CloudEvents out
     blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
+    blueprints/openapi_api.py     HTTP  the OpenAPI document and its readable page
     blueprints/studio.py          HTTP  the Studio web page (studio/) and its datastore browser
 """
 
 import azure.functions as func
 
-from blueprints import drops, events, jobs_api, pipeline, preview_api, resources_api, studio
+from blueprints import (
+    drops,
+    events,
+    jobs_api,
+    openapi_api,
+    pipeline,
+    preview_api,
+    resources_api,
+    studio,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
@@ -20,4 +30,5 @@ app.register_functions(preview_api.bp)
 app.register_functions(pipeline.bp)
 app.register_functions(events.bp)
 app.register_functions(drops.bp)
+app.register_functions(openapi_api.bp)
 app.register_functions(studio.bp)

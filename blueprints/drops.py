@@ -7,7 +7,7 @@ import logging
 
 import azure.functions as func
 
-from blueprints.http_util import handles_errors, json_response
+from blueprints.http_util import handles_errors, page_request, paged_response
 from shared.events import drops, eventgrid
 from shared.messages import DROPS_QUEUE, QuietCheck, decode
 from shared.storage.clients import default_storage
@@ -53,7 +53,7 @@ def drop_quiet_check(msg: func.QueueMessage) -> None:
 @bp.route(route="drops/rejected", methods=["GET"])
 @handles_errors
 def rejected_drops(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"value": drops.list_rejected(default_storage())})
+    return paged_response(req, drops.list_rejected(default_storage(), page_request(req)))
 
 
 def _etag(storage, container: str, name: str) -> str:

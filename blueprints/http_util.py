@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-from shared import config
 from shared.errors import BatchEndpointError, StorageUnavailableError, ValidationError
+from shared.resources import paging
+from shared.resources.schemas.limits import load_json
 
 log = logging.getLogger("batch.http")
 
@@ -25,20 +27,46 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def json_body(req: func.HttpRequest, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object, within the size and nesting limits (schemas/limits.py)."""
     raw = req.get_body() or b""
-    if len(raw) > config.MAX_REQUEST_BYTES:
-        raise ValidationError("body", f"is larger than {config.MAX_REQUEST_BYTES} bytes")
     if not raw.strip():
         if required:
             raise ValidationError("body", "is required: send a JSON object")
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValidationError("body", f"is not valid JSON: {e}") from None
+    body = load_json(raw)
     if not isinstance(body, dict):
         raise ValidationError("body", "must be a JSON object")
     return body
+
+
+def with_warnings(doc: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """A resource plus the fields the request carried that were accepted but not used."""
+    return {**doc, "warnings": warnings} if warnings else doc
+
+
+def page_request(req: func.HttpRequest) -> paging.PageRequest:
+    return paging.PageRequest.from_query(req.params)
+
+
+def paged_response(req: func.HttpRequest, page: paging.Page,
+                   render: Callable[[Any], Any] = lambda item: item) -> func.HttpResponse:
+    """`{"value": [...], "nextLink": ...}` as Azure's list APIs answer; `nextLink` repeats
+    the query (filters, `$top`) with the next `$skiptoken`, and never carries a key."""
+    body: dict[str, Any] = {"value": [render(item) for item in page.items]}
+    if page.next_token:
+        parts = urlsplit(req.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("$skiptoken", "code")]
+        query.append(("$skiptoken", page.next_token))
+        body["nextLink"] = urlunsplit(parts._replace(query=urlencode(query, safe="$")))
+    return json_response(body)
+
+
+def redact(url: str) -> str:
+    """The URL with any `code=` key hidden, for logs."""
+    return _CODE.sub(r"\1\2=***", url)
+
+
+_CODE = re.compile(r"([?&])(code)=[^&#]*", re.IGNORECASE)
 
 
 def api_base(req: func.HttpRequest, marker: str) -> str:
@@ -60,14 +88,14 @@ def handles_errors(fn: Callable[[func.HttpRequest], func.HttpResponse]):
             return fn(req)
         except BatchEndpointError as e:
             if e.status >= 500:
-                log.exception("%s %s failed", req.method, req.url)
+                log.exception("%s %s failed", req.method, redact(req.url))
             return json_response(e.to_dict(), status=e.status)
         except (ServiceRequestError, ServiceResponseError) as e:
             log.exception("storage unreachable")
             err = StorageUnavailableError(f"storage is unreachable: {type(e).__name__}")
             return json_response(err.to_dict(), status=err.status)
         except Exception:
-            log.exception("%s %s failed", req.method, req.url)
+            log.exception("%s %s failed", req.method, redact(req.url))
             return json_response(BatchEndpointError("internal error; see the logs").to_dict(),
                                  status=500)
 

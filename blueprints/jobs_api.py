@@ -10,8 +10,16 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from blueprints.bindings import QueueMessagesOut
 from blueprints.endpoint_auth import endpoint_route
-from blueprints.http_util import api_base, handles_errors, json_body, json_response
-from shared import outbox
+from blueprints.http_util import (
+    api_base,
+    handles_errors,
+    json_body,
+    json_response,
+    page_request,
+    paged_response,
+    with_warnings,
+)
+from shared import names, outbox
 from shared.errors import NotFoundError, ValidationError
 from shared.jobs import fanin, invoke, records, views
 from shared.messages import PLAN_QUEUE
@@ -33,21 +41,27 @@ def endpoint_jobs(req: func.HttpRequest, to_plan: QueueMessagesOut) -> func.Http
 @handles_errors
 def _endpoint_jobs(req: func.HttpRequest) -> func.HttpResponse:
     storage = default_storage()
-    name = req.route_params["endpoint"]
+    name = names.endpoint_or_deployment_name(req.route_params["endpoint"], "endpoint")
     base = api_base(req, "endpoints")
     if req.method == "GET":
         return _list(req, base, endpoint=name, deployment=req.params.get("deployment"))
     request = invoke.parse_request(json_body(req), req.headers.get("azureml-model-deployment"))
-    request_id = req.headers.get("repeatability-request-id")
+    # Azure ML's header; the azure-ai-ml SDK spells it `repeatability_request-id`.
+    request_id = (req.headers.get("repeatability-request-id")
+                  or req.headers.get("repeatability_request-id"))
     job, _ = invoke.invoke(storage, name, request, request_id)
-    return json_response(views.job_resource(job, base), status=202,
-                         headers={"Location": f"{base}/jobs/{job.name}"})
+    resource = with_warnings(views.job_resource(job, base), list(request.warnings))
+    location = {"Location": f"{base}/jobs/{job.name}"}
+    if request.azure_ml_shape:  # Azure ML answers its REST invoke with 200 and the job
+        return json_response(views.without_nulls(resource), status=200, headers=location)
+    return json_response(resource, status=202, headers=location)
 
 
 @endpoint_route(bp, "endpoints/{endpoint}/deployments/{deployment}/jobs", ["GET"])
 @handles_errors
 def deployment_jobs(req: func.HttpRequest) -> func.HttpResponse:
-    ep, dep = req.route_params["endpoint"], req.route_params["deployment"]
+    ep = names.endpoint_or_deployment_name(req.route_params["endpoint"], "endpoint")
+    dep = names.endpoint_or_deployment_name(req.route_params["deployment"], "deployment")
     deployments.get(default_storage(), ep, dep)
     return _list(req, api_base(req, "endpoints"), endpoint=ep, deployment=dep)
 
@@ -59,42 +73,47 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpResponse:
-    jobs = records.list_jobs(default_storage(), status=req.params.get("status"), **where)
-    return json_response({"value": [views.job_resource(j, base) for j in jobs]})
+    page = views.list_page(default_storage(), page_request(req),
+                           status=req.params.get("status"), **where)
+    return paged_response(req, page, lambda job: views.job_resource(job, base))
 
 
 @endpoint_route(bp, "jobs/{job}", ["GET"])
 @handles_errors
 def show_job(req: func.HttpRequest) -> func.HttpResponse:
-    job = records.load(default_storage(), req.route_params["job"])
+    job = records.load(default_storage(), _job_name(req))
     return json_response(views.job_resource(job, api_base(req, "jobs")))
 
 
 @endpoint_route(bp, "jobs/{job}/cancel", ["POST"])
 @handles_errors
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
-    job = fanin.request_cancel(default_storage(), req.route_params["job"])
+    job = fanin.request_cancel(default_storage(), _job_name(req))
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 
 
 @endpoint_route(bp, "jobs/{job}/outputs/{output}", ["GET"])
 @handles_errors
 def download_output(req: func.HttpRequest) -> func.HttpResponse:
-    return _download(req.route_params["job"], req.route_params["output"])
+    return _download(_job_name(req), req.route_params["output"])
 
 
 @endpoint_route(bp, "jobs/{job}/errors", ["GET"])
 @handles_errors
 def job_errors(req: func.HttpRequest) -> func.HttpResponse:
-    return _download(req.route_params["job"], "errors")
+    return _download(_job_name(req), "errors")
 
 
 @endpoint_route(bp, "jobs/{job}/logs", ["GET"])
 @handles_errors
 def job_logs(req: func.HttpRequest) -> func.HttpResponse:
     storage = default_storage()
-    job = records.load(storage, req.route_params["job"])
+    job = records.load(storage, _job_name(req))
     return func.HttpResponse(views.progress_log(storage, job), mimetype="text/plain")
+
+
+def _job_name(req: func.HttpRequest) -> str:
+    return names.job_name(req.route_params["job"], "job")
 
 
 def _download(job_name: str, output: str) -> func.HttpResponse:

@@ -19,7 +19,6 @@ DEFAULT_DATASTORE = "workspaceblobstore"
 # Bounds: an HTTP request body on Azure Functions is capped at 100 MB; ONNX protobufs at 2 GB.
 MAX_MODEL_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_MODEL_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
-MAX_REQUEST_BYTES = 1024 * 1024
 MAX_MINI_BATCH_SIZE = 1000
 MAX_INPUT_FILE_BYTES = 256 * 1024 * 1024
 

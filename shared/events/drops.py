@@ -30,7 +30,7 @@ from shared import config
 from shared.errors import BatchEndpointError, ConflictError
 from shared.jobs import invoke, records
 from shared.messages import DROPS_QUEUE, QuietCheck
-from shared.resources import deployments, endpoints
+from shared.resources import deployments, endpoints, paging
 from shared.storage.clients import Storage
 from shared.storage.documents import merge_if_unchanged
 
@@ -123,11 +123,13 @@ def reject(storage: Storage, blob: BlobCreated, reason: str) -> None:
     })
 
 
-def list_rejected(storage: Storage) -> list[dict[str, Any]]:
-    rows = storage.table(config.TABLE_REJECTED_DROPS).query_entities(
-        "PartitionKey eq 'rejected'")
-    keep = ("container", "blob", "etag", "reason", "source", "at")
-    return sorted(({k: r.get(k) for k in keep} for r in rows), key=lambda r: r["at"])
+def list_rejected(storage: Storage, page: paging.PageRequest = paging.PageRequest()
+                  ) -> paging.Page:
+    """A page of rejected drops (in key order, which is by blob name and ETag hash)."""
+    keep = ["container", "blob", "etag", "reason", "source", "at"]
+    found = paging.entities(storage.table(config.TABLE_REJECTED_DROPS), page,
+                            "PartitionKey eq 'rejected'", select=keep)
+    return paging.Page([{k: r.get(k) for k in keep} for r in found.items], found.next_token)
 
 
 def _key(name: str, etag: str) -> str:

@@ -7,7 +7,7 @@ timeout. Planning pages through the listing in queue-triggered runs (planning.py
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -17,12 +17,19 @@ from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.jobs import paths, records
 from shared.messages import PLAN_QUEUE, PlanPage
 from shared.resources import deployments, endpoints, models
-from shared.resources.settings import JOB_OVERRIDE_KEYS, DeploymentSettings, apply_overrides
+from shared.resources.schemas import parse
+from shared.resources.schemas.invoke import (
+    InputSpec,
+    InvokeBody,
+    NativeInvoke,
+    OutputSpec,
+    Overrides,
+    RestInvoke,
+)
+from shared.resources.settings import DeploymentSettings, apply_overrides
 from shared.storage.clients import Storage
 
-_REST_TYPES = {"urifolder": paths.URI_FOLDER, "urifile": paths.URI_FILE}
-_NATIVE_KEYS = {"inputs", "outputs", "deployment_name", "job_name", "params_override",
-                "started_by", *JOB_OVERRIDE_KEYS}
+_REST_TYPES = {"UriFolder": paths.URI_FOLDER, "UriFile": paths.URI_FILE}
 _REQUEST_ID_NAMESPACE = uuid.UUID("6f1d7c1e-6d4c-4a53-9a56-4bb3f0b8e1a2")
 
 
@@ -39,91 +46,75 @@ class InvokeRequest:
     overrides: dict[str, Any]
     started_by: str = "http"
     manifest: str | None = None  # blob in batch-jobs listing the files (jobs started by drops)
+    azure_ml_shape: bool = False  # a REST body: answer as Azure ML does (200, the job)
+    warnings: tuple[str, ...] = ()
 
 
 def parse_request(body: object, header_deployment: str | None = None) -> InvokeRequest:
-    """Read the native body (as `az ml batch-endpoint invoke` takes it) or AML's REST body."""
-    if not isinstance(body, dict):
-        raise ValidationError("body", "must be a JSON object")
-    if "properties" in body:
-        return _parse_rest(body, header_deployment)
-    unknown = sorted(set(body) - _NATIVE_KEYS)
-    if unknown:
-        raise ValidationError(unknown[0], "is not an invoke field")
-    inputs = body.get("inputs")
-    if not isinstance(inputs, dict) or len(inputs) != 1:
-        raise ValidationError("inputs", "must name exactly one input: {name: {type, path}}")
-    (input_name, spec), = inputs.items()
-    if isinstance(spec, str):
-        spec = {"path": spec}
-    if not isinstance(spec, dict):
-        raise ValidationError(f"inputs.{input_name}", "must be {type, path}")
-    out_path, out_type = _native_output(body.get("outputs"))
-    overrides = {k: body[k] for k in JOB_OVERRIDE_KEYS if k in body}
-    overrides.update(_params_override(body.get("params_override")))
-    return InvokeRequest(
-        input_path=spec.get("path"), input_type=spec.get("type", paths.URI_FOLDER),
-        output_path=out_path, output_type=out_type,
-        deployment_name=body.get("deployment_name") or header_deployment,
-        job_name=body.get("job_name"), overrides=overrides,
-        started_by=str(body.get("started_by") or "http"),
-    )
+    """Read the native body (as `az ml batch-endpoint invoke` takes it) or Azure ML's REST
+    body, PascalCase or the SDK's camelCase (shared/resources/schemas/invoke.py)."""
+    parsed = parse(InvokeBody, body)
+    spec = parsed.value.root
+    if isinstance(spec, RestInvoke):
+        request = _from_rest(spec, header_deployment)
+    else:
+        request = _from_native(spec, header_deployment)
+    return replace(request, warnings=tuple(parsed.warnings))
 
 
-def _native_output(outputs: object) -> tuple[str | None, str]:
-    if outputs is None:
-        return None, paths.URI_FOLDER
-    if not isinstance(outputs, dict) or set(outputs) - {"score"}:
-        raise ValidationError("outputs", "may only contain 'score': {type, path}")
-    score = outputs.get("score") or {}
+def _from_native(spec: NativeInvoke, header_deployment: str | None) -> InvokeRequest:
+    (source,) = spec.inputs.values()
+    if isinstance(source, str):
+        source = InputSpec(path=source)
+    score = (spec.outputs or {}).get("score")
     if isinstance(score, str):
-        score = {"path": score}
-    if not isinstance(score, dict):
-        raise ValidationError("outputs.score", "must be {type, path}")
-    return score.get("path"), score.get("type", paths.URI_FOLDER)
+        score = OutputSpec(path=score)
+    overrides = spec.model_dump(include=set(Overrides.model_fields), exclude_none=True)
+    if spec.params_override:
+        overrides.update(parse(Overrides, _nested(spec.params_override),
+                               "params_override").value.model_dump(exclude_none=True))
+    return InvokeRequest(
+        input_path=source.path, input_type=source.type,
+        output_path=score.path if score else None,
+        output_type=score.type if score else paths.URI_FOLDER,
+        deployment_name=spec.deployment_name or header_deployment,
+        job_name=spec.job_name, overrides=overrides)
 
 
-def _params_override(values: object) -> dict[str, Any]:
-    """SDK style: [{"mini_batch_size": 20}, {"output_file_name": "x.csv"}]."""
-    if values is None:
-        return {}
-    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
-        raise ValidationError("params_override", "must be a list of {setting: value} objects")
+def _nested(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """[{"mini_batch_size": 2}, {"retry_settings.max_retries": 1}] as one nested dict."""
     merged: dict[str, Any] = {}
-    for item in values:
-        merged.update(item)
+    for item in items:
+        for key, value in item.items():
+            *parents, leaf = key.split(".")
+            node = merged
+            for parent in parents:
+                child = node.setdefault(parent, {})
+                if not isinstance(child, dict):
+                    raise ValidationError(f"params_override.{key}", "conflicts with "
+                                          f"params_override.{parent}")
+                node = child
+            node[leaf] = value
     return merged
 
 
-def _parse_rest(body: dict[str, Any], header_deployment: str | None) -> InvokeRequest:
-    props = body["properties"]
-    if not isinstance(props, dict):
-        raise ValidationError("properties", "must be an object")
-    inputs = props.get("InputData") or props.get("inputData")
-    if not isinstance(inputs, dict) or len(inputs) != 1:
-        raise ValidationError("properties.InputData", "must name exactly one input")
-    (name, spec), = inputs.items()
-    field = f"properties.InputData.{name}"
-    if not isinstance(spec, dict):
-        raise ValidationError(field, "must be {JobInputType, Uri}")
-    kind = _REST_TYPES.get(str(spec.get("JobInputType", "UriFolder")).lower())
-    if kind is None:
-        raise ValidationError(f"{field}.JobInputType", "must be UriFolder or UriFile")
+def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest:
+    props = spec.properties
+    (source,) = props.input_data.values()
     out_path, out_type = None, paths.URI_FOLDER
-    outputs = props.get("OutputData") or props.get("outputData")
-    if outputs:
-        score = outputs.get("score") if isinstance(outputs, dict) else None
-        if not isinstance(score, dict):
-            raise ValidationError("properties.OutputData", "may only contain 'score'")
-        out_path = score.get("Uri")
-        out_type = _REST_TYPES.get(str(score.get("JobOutputType", "UriFile")).lower())
-        if out_type is None:
-            raise ValidationError("properties.OutputData.score.JobOutputType",
-                                  "must be UriFile or UriFolder")
+    if props.output_data:
+        (target,) = props.output_data.values()
+        out_path, out_type = target.uri, _REST_TYPES[target.job_output_type]
+    elif props.output_dataset:
+        datastore = props.output_dataset.datastore_id.rsplit("/", 1)[-1].removeprefix("azureml:")
+        out_path = f"azureml://datastores/{datastore}/paths/{props.output_dataset.path or ''}"
+    overrides = props.model_dump(include=set(Overrides.model_fields), exclude_none=True)
+    if props.compute and props.compute.instance_count is not None:
+        overrides["instance_count"] = props.compute.instance_count
     return InvokeRequest(
-        input_path=spec.get("Uri"), input_type=kind, output_path=out_path, output_type=out_type,
-        deployment_name=header_deployment, job_name=body.get("name"), overrides={},
-    )
+        input_path=source.uri, input_type=_REST_TYPES[source.job_input_type],
+        output_path=out_path, output_type=out_type, deployment_name=header_deployment,
+        job_name=props.name or spec.name, overrides=overrides, azure_ml_shape=True)
 
 
 def invoke(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import config
 from shared.jobs import records
 from shared.jobs.records import Job
+from shared.resources import paging
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
@@ -47,6 +49,32 @@ def job_resource(job: Job, api_base: str) -> dict[str, Any]:
             "OutputData": {"score": {"JobOutputType": "UriFile", "Uri": predictions}},
         },
     }
+
+
+def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,
+              deployment: str | None = None, status: str | None = None) -> paging.Page:
+    """A page of jobs, in name order, filtered by the table query (not in Python): only
+    the job rows of the jobs table, of one endpoint, deployment or state."""
+    clauses, params = [f"RowKey eq '{records.JOB_ROW}'"], {}
+    for column, value in (("endpoint_name", endpoint), ("deployment_name", deployment),
+                          ("status", status)):
+        if value:
+            clauses.append(f"{column} eq @{column}")
+            params[column] = value
+    found = paging.entities(storage.table(config.TABLE_JOBS), page, " and ".join(clauses),
+                            params, select=["PartitionKey"])
+    jobs = [job for row in found.items
+            if (job := records.find(storage, row["PartitionKey"])) is not None]
+    return paging.Page(jobs, found.next_token)
+
+
+def without_nulls(value: Any) -> Any:
+    """The resource without null fields, as Azure ML's answers leave them out."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
 
 
 def progress(job: Job) -> dict[str, Any]:

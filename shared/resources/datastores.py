@@ -12,6 +12,10 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.resources import paging
+from shared.resources.schemas import Parsed, parse
+from shared.resources.schemas.limits import check_stored_size
+from shared.resources.schemas.resources import DatastoreBody
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
 
@@ -53,28 +57,43 @@ def get(storage: Storage, name: str) -> dict[str, Any]:
     return doc
 
 
-def list_datastores(storage: Storage) -> list[dict[str, Any]]:
-    stored = sorted(_table(storage).list(_PARTITION), key=lambda d: d["name"])
-    return [*_builtins(storage).values(), *stored]
+def list_page(storage: Storage, page: paging.PageRequest) -> paging.Page:
+    """The built-in datastores first (on the first page), then the registered ones by name."""
+    found = paging.documents(storage.table(config.TABLE_DATASTORES), page,
+                             "PartitionKey eq @pk", {"pk": _PARTITION})
+    first = [] if page.token else list(_builtins(storage).values())
+    return paging.Page(first + found.items, found.next_token)
 
 
-def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[str, Any]:
+def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[str, Any]]:
     names.asset_name(name)
     if name in _builtins(storage):
         raise ConflictError(f"{name} is a built-in datastore, configured by app settings")
-    if body.get("name", name) != name:
+    parsed = parse(DatastoreBody, body)
+    spec = parsed.value
+    if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the URL ('{name}')")
-    container = names.container_name(body.get("container_name"), "container_name")
-    account = body.get("account_name")
-    if account not in (None, storage.account.name):
+    container = names.container_name(spec.container_name, "container_name")
+    if _internal(container):
+        raise ValidationError("container_name", f"'{container}' holds the service's own state "
+                              "and cannot be a datastore")
+    if spec.account_name not in (None, storage.account.name):
         raise ValidationError(
             "account_name", f"must be this service's storage account '{storage.account.name}'")
-    description = body.get("description") or ""
-    if not isinstance(description, str):
-        raise ValidationError("description", "must be a string")
-    doc = _doc(storage, name, container, description)
+    doc = _doc(storage, name, container, spec.description or "")
+    doc["tags"] = spec.tags or {}
+    check_stored_size(doc, "body")
     _table(storage).put(_PARTITION, name, doc)
-    return doc
+    return Parsed(doc, parsed.warnings)
+
+
+def _internal(container: str) -> bool:
+    """Containers the service and the Functions host keep their state in."""
+    from shared.messages import ALL_QUEUES, poison
+
+    internal = {config.MODELS_CONTAINER, config.JOBS_CONTAINER, *ALL_QUEUES,
+                *(poison(q) for q in ALL_QUEUES)}
+    return container in internal or container.startswith(("azure-webjobs-", "scm-"))
 
 
 def delete(storage: Storage, name: str) -> None:
@@ -86,7 +105,7 @@ def delete(storage: Storage, name: str) -> None:
 
 def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
     """The datastore whose container this is, if any (for plain `<container>/<path>` inputs)."""
-    for doc in list_datastores(storage):
+    for doc in [*_builtins(storage).values(), *_table(storage).list(_PARTITION)]:
         if doc["container_name"] == container:
             return doc
     return None

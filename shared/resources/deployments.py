@@ -1,7 +1,8 @@
 """Deployments under an endpoint: a model version, a no-code scoring configuration, settings.
 
 Field names follow Azure ML's batch deployment YAML, so a user's `deployment.yml` carries
-over; `code_configuration` is refused because no user code runs here.
+over (shared/resources/schemas/resources.py); fields that mean nothing here, such as
+`code_configuration` or `environment`, are accepted and named in the response's warnings.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from typing import Any
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
-from shared.resources import endpoints, models
-from shared.resources.settings import SETTING_KEYS, parse_deployment_settings
+from shared.resources import endpoints, models, paging
+from shared.resources.schemas import Parsed, parse
+from shared.resources.schemas.limits import check_stored_size
+from shared.resources.schemas.resources import DeploymentBody
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
-
-_KNOWN = {"name", "endpoint_name", "description", "tags", "model", "scoring", "resources",
-          "settings", "type", "$schema", "environment", "compute", "properties",
-          "provisioning_state", "created_at", "updated_at", "id", *SETTING_KEYS}
 
 
 def _table(storage: Storage) -> DocumentTable:
@@ -37,56 +36,42 @@ def get(storage: Storage, endpoint: str, name: str) -> dict[str, Any]:
     return doc
 
 
-def list_deployments(storage: Storage, endpoint: str) -> list[dict[str, Any]]:
+def list_page(storage: Storage, endpoint: str, page: paging.PageRequest) -> paging.Page:
     endpoints.get(storage, endpoint)
-    return sorted(_table(storage).list(endpoint), key=lambda d: d["name"])
+    return paging.documents(storage.table(config.TABLE_DEPLOYMENTS), page,
+                            "PartitionKey eq @pk", {"pk": endpoint})
 
 
 def create_or_update(
-    storage: Storage, endpoint: str, name: str, body: dict[str, Any]
-) -> dict[str, Any]:
+    storage: Storage, endpoint: str, name: str, body: object
+) -> Parsed[dict[str, Any]]:
     from scoring.config import parse_scoring_config
     from scoring.signature import ModelSignature
 
     endpoints.get(storage, endpoint)
     names.endpoint_or_deployment_name(name)
-    if body.get("name", name) != name:
+    parsed = parse(DeploymentBody, body)
+    spec = parsed.value
+    if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the deployment in the URL ('{name}')")
-    if body.get("endpoint_name", endpoint) != endpoint:
+    if spec.endpoint_name not in (None, endpoint):
         raise ValidationError("endpoint_name", f"does not match the URL ('{endpoint}')")
-    if body.get("code_configuration") is not None:
-        raise ValidationError(
-            "code_configuration",
-            "scoring scripts are not supported: no user code runs here; describe how files "
-            "become tensors with a no-code `scoring` configuration (docs/scoring.md)")
-    unknown = sorted(set(body) - _KNOWN - {"code_configuration"})
-    if unknown:
-        raise ValidationError(unknown[0], "is not a batch deployment field")
-    if body.get("type", "model") != "model":
-        raise ValidationError("type", "must be 'model' (pipeline deployments are not supported)")
-    if "model" not in body:
-        raise ValidationError("model", "is required")
-    model = models.resolve_reference(storage, body["model"])
+    reference = spec.model if isinstance(spec.model, str) else spec.model.model_dump(
+        include={"name", "version"})
+    model = models.resolve_reference(storage, reference)
     signature = ModelSignature.from_dict(model["signature"])
-    scoring = parse_scoring_config(body.get("scoring"), signature)
-    settings = parse_deployment_settings(body)
-    description = body.get("description") or ""
-    tags = body.get("tags") or {}
-    if not isinstance(description, str):
-        raise ValidationError("description", "must be a string")
-    if not isinstance(tags, dict):
-        raise ValidationError("tags", "must be a map of strings to strings")
+    scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None, signature)
+    settings_doc = spec.resolved_settings().to_dict()
     _check_against_model(storage, model, signature, scoring)  # the costly check comes last
     existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()
-    settings_doc = settings.to_dict()
     instance_count = settings_doc.pop("instance_count")
     doc = {
         "name": name,
         "endpoint_name": endpoint,
         "type": "model",
-        "description": description,
-        "tags": tags,
+        "description": spec.description or "",
+        "tags": spec.tags or {},
         "model": model["id"],
         "model_name": model["name"],
         "model_version": model["version"],
@@ -97,9 +82,10 @@ def create_or_update(
         "created_at": existing["created_at"] if existing else now,
         "updated_at": now,
     }
+    check_stored_size(doc, "body")
     _table(storage).put(endpoint, name, doc)
     endpoints.set_default_if_none(storage, endpoint, name)
-    return doc
+    return Parsed(doc, parsed.warnings)
 
 
 def delete(storage: Storage, endpoint: str, name: str) -> None:

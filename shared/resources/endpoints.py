@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from shared import config, names
 from shared.errors import NotFoundError, ValidationError
+from shared.resources import paging, webhooks
+from shared.resources.schemas import Parsed, parse
+from shared.resources.schemas.limits import check_stored_size
+from shared.resources.schemas.resources import EndpointBody
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
 
 _PARTITION = "endpoint"
 AUTH_MODES = ("key", "aad_token")
-_KNOWN = {"name", "description", "tags", "auth_mode", "defaults", "notifications", "$schema",
-          "properties",
-          "type", "scoring_uri", "provisioning_state", "created_at", "updated_at", "id"}
 
 
 def _table(storage: Storage) -> DocumentTable:
@@ -33,33 +33,27 @@ def get(storage: Storage, name: str) -> dict[str, Any]:
     return doc
 
 
-def list_endpoints(storage: Storage) -> list[dict[str, Any]]:
-    return sorted(_table(storage).list(_PARTITION), key=lambda d: d["name"])
+def list_page(storage: Storage, page: paging.PageRequest) -> paging.Page:
+    return paging.documents(storage.table(config.TABLE_ENDPOINTS), page,
+                            "PartitionKey eq @pk", {"pk": _PARTITION})
 
 
-def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Create the endpoint or update it; `defaults.deployment_name` must name a deployment."""
+def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[str, Any]]:
+    """Create the endpoint or update it (fields left out keep their values);
+    `defaults.deployment_name` must name a deployment."""
     from shared.resources import deployments
 
     names.endpoint_or_deployment_name(name)
-    if body.get("name", name) != name:
+    parsed = parse(EndpointBody, body)
+    spec = parsed.value
+    if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the endpoint in the URL ('{name}')")
-    unknown = sorted(set(body) - _KNOWN)
-    if unknown:
-        raise ValidationError(unknown[0], "is not a batch endpoint field")
-    existing = _table(storage).get(_PARTITION, name)
-    description = body.get("description", existing["description"] if existing else "")
-    if not isinstance(description, str):
-        raise ValidationError("description", "must be a string")
-    tags = body.get("tags", existing["tags"] if existing else {})
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise ValidationError("tags", "must be a map of strings to strings")
-    auth_mode = body.get("auth_mode", existing["auth_mode"] if existing else "key")
-    if auth_mode not in AUTH_MODES:
-        raise ValidationError("auth_mode", f"must be one of: {', '.join(AUTH_MODES)}")
-    defaults = body.get("defaults", existing["defaults"] if existing else {}) or {}
-    if not isinstance(defaults, dict) or set(defaults) - {"deployment_name"}:
-        raise ValidationError("defaults", "must be an object with only deployment_name")
+    existing = _table(storage).get(_PARTITION, name) or {}
+    given = spec.model_dump(include=spec.model_fields_set)
+    description = given.get("description", existing.get("description", "")) or ""
+    tags = given.get("tags", existing.get("tags", {})) or {}
+    auth_mode = given.get("auth_mode") or existing.get("auth_mode", "key")
+    defaults = given.get("defaults", existing.get("defaults", {})) or {}
     default = defaults.get("deployment_name")
     if default:
         names.endpoint_or_deployment_name(default, "defaults.deployment_name")
@@ -67,8 +61,10 @@ def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[
             raise ValidationError(
                 "defaults.deployment_name",
                 f"deployment '{default}' does not exist under endpoint '{name}'")
-    notifications = _notifications(
-        body.get("notifications", existing.get("notifications") if existing else None))
+    notifications = existing.get("notifications") or {}
+    if "notifications" in given:  # checked when set, so an update elsewhere needs no DNS
+        url = (given["notifications"] or {}).get("webhook_url")
+        notifications = {"webhook_url": webhooks.check_url(url)} if url else {}
     now = datetime.now(UTC).isoformat()
     doc = {
         "name": name,
@@ -79,26 +75,12 @@ def create_or_update(storage: Storage, name: str, body: dict[str, Any]) -> dict[
         "defaults": {"deployment_name": default or None},
         "notifications": notifications,
         "provisioning_state": "Succeeded",
-        "created_at": existing["created_at"] if existing else now,
+        "created_at": existing.get("created_at", now),
         "updated_at": now,
     }
+    check_stored_size(doc, "body")
     _table(storage).put(_PARTITION, name, doc)
-    return doc
-
-
-def _notifications(value: object) -> dict[str, Any]:
-    """`notifications.webhook_url`: where job-ended CloudEvents are POSTed (optional)."""
-    if value in (None, {}):
-        return {}
-    if not isinstance(value, dict) or set(value) - {"webhook_url"}:
-        raise ValidationError("notifications", "must be an object with only webhook_url")
-    url = value.get("webhook_url")
-    if url in (None, ""):
-        return {}
-    parsed = urlsplit(url) if isinstance(url, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValidationError("notifications.webhook_url", "must be an http(s) URL")
-    return {"webhook_url": url}
+    return Parsed(doc, parsed.warnings)
 
 
 def set_default_if_none(storage: Storage, name: str, deployment: str) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.resources import paging
+from shared.resources.schemas.limits import check_stored_size
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
 
@@ -39,7 +41,6 @@ def register(
         raise ValidationError("model", "is empty: send the ONNX file's bytes")
     if len(data) > config.MAX_MODEL_BLOB_BYTES:
         raise ValidationError("model", "is larger than 2 GB, the ONNX protobuf limit")
-    _check_tags(tags)
     table = _table(storage)
     if table.get(name, version) is not None:
         raise ConflictError(f"model {name}:{version} already exists; register a new version")
@@ -61,6 +62,7 @@ def register(
         "signature": signature.to_dict(),
         "created_at": datetime.now(UTC).isoformat(),
     }
+    check_stored_size(doc, "model")
     table.create(name, version, doc, f"model {name}:{version}")
     return doc
 
@@ -72,13 +74,17 @@ def get(storage: Storage, name: str, version: str) -> dict[str, Any]:
     return doc
 
 
-def list_models(storage: Storage, name: str | None = None) -> list[dict[str, Any]]:
-    docs = list(_table(storage).list(name))
-    return sorted(docs, key=lambda d: (d["name"], _version_key(d["version"])))
+def list_page(storage: Storage, page: paging.PageRequest, name: str | None = None
+              ) -> paging.Page:
+    """Models in (name, version) key order; with `name`, that model's versions."""
+    table = storage.table(config.TABLE_MODELS)
+    if name is None:
+        return paging.documents(table, page, paging.ALL)
+    return paging.documents(table, page, "PartitionKey eq @pk", {"pk": name})
 
 
 def latest(storage: Storage, name: str) -> dict[str, Any]:
-    docs = list_models(storage, name)
+    docs = sorted(_table(storage).list(name), key=lambda d: _version_key(d["version"]))
     if not docs:
         raise NotFoundError(f"model {name} not found")
     return docs[-1]
@@ -125,12 +131,3 @@ def read_bytes(storage: Storage, model: dict[str, Any]) -> bytes:
 
 def _version_key(version: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
-
-
-def _check_tags(tags: object) -> None:
-    if tags is None:
-        return
-    if not isinstance(tags, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
-    ):
-        raise ValidationError("tags", "must be a map of strings to strings")

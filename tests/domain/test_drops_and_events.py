@@ -83,7 +83,7 @@ def test_unknown_endpoint_and_missing_default_are_recorded(storage, endpoint):
     endpoints.create_or_update(storage, "nodefault-" + endpoint[-8:], {})
     _, outcome2 = drop(storage, f"nodefault-{endpoint[-8:]}/x/a.png", b"x")
     assert "no default deployment" in outcome2
-    rejected = {r["blob"]: r["reason"] for r in drops.list_rejected(storage)}
+    rejected = {r["blob"]: r["reason"] for r in drops.list_rejected(storage).items}
     assert "no batch endpoint" in rejected["no-such-endpoint/x/a.png"]
 
 
@@ -116,7 +116,8 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint):
+def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint, monkeypatch):
+    monkeypatch.setenv("BATCH_ALLOW_LOOPBACK_WEBHOOKS", "true")  # the receiver is on 127.0.0.1
     _Receiver.received, _Receiver.fail_first = [], 1
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()

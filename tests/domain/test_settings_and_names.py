@@ -3,7 +3,13 @@ import pytest
 from shared import names
 from shared.errors import ValidationError
 from shared.jobs import invoke
-from shared.resources.settings import DeploymentSettings, apply_overrides, parse_deployment_settings
+from shared.resources.schemas import parse
+from shared.resources.schemas.resources import DeploymentBody
+from shared.resources.settings import DeploymentSettings, apply_overrides
+
+
+def parse_deployment_settings(body: dict) -> DeploymentSettings:
+    return parse(DeploymentBody, {"model": "m:1", **body}).value.resolved_settings()
 
 
 def test_defaults_are_azure_mls():
@@ -86,9 +92,58 @@ def test_aml_rest_invoke_body_and_header_deployment():
     ({"inputs": {"a": {"path": "x"}}, "surprise": 1}, "surprise"),
     ({"properties": {"InputData": {"a": {"JobInputType": "Literal", "Uri": "x"}}}},
      "properties.InputData.a.JobInputType"),
-    ({"inputs": {"a": {"path": "x"}}, "outputs": {"other": {}}}, "outputs"),
+    ({"inputs": {"a": {"path": "x"}}, "outputs": {"other": {}}}, "outputs.other"),
+    ({"inputs": {"a": {"path": "x"}}, "mini_batch_size": "²"}, "mini_batch_size"),
+    ({"inputs": {"a": {"path": "x"}}, "retry_settings": {"timeout": "²"}},
+     "retry_settings.timeout"),
+    ({"inputs": {"a": {"path": "x"}}, "params_override": [{"mini_batch_size": 0}]},
+     "params_override.mini_batch_size"),
+    ({"properties": {"inputData": {"a": {"uri": "x"}}, "miniBatchSize": True}},
+     "properties.miniBatchSize"),
 ])
 def test_bad_invoke_bodies(body, field):
     with pytest.raises(ValidationError) as err:
         invoke.parse_request(body)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("https://8.8.8.8/hook", True),
+    ("http://169.254.169.254/latest/meta-data/", False),
+    ("http://168.63.129.16/machine", False),
+    ("http://10.0.0.5/hook", False),
+    ("http://192.168.1.1/hook", False),
+    ("http://[fe80::1]/hook", False),
+    ("http://0.0.0.0:8080/", False),
+    ("http://127.0.0.1:9000/hook", False),
+    ("http://localhost:9000/hook", False),
+    ("http://[::1]/hook", False),
+    ("ftp://8.8.8.8/x", False),
+    ("http://no-such-host.invalid/x", False),
+])
+def test_webhook_urls_must_reach_public_addresses(url, allowed, monkeypatch):
+    from shared.resources import webhooks
+
+    monkeypatch.delenv("BATCH_ALLOW_LOOPBACK_WEBHOOKS", raising=False)
+    if allowed:
+        assert webhooks.check_url(url) == url
+    else:
+        with pytest.raises(ValidationError) as err:
+            webhooks.check_url(url)
+        assert err.value.field == "notifications.webhook_url"
+
+
+def test_loopback_webhooks_only_with_the_development_setting(monkeypatch):
+    from shared.resources import webhooks
+
+    monkeypatch.setenv("BATCH_ALLOW_LOOPBACK_WEBHOOKS", "true")
+    assert webhooks.check_url("http://127.0.0.1:9000/hook")
+    with pytest.raises(ValidationError):
+        webhooks.check_url("http://169.254.169.254/")  # metadata stays refused
+
+
+def test_logged_urls_hide_keys():
+    from blueprints.http_util import redact
+
+    assert redact("http://h/api/jobs?code=s3cret&status=x") == "http://h/api/jobs?code=***&status=x"
+    assert redact("http://h/api/jobs?a=1&CODE=s3cret") == "http://h/api/jobs?a=1&CODE=***"

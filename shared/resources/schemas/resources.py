@@ -1,0 +1,238 @@
+"""Bodies of PUT /endpoints, /deployments, /models (JSON) and /datastores.
+
+Field names are Azure ML's YAML names, so an `endpoint.yml` / `deployment.yml` carries over.
+Read-only fields a GET returns may be sent back (a document round-trips); they are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.resources import settings
+from shared.resources.schemas.base import Strict, ignored
+from shared.resources.schemas.limits import (
+    MAX_TAG_VALUE,
+    Description,
+    Int,
+    Name,
+    PathText,
+    TagKey,
+    Tags,
+)
+from shared.resources.schemas.scoring import Scoring
+
+_ISO_SECONDS = re.compile(r"^PT(?:(\d{1,5})H)?(?:(\d{1,5})M)?(?:(\d{1,7}(?:\.\d{1,6})?)S)?$")
+_READ_ONLY = "read-only; set by the service"
+
+
+def _seconds(value: Any) -> int:
+    """Seconds as an integer or ISO 8601 (`PT30S`, as Azure ML's REST API sends them)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError("seconds", "must be seconds (e.g. 30) or ISO 8601 (e.g. PT30S)")
+    if isinstance(value, str):
+        text = value.strip().upper()
+        m = _ISO_SECONDS.match(text)
+        if re.fullmatch(r"[0-9]{1,7}", text):
+            value = int(text)
+        elif m and any(m.groups()):
+            h, mi, s = m.groups()
+            value = int(h or 0) * 3600 + int(mi or 0) * 60 + round(float(s or 0))
+        else:
+            raise PydanticCustomError("seconds",
+                                      "must be seconds (e.g. 30) or ISO 8601 (e.g. PT30S)")
+    # Azure Functions' functionTimeout caps one run at 10 minutes.
+    if not 1 <= value <= 600:
+        raise PydanticCustomError("seconds", "must be from 1 to 600 seconds")
+    return value
+
+
+Seconds = Annotated[StrictInt | StrictStr, AfterValidator(_seconds)]
+
+
+class RetrySettings(Strict):
+    max_retries: Int(0, 10) | None = Field(
+        default=None, validation_alias=AliasChoices("max_retries", "maxRetries", "MaxRetries"))
+    timeout: Seconds | None = Field(
+        default=None, validation_alias=AliasChoices("timeout", "Timeout"),
+        description="seconds per mini-batch attempt (integer or ISO 8601, 1-600)")
+
+
+MiniBatchSize = Int(1, 1000)
+OutputFileName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_. ]{0,127}$")]
+ErrorThreshold = Int(-1, 2**31 - 1)
+Concurrency = Int(1, 64)
+OutputAction = Literal["append_row", "summary_only"]
+LoggingLevel = Annotated[Literal["warning", "info", "debug"],
+                         BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
+
+
+class JobSettings(Strict):
+    """What one job may override (invoke bodies); a deployment adds environment_variables."""
+
+    mini_batch_size: MiniBatchSize | None = None
+    output_file_name: OutputFileName | None = None
+    error_threshold: ErrorThreshold | None = None
+    retry_settings: RetrySettings | None = None
+    max_concurrency_per_instance: Concurrency | None = None
+    output_action: OutputAction | None = None
+    logging_level: LoggingLevel | None = None
+
+
+EnvValue = Annotated[StrictStr, Field(max_length=MAX_TAG_VALUE * 16)] | StrictInt | StrictFloat
+
+
+EnvironmentVariables = Annotated[dict[TagKey, EnvValue], Field(max_length=100)]
+
+
+class DeploymentSettings(JobSettings):
+    environment_variables: EnvironmentVariables | None = None
+
+
+class Resources(Strict):
+    instance_count: Int(1, 64) | None = None
+    instance_type: Any = ignored("no VM sizes: Functions instances scale out by themselves")
+    properties: Any = ignored("no compute properties here")
+
+
+class ModelRef(Strict):
+    name: Name
+    version: Annotated[str, Field(max_length=64)] | StrictInt | None = None
+    path: Any = ignored("register the model first (PUT /models/{name}/versions/{version}); "
+                        "deployments refer to registered models")
+    type: Any = ignored("every model here is an ONNX custom_model")
+    description: Any = ignored("describe the model when registering it")
+
+
+_NO_CODE = ("no user code runs here: describe how files become tensors with a no-code "
+            "`scoring` section (docs/scoring.md)")
+
+
+class DeploymentBody(Strict):
+    """PUT /endpoints/{e}/deployments/{d}. Settings may be nested under `settings:` or, as in
+    Azure ML's older layout, at the root (not both for one setting)."""
+
+    schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
+    name: Name | None = None
+    endpoint_name: Name | None = None
+    type: Literal["model"] | None = None
+    description: Description | None = None
+    tags: Tags | None = None
+    model: Annotated[str, Field(min_length=1, max_length=600)] | ModelRef
+    scoring: Scoring | None = None
+    resources: Resources | None = None
+    settings: DeploymentSettings | None = None
+    # the legacy root-level layout
+    mini_batch_size: MiniBatchSize | None = None
+    output_file_name: OutputFileName | None = None
+    error_threshold: ErrorThreshold | None = None
+    retry_settings: RetrySettings | None = None
+    max_concurrency_per_instance: Concurrency | None = None
+    output_action: OutputAction | None = None
+    logging_level: LoggingLevel | None = None
+    environment_variables: EnvironmentVariables | None = None
+    # accepted from Azure ML documents, meaningless here
+    code_configuration: Any = ignored(_NO_CODE)
+    environment: Any = ignored("no environments: models run on the service's ONNX Runtime")
+    compute: Any = ignored("no compute clusters: Functions instances score mini-batches")
+    properties: Any = ignored("free-form deployment properties are not used")
+    # what a GET returns
+    id: Any = ignored(_READ_ONLY)
+    model_name: Any = ignored(_READ_ONLY)
+    model_version: Any = ignored(_READ_ONLY)
+    provisioning_state: Any = ignored(_READ_ONLY)
+    created_at: Any = ignored(_READ_ONLY)
+    updated_at: Any = ignored(_READ_ONLY)
+    warnings: Any = ignored(_READ_ONLY)
+
+    def resolved_settings(self) -> settings.DeploymentSettings:
+        """Azure ML's defaults with the settings given, from either layout, and
+        `resources.instance_count`; a setting given in both layouts is an error."""
+        from shared.errors import ValidationError
+
+        nested = self.settings.model_dump(exclude_none=True) if self.settings else {}
+        root = self.model_dump(include=set(DeploymentSettings.model_fields), exclude_none=True)
+        both = sorted(set(nested) & set(root))
+        if both:
+            raise ValidationError(both[0], "is given both at the root and under settings")
+        source = {**nested, **root}
+        if self.resources and self.resources.instance_count is not None:
+            source["instance_count"] = self.resources.instance_count
+        return settings.apply_overrides(settings.DeploymentSettings(), source)
+
+
+class Defaults(Strict):
+    deployment_name: Name | None = None
+
+
+class Notifications(Strict):
+    webhook_url: Annotated[str, Field(max_length=2048)] | None = Field(
+        default=None, description="http(s) URL that job-ended CloudEvents are POSTed to; "
+        "loopback, private, link-local and metadata addresses are refused")
+
+
+class EndpointBody(Strict):
+    """PUT /endpoints/{e}; fields left out keep their current values on an update."""
+
+    schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
+    name: Name | None = None
+    type: Literal["batch_endpoint"] | None = None
+    description: Description | None = None
+    tags: Tags | None = None
+    auth_mode: Literal["key", "aad_token"] | None = None
+    defaults: Defaults | None = None
+    notifications: Notifications | None = None
+    properties: Any = ignored("free-form endpoint properties are not used")
+    id: Any = ignored(_READ_ONLY)
+    scoring_uri: Any = ignored(_READ_ONLY)
+    provisioning_state: Any = ignored(_READ_ONLY)
+    created_at: Any = ignored(_READ_ONLY)
+    updated_at: Any = ignored(_READ_ONLY)
+    warnings: Any = ignored(_READ_ONLY)
+
+
+class ModelMetadata(Strict):
+    """What a model registration carries besides its bytes (query parameters of an upload)."""
+
+    description: Description | None = None
+    tags: Tags | None = None
+
+
+class ModelBody(ModelMetadata):
+    """PUT /models/{name}/versions/{version} with a JSON body: register a blob as a model."""
+
+    schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
+    path: PathText = Field(description="azureml://datastores/<ds>/paths/<file>.onnx, "
+                           "<container>/<file> or a blob URL of the service's account")
+    name: Name | None = None
+    version: Annotated[str, Field(max_length=64)] | StrictInt | None = None
+    type: Literal["custom_model"] | None = None
+
+
+class DatastoreBody(Strict):
+    """PUT /datastores/{name}: a blob container of the service's storage account."""
+
+    schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
+    name: Name | None = None
+    type: Literal["azure_blob"] | None = None
+    container_name: Annotated[str, Field(max_length=63)]
+    account_name: Annotated[str, Field(max_length=24)] | None = None
+    description: Description | None = None
+    tags: Tags | None = None
+    credentials: Any = ignored("the service reaches storage with its own identity; "
+                               "credentials are neither used nor stored")
+    endpoint: Any = ignored("the service's own storage account is used")
+    protocol: Any = ignored("always https")
+    is_default: Any = ignored(_READ_ONLY)
+    id: Any = ignored(_READ_ONLY)

@@ -1,0 +1,134 @@
+"""What the API answers: resources, pages and errors, for the OpenAPI document.
+
+These describe the documents the service builds (shared/resources/*.py, shared/jobs/views.py);
+unlisted extra keys are allowed so a newer service stays within the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+JobStatus = Literal["NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed",
+                    "Failed", "CancelRequested", "Canceled"]
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Warned(Open):
+    warnings: list[str] | None = Field(
+        default=None, description="fields the request carried that were accepted and ignored")
+
+
+class EndpointResource(Warned):
+    name: str
+    type: Literal["batch_endpoint"]
+    description: str
+    tags: dict[str, str]
+    auth_mode: Literal["key", "aad_token"]
+    defaults: dict[str, str | None]
+    notifications: dict[str, str]
+    provisioning_state: str
+    created_at: str
+    updated_at: str
+    scoring_uri: str = Field(description="POST here to invoke (the SDK's scoring_uri)")
+
+
+class DeploymentResource(Warned):
+    name: str
+    endpoint_name: str
+    type: Literal["model"]
+    description: str
+    tags: dict[str, str]
+    model: str
+    model_name: str
+    model_version: str
+    scoring: dict[str, Any]
+    resources: dict[str, Any]
+    settings: dict[str, Any]
+    provisioning_state: str
+    created_at: str
+    updated_at: str
+
+
+class ModelResource(Warned):
+    name: str
+    version: str
+    id: str
+    description: str
+    tags: dict[str, str]
+    type: str
+    format: Literal["onnx"]
+    size_bytes: int
+    sha256: str
+    path: str
+    signature: dict[str, Any]
+    created_at: str
+
+
+class DatastoreResource(Warned):
+    name: str
+    type: Literal["azure_blob"]
+    account_name: str
+    container_name: str
+    description: str
+    is_default: bool
+    tags: dict[str, str] | None = None
+
+
+class JobResource(Warned):
+    name: str
+    id: str
+    type: Literal["batch_job"]
+    status: JobStatus
+    endpoint_name: str
+    deployment_name: str
+    model: str
+    started_by: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    settings: dict[str, Any]
+    progress: dict[str, Any]
+    creation_context: dict[str, Any]
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: dict[str, Any] | None = None
+    links: dict[str, str]
+    properties: dict[str, Any] = Field(
+        description="Azure ML's REST shape: status, InputData, OutputData")
+
+
+class RejectedDrop(Open):
+    container: str | None
+    blob: str | None
+    etag: str | None
+    reason: str | None
+    source: str | None
+    at: str | None
+
+
+class EndpointDeleted(Open):
+    deleted: str
+    deleted_deployments: list[str]
+
+
+class ErrorDetail(Open):
+    code: str
+    message: str = Field(description="'field: rule' for validation errors")
+    target: str | None = Field(default=None, description="the field at fault")
+
+
+class Error(Open):
+    error: ErrorDetail
+
+
+def page_of(item: type[BaseModel]) -> type[BaseModel]:
+    """`{"value": [...], "nextLink": ...}`, as Azure's list APIs answer."""
+    return create_model(
+        f"{item.__name__.removesuffix('Resource')}Page", __base__=Open,
+        value=(list[item], ...),
+        nextLink=(str | None, Field(default=None, description="the next page; absent on the "
+                                    "last (repeats the query with a $skiptoken)")))
