@@ -1,13 +1,13 @@
 """The function app: one FunctionApp and the blueprints it is made of, nothing else.
 
-    blueprints/resources_api.py   HTTP  models, datastores, endpoints, deployments
+    blueprints/resources_api.py   HTTP  models, datastores (and their files), endpoints, deployments
     blueprints/jobs_api.py        HTTP  invoke, jobs, outputs, cancel, logs
     blueprints/preview_api.py     HTTP  preview: a deployment scores sample files at once
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
     blueprints/events.py          queue job-ended CloudEvents out
     blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
     blueprints/openapi_api.py     HTTP  the OpenAPI document and its readable page
-    blueprints/studio.py          HTTP  the Studio web page (studio/) and its datastore browser
+    blueprints/studio.py          HTTP  the Studio web page (studio/)
 """
 
 import azure.functions as func

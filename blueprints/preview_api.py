@@ -18,6 +18,8 @@ from blueprints.endpoint_auth import endpoint_route
 from blueprints.http_util import handles_errors, json_body, json_response
 from shared import preview
 from shared.errors import ValidationError
+from shared.resources.schemas import parse
+from shared.resources.schemas.resources import PreviewBody
 from shared.storage.clients import default_storage
 
 bp = func.Blueprint()
@@ -33,11 +35,8 @@ def preview_deployment(req: func.HttpRequest) -> func.HttpResponse:
     if content_type == "multipart/form-data":
         items = preview.uploaded(_uploads(req))
     else:
-        body = json_body(req)
-        unknown = sorted(set(body) - {"inputs"})
-        if unknown:
-            raise ValidationError(unknown[0], "is not a preview field (send inputs)")
-        items = preview.from_datastores(storage, body.get("inputs"))
+        body = parse(PreviewBody, json_body(req)).value
+        items = preview.from_datastores(storage, body.inputs)
     return json_response(preview.preview(storage, req.route_params["endpoint"],
                                          req.route_params["deployment"], items, started))
 

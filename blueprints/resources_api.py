@@ -167,3 +167,20 @@ def _exists(storage, name: str) -> bool:
     except NotFoundError:
         return False
     return True
+
+
+# A datastore's folders and files (read-only), so a user can pick a job's input in Studio;
+# and one file uploaded into it, to score files from their own machine.
+@bp.route(route="datastores/{name}/paths", methods=["GET"])
+@handles_errors
+def browse_datastore(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(datastores.browse(default_storage(), req.route_params["name"],
+                                           req.params.get("prefix", "")))
+
+
+@bp.route(route="datastores/{name}/paths/{*path}", methods=["PUT"])
+@handles_errors
+def upload_to_datastore(req: func.HttpRequest) -> func.HttpResponse:
+    doc = datastores.upload(default_storage(), req.route_params["name"],
+                            req.route_params.get("path", ""), req.get_body() or b"")
+    return json_response(doc, status=201)

@@ -1,6 +1,6 @@
 """Studio, the web page: its static assets (anonymous: they hold no data and no key; every
-call the page makes goes to the key-protected API), and the two datastore routes its Create
-job screen needs: browse a container's folders, upload a file to score."""
+call the page makes goes to the key-protected API, its datastore browser included:
+blueprints/resources_api.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import hashlib
 from pathlib import Path
 
 import azure.functions as func
-
-from blueprints.http_util import handles_errors, json_response
-from shared.resources import datastores
-from shared.storage.clients import default_storage
 
 bp = func.Blueprint()
 ROOT = Path(__file__).resolve().parent.parent / "studio"
@@ -62,18 +58,3 @@ def asset(path: str) -> Path | None:
     if not file.is_relative_to(ROOT) or not file.is_file() or file.suffix not in CONTENT_TYPES:
         return None
     return file
-
-
-@bp.route(route="datastores/{name}/paths", methods=["GET"])
-@handles_errors
-def browse_datastore(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(datastores.browse(default_storage(), req.route_params["name"],
-                                           req.params.get("prefix", "")))
-
-
-@bp.route(route="datastores/{name}/paths/{*path}", methods=["PUT"])
-@handles_errors
-def upload_to_datastore(req: func.HttpRequest) -> func.HttpResponse:
-    doc = datastores.upload(default_storage(), req.route_params["name"],
-                            req.route_params.get("path", ""), req.get_body() or b"")
-    return json_response(doc, status=201)

@@ -114,6 +114,9 @@ def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
 BROWSE_LIMIT = 500
 
 
+MAX_PREFIX = 256
+
+
 def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
     """One level of a datastore's container under `prefix` (read-only): its sub-folders and
     files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
@@ -160,7 +163,11 @@ def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any
 
 
 def _inside(field: str, path: str) -> str:
-    """`path` as a blob name prefix inside the container: no `.`/`..` segments, no `\\`."""
+    """`path` as a blob name prefix inside the container: no `.`/`..` segments, no `\\`,
+    short enough to travel in a URL (blob names allow 1,024 characters; a URL of 8 KB, the
+    usual front-end limit, holds 256 characters however they are encoded)."""
+    if len(path) > MAX_PREFIX:
+        raise ValidationError(field, f"must be at most {MAX_PREFIX} characters")
     path = path.lstrip("/")
     if "\\" in path or any(part in (".", "..") for part in path.split("/")):
         raise ValidationError(field, "must be a path inside the datastore, without . or ..")

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from shared.resources import paging
+from shared.resources import datastores, paging
 from shared.resources.schemas import responses as r
 from shared.resources.schemas.invoke import InvokeBody
 from shared.resources.schemas.resources import (
@@ -22,6 +22,7 @@ from shared.resources.schemas.resources import (
     DeploymentBody,
     EndpointBody,
     ModelBody,
+    PreviewBody,
 )
 
 AML_NAME = {"type": "string", "minLength": 3, "maxLength": 32,
@@ -31,6 +32,8 @@ VERSION = {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9\\-_.]{0,63}$"}
 JOB_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9\\-_]{2,62}$"}
 PATH_PARAMS = {"endpoint": AML_NAME, "deployment": AML_NAME, "name": ASSET_NAME,
                "version": VERSION, "job": JOB_NAME,
+               "path": {"type": "string", "minLength": 1, "maxLength": datastores.MAX_PREFIX,
+                        "description": "a file's path in the datastore (may hold /)"},
                "output": {"type": "string", "enum": ["score", "errors", "summary"]}}
 PAGE = [
     {"name": "$top", "in": "query", "description": "items per page",
@@ -53,8 +56,11 @@ INVOKE_HEADERS = [
      "description": "a retried request with the same id returns the first request's job "
                     "(the azure-ai-ml SDK sends it as repeatability_request-id)"},
 ]
-BINARY = "binary"
+BINARY = "binary"  # a model upload: ONNX bytes, or {"path"} of a blob
+FILE = "file"  # any file's bytes
 TEXT = "text"
+PREFIX = {"name": "prefix", "in": "query", "description": "the folder to list ('' = the top)",
+          "schema": {"type": "string", "maxLength": datastores.MAX_PREFIX}}
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,11 @@ OPERATIONS = (
        body=DatastoreBody, ok={200: r.DatastoreResource}),
     Op("delete", "/datastores/{name}", "Datastores_Delete", "Forget a datastore",
        ok={204: None}),
+    Op("get", "/datastores/{name}/paths", "Datastores_Browse", "One level of a datastore's "
+       "folders and files (at most 500 entries)", ok={200: r.DatastoreListing},
+       params=(PREFIX,)),
+    Op("put", "/datastores/{name}/paths/{path}", "Datastores_UploadFile", "Put one file into "
+       "a datastore (409 if it exists)", body=FILE, ok={201: r.UploadedFile}),
     Op("get", "/endpoints", "BatchEndpoints_List", "List batch endpoints",
        ok={200: r.page_of(r.EndpointResource)}, params=(*PAGE,)),
     Op("get", EP, "BatchEndpoints_Get", "Show a batch endpoint", ok={200: r.EndpointResource}),
@@ -103,6 +114,9 @@ OPERATIONS = (
        body=DeploymentBody, ok={200: r.DeploymentResource, 201: r.DeploymentResource}),
     Op("delete", DEP, "BatchDeployments_Delete", "Delete a deployment that is not the default",
        ok={204: None}),
+    Op("post", f"{DEP}/preview", "BatchDeployments_Preview", "Score up to 20 files at once "
+       "and answer their rows and per-item errors (JSON file paths, or multipart/form-data "
+       "uploads; at most 16 MiB, 20 s)", body=PreviewBody, ok={200: r.PreviewResult}),
     Op("post", f"{EP}/jobs", "BatchEndpoints_Invoke", "Invoke: start a job. Native bodies "
        "answer 202 with a Location; Azure ML's REST bodies (PascalCase or the SDK's camelCase) "
        "200, as Azure ML does", body=InvokeBody,
@@ -179,16 +193,25 @@ def _operation(op: Op, ref) -> dict[str, Any]:
                     "Functions host's own answer)", "content": {
                         **error["content"], "text/plain": {"schema": {"type": "string"}}}},
             "409": {**error, "description": "conflict"},
+            "413": {**error, "description": "the request is larger than the limit"},
+            "504": {**error, "description": "the request ran past its time budget"},
             "503": {**error, "description": "storage unreachable"},
         })
     if op.body is BINARY:
         out["requestBody"] = {"required": True, "content": {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "application/json": {"schema": ref(ModelBody, "validation")}}}
+    elif op.body is FILE:
+        out["requestBody"] = {"required": True, "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
     elif op.body is not None:
         out["requestBody"] = {"required": op.method != "put" or op.body is not EndpointBody,
                               "content": {"application/json": {
                                   "schema": ref(op.body, "validation")}}}
+        if op.body is PreviewBody:
+            out["requestBody"]["content"]["multipart/form-data"] = {"schema": {
+                "type": "object", "additionalProperties": {"type": "string",
+                                                           "format": "binary"}}}
     return out
 
 

@@ -29,7 +29,7 @@ def test_errors_are_one_line_and_non_zero(bep, tmp_path):
     # a 4xx as the service words it, naming the field
     assert bep.fails("batch-endpoint", "create", "-n", "ok-" + uuid.uuid4().hex[:4], "--set",
                      "auth_mode=magic") == \
-        "error: auth_mode: must be one of: key, aad_token (HTTP 400 ValidationError)"
+        "error: auth_mode: must be one of: 'key' or 'aad_token' (HTTP 400 ValidationError)"
     assert "confirm with --yes" in bep.fails("batch-endpoint", "delete", "-n", "whatever")
     assert "is not PATH=VALUE" in bep.fails("batch-endpoint", "update", "-n", "x", "--set",
                                             "novalue")

@@ -236,3 +236,13 @@ class DatastoreBody(Strict):
     protocol: Any = ignored("always https")
     is_default: Any = ignored(_READ_ONLY)
     id: Any = ignored(_READ_ONLY)
+
+
+class PreviewBody(Strict):
+    """POST .../deployments/{d}/preview: up to 20 files scored at once, before a job (or the
+    same files as multipart/form-data uploads)."""
+
+    inputs: Annotated[list[Annotated[str, Field(max_length=1024)]],
+                      Field(min_length=1, max_length=20)] = Field(
+        description="file paths: azureml://datastores/<ds>/paths/<file>, <container>/<file> "
+                    "of a datastore, or blob URLs of this service's account")

@@ -125,6 +125,48 @@ class Error(Open):
     error: ErrorDetail
 
 
+class PreviewError(Open):
+    file_name: str
+    row: int | None
+    reason: str
+
+
+class PreviewResult(Open):
+    """The rows the deployment would write, and each item that failed."""
+
+    endpoint: str
+    deployment: str
+    model: str
+    columns: list[str]
+    rows: list[list[Any]] = Field(description="one list per row, in `columns` order")
+    errors: list[PreviewError]
+
+
+class DatastoreFile(Open):
+    name: str
+    size: int | None
+    last_modified: str | None
+
+
+class DatastoreListing(Open):
+    """One level of a datastore's container."""
+
+    datastore: str
+    prefix: str
+    folders: list[str]
+    files: list[DatastoreFile]
+    truncated: bool = Field(description="more entries exist than one listing returns")
+
+
+class UploadedFile(Open):
+    """A file put into a datastore, and the path a job or a preview can name it by."""
+
+    datastore: str
+    path: str
+    size: int
+    uri: str
+
+
 def page_of(item: type[BaseModel]) -> type[BaseModel]:
     """`{"value": [...], "nextLink": ...}`, as Azure's list APIs answer."""
     return create_model(
