@@ -64,11 +64,13 @@ def test_uploaded_files_through_the_token_door(host, entra, aad_endpoint):
 
 
 @pytest.mark.parametrize("request_kwargs, status, rule", [
-    ({"json": {"inputs": ["workspaceblobstore/a.png"] * 21}}, 400, "inputs: must have at most 20 entries"),
+    ({"json": {"inputs": ["workspaceblobstore/a.png"] * 21}}, 400,
+     "inputs: must have at most 20 entries"),
     ({"json": {"inputs": []}}, 400, "inputs: must have at least 1 entry"),
     ({"json": {"inputs": "workspaceblobstore/a.png"}}, 400, "inputs: must be a list"),
     ({"json": {"inputs": ["https://elsewhere.example/c/a.png"]}}, 400, "inputs[0].path"),
-    ({"json": {"inputs": ["x"], "input": []}}, 400, "input: is not a known field (did you mean 'inputs'?)"),
+    ({"json": {"inputs": ["x"], "input": []}}, 400,
+     "input: is not a known field (did you mean 'inputs'?)"),
     ({"files": [("files", ("big.bin", b"\0" * (preview.MAX_BYTES + 1)))]}, 413,
      "at most 16,777,216 bytes"),
 ])
