@@ -1,4 +1,5 @@
-"""HTTP API for jobs: invoke, list, show, cancel, download outputs, errors and logs."""
+"""HTTP API for jobs: invoke, list, show, cancel, retry the failed items, download outputs,
+errors and logs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from blueprints.bindings import QueueMessagesOut
 from blueprints.http_util import api_base, handles_errors, json_body, json_response
 from shared import outbox
 from shared.errors import NotFoundError, ValidationError
-from shared.jobs import fanin, invoke, records, views
+from shared.jobs import fanin, invoke, records, retry, views
 from shared.messages import PLAN_QUEUE
 from shared.resources import deployments
 from shared.storage.clients import default_storage
@@ -72,6 +73,28 @@ def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 
 
+@bp.route(route="jobs/{job}/retry", methods=["POST"])
+@bp.queue_output(arg_name="to_plan", queue_name=PLAN_QUEUE, connection="AzureWebJobsStorage")
+def retry_job(req: func.HttpRequest, to_plan: QueueMessagesOut) -> func.HttpResponse:
+    with outbox.collect({PLAN_QUEUE: to_plan}):
+        return _retry(req)
+
+
+@handles_errors
+def _retry(req: func.HttpRequest) -> func.HttpResponse:
+    body = json_body(req, required=False)
+    unknown = sorted(set(body) - {"deployment_name"})
+    if unknown:
+        raise ValidationError(unknown[0], "is not a retry field (only deployment_name)")
+    deployment = body.get("deployment_name")
+    if deployment is not None and not isinstance(deployment, str):
+        raise ValidationError("deployment_name", "must be a string")
+    job = retry.retry(default_storage(), req.route_params["job"], deployment)
+    base = api_base(req, "jobs")
+    return json_response(views.job_resource(job, base), status=202,
+                         headers={"Location": f"{base}/jobs/{job.name}"})
+
+
 @bp.route(route="jobs/{job}/outputs/{output}", methods=["GET"])
 @handles_errors
 def download_output(req: func.HttpRequest) -> func.HttpResponse:
@@ -98,7 +121,7 @@ def _download(job_name: str, output: str) -> func.HttpResponse:
     key = _OUTPUT_FILES.get(output)
     if key is None:
         raise ValidationError("output", "must be one of: score, errors, summary")
-    if job.status not in records.TERMINAL:
+    if not job.status.terminal:
         raise NotFoundError(f"job {job_name} is {job.status}; outputs exist once it ends")
     out = job.output
     blob = storage.blobs.get_blob_client(out["container"], out[key])

@@ -128,7 +128,7 @@ def _parse_rest(body: dict[str, Any], header_deployment: str | None) -> InvokeRe
 
 def invoke(
     storage: Storage, endpoint_name: str, request: InvokeRequest, request_id: str | None = None
-) -> tuple[records.Job, bool]:
+) -> tuple[records.JobRecord, bool]:
     """Create the job and queue its planning. Returns (job, created?).
 
     With a `request_id` (the `Repeatability-Request-ID` header) a retried request returns
@@ -139,7 +139,7 @@ def invoke(
     if request_id:
         existing = records.find(storage, job_name)
         if existing is not None:
-            records.index_job(storage, existing.entity)  # in case the first try died here
+            records.index_job(storage, existing)  # in case the first try died here
             return existing, False
     deployment = _choose_deployment(storage, endpoint, request.deployment_name)
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
@@ -171,7 +171,7 @@ def invoke(
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
     job = records.load(storage, job_name)
-    records.index_job(storage, job.entity)
+    records.index_job(storage, job)
     records.log(storage, job_name, f"job created by {request.started_by} for "
                 f"{endpoint_name}/{deployment['name']} with model {model['id']}")
     storage.send(PLAN_QUEUE, PlanPage(job=job_name))

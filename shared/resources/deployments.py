@@ -11,6 +11,7 @@ from typing import Any
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.jobs.records import running_jobs
 from shared.resources import endpoints, models
 from shared.resources.settings import SETTING_KEYS, parse_deployment_settings
 from shared.storage.clients import Storage
@@ -108,7 +109,16 @@ def delete(storage: Storage, endpoint: str, name: str) -> None:
         raise ConflictError(
             f"deployment {name} is the default deployment of batch endpoint {endpoint}; "
             "set defaults.deployment_name to another deployment first, or delete the endpoint")
+    refuse_while_running(running_jobs(storage, endpoint=endpoint, deployment=name),
+                         f"deployment {endpoint}/{name}")
     _table(storage).delete(endpoint, name)
+
+
+def refuse_while_running(jobs: list[str], what: str) -> None:
+    """A running job reads its pinned deployment's model until it ends (docs/architecture.md)."""
+    if jobs:
+        raise ConflictError(f"{what} is used by running job(s) {', '.join(jobs)}; cancel them "
+                            "or wait until they end")
 
 
 def delete_all(storage: Storage, endpoint: str) -> list[str]:

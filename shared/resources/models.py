@@ -13,6 +13,7 @@ from typing import Any
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.jobs.records import running_jobs
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
 
@@ -107,12 +108,17 @@ def resolve_reference(storage: Storage, ref: object, field: str = "model") -> di
 
 
 def delete(storage: Storage, name: str, version: str, users: list[str]) -> None:
-    """Delete a model version unless a deployment (listed in `users`) still uses it."""
+    """Delete a model version unless a deployment (listed in `users`) or a running job
+    still uses it."""
     doc = get(storage, name, version)
     if users:
         raise ConflictError(
             f"model {name}:{version} is used by deployment(s) {', '.join(users)}; "
             "delete or update them first")
+    jobs = running_jobs(storage, model_id=doc["id"])
+    if jobs:
+        raise ConflictError(f"model {name}:{version} is used by running job(s) "
+                            f"{', '.join(jobs)}; cancel them or wait until they end")
     _table(storage).delete(name, version)
     container = storage.container(config.MODELS_CONTAINER)
     container.delete_blob(doc["path"].split("/", 1)[1], delete_snapshots="include")

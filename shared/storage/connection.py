@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from shared.errors import ValidationError
+from shared.errors import ConfigError
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (
@@ -41,7 +41,7 @@ def parse(conn_str: str) -> dict[str, str]:
             continue
         key, sep, value = piece.partition("=")
         if not sep:
-            raise ValidationError("AzureWebJobsStorage", f"'{piece}' is not key=value")
+            raise ConfigError(f"connection string part '{piece}' is not key=value")
         parts[key.strip()] = value.strip()
     return parts
 
@@ -79,5 +79,5 @@ def from_environment(setting: str = "AzureWebJobsStorage") -> StorageAccount:
     """The storage account named by an app setting (as the Functions host passes them)."""
     value = os.environ.get(setting)
     if not value:
-        raise ValidationError(setting, "app setting is missing")
+        raise ConfigError(f"app setting {setting} is missing")
     return StorageAccount.from_connection_string(value)
