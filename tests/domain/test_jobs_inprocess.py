@@ -5,59 +5,23 @@ real local host.)"""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 import pytest
 
 from shared.errors import ConflictError, ValidationError
-from shared.jobs import invoke, records
+from shared.jobs import records
 from shared.jobs.lifecycle import JobStatus
 from shared.messages import AGGREGATE_QUEUE, SCORE_QUEUE, ScoreMiniBatch, encode
 from shared.resources import deployments, endpoints, models
 from tests import builders
+from tests.domain.support import digits_endpoint, errors, predictions, start, upload
 from tests.inprocess import InProcessHost
 
 
 @pytest.fixture
 def setup(storage):
-    name = "ep-" + uuid.uuid4().hex[:8]
-    version = uuid.uuid4().hex[:8]
-    models.register(storage, "digits", version, builders.digits_model())
-    endpoints.create_or_update(storage, name, {})
-    deployments.create_or_update(storage, name, "blue", {
-        "model": f"azureml:digits:{version}", "scoring": builders.DIGITS_SCORING,
-        "settings": {"mini_batch_size": 4}, "resources": {"instance_count": 2}})
-    return storage, name
-
-
-def upload(storage, folder: str, files) -> None:
-    container = storage.container("workspaceblobstore")
-    for name, data, _ in files:
-        container.upload_blob(f"{folder}/{name}", data, overwrite=True)
-
-
-def start(storage, endpoint, folder, **kw) -> str:
-    request = invoke.parse_request(
-        {"inputs": {"images": {"type": "uri_folder",
-                               "path": f"azureml://datastores/workspaceblobstore/paths/{folder}"}},
-         **kw})
-    job, created = invoke.invoke(storage, endpoint, request)
-    assert created
-    return job.name
-
-
-def predictions(storage, job_name) -> list[dict[str, str]]:
-    job = records.load(storage, job_name)
-    blob = storage.container(job.output["container"]).download_blob(job.output["predictions"])
-    return list(csv.DictReader(io.StringIO(blob.readall().decode())))
-
-
-def errors(storage, job_name) -> list[dict[str, str]]:
-    job = records.load(storage, job_name)
-    blob = storage.container(job.output["container"]).download_blob(job.output["errors"])
-    return list(csv.DictReader(io.StringIO(blob.readall().decode())))
+    return storage, digits_endpoint(storage)
 
 
 def test_happy_path_rows_in_input_order_match_onnxruntime(setup):
