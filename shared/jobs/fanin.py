@@ -26,6 +26,7 @@ from shared.storage.clients import Storage
 
 log = logging.getLogger(__name__)
 REASON_LIMIT = 500
+SKIP_LIMIT = 99  # mini-batch rows per transaction, with the job row: Table storage's 100
 
 
 def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
@@ -61,6 +62,45 @@ def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
                     f"ok, {items_failed} failed {reason}".rstrip())
     job = records.load(storage, job_name)
     after_completion(storage, job, index)
+    return job
+
+
+def skip(storage: Storage, job_name: str, index: int, reason: str) -> JobRecord:
+    """Count mini-batch `index` as skipped (canceled), together with the pending ones that
+    would follow it in its window slot (index + k·window, up to a transaction's worth), so
+    stopping a big job takes a few transactions, not one delivery per mini-batch."""
+
+    def attempt() -> tuple[JobRecord, int]:
+        job = records.load(storage, job_name)
+        window = job.window
+        chain = []
+        for row in records.minibatch_rows(storage, job_name, index,
+                                          index + window * SKIP_LIMIT):
+            i = records.row_index(row)
+            if (i - index) % window:
+                continue
+            if not records.pending(row) or i != index + window * len(chain):
+                break
+            chain.append(row)
+        after, changes, ops = job, {}, []
+        for row in chain:
+            i = records.row_index(row)
+            step = lifecycle.apply(after, lifecycle.MiniBatchFinished(i, Outcome.CANCELED),
+                                   records.now())
+            if step is None:
+                break
+            changes.update(step)
+            after = after.with_changes(step)
+            ops.append(records.minibatch_op(job_name, i, row.metadata["etag"], {
+                "state": Outcome.CANCELED, "items_ok": 0, "items_failed": 0,
+                "reason": reason, "part": "", "finished_at": records.now()}))
+        if ops:
+            records.submit(storage, [*ops, records.update_op(job, changes)])
+        return after, index + window * max(0, len(ops) - 1)
+
+    _, last = retry_on_conflict(attempt, f"job {job_name} skipping from mini-batch {index}")
+    job = records.load(storage, job_name)
+    after_completion(storage, job, last)
     return job
 
 

@@ -64,8 +64,8 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
         fanin.after_completion(storage, job, msg.index)  # a redelivery: finish what follows
         return
     if job.stop_reason or job.status == JobStatus.FINALIZING or job.status.terminal:
-        fanin.complete(storage, job.name, msg.index, Outcome.CANCELED,
-                       reason=SKIP_REASONS.get(job.stop_reason, errorsfile.CANCELED))
+        fanin.skip(storage, job.name, msg.index,
+                   SKIP_REASONS.get(job.stop_reason, errorsfile.CANCELED))
         return
     refs = planning.files_of(storage, row)
     retry = job.settings["retry_settings"]

@@ -86,16 +86,12 @@ def plan_page(storage: Storage, msg: PlanPage) -> None:
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     start = job.mb_planned
     write_minibatches(storage, job.name, start, batches)
-    if not job.stop_reason:
-        dispatch_new(storage, job, start, len(batches))
+    dispatch_new(storage, job, start, len(batches))  # when stopping, each is skipped in turn
     event = lifecycle.PagePlanned(msg.page, len(batches), len(files), token or "")
     job, changed = records.update_job(storage, job.name, event)
     if changed and job.planning_done:
         records.log(storage, job.name, f"planning done: {job.files_total} files in "
                     f"{job.mb_total} mini-batches")
-    if job.stop_reason:  # stopping: each is counted as skipped when its message arrives
-        for index in range(start, start + len(batches)):
-            storage.send(SCORE_QUEUE, ScoreMiniBatch(job=job.name, index=index))
     follow_up(storage, job)
 
 

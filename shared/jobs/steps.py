@@ -5,13 +5,15 @@ A poison handler decides nothing itself: it turns "the host gave up on this mess
 the lifecycle event for it (a mini-batch failed, planning failed, aggregation failed —
 tried again). It must never feed `<queue>-poison-poison`: a permanent error (a job or
 mini-batch that does not exist, an event the state machine refuses, a malformed body) is
-logged and the message dropped; a retryable one is raised for the host's next attempts,
-and on the last one the message is parked back on its poison queue with a delay.
+logged and the message dropped; a retryable one is raised for the host's next attempts
+after a growing pause (so a storage outage of a minute does not use them all up), and from
+the POISON_ATTEMPTS-th on the message is parked back on its poison queue with a delay.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,7 @@ from shared.storage.clients import Storage
 log = logging.getLogger("batch.pipeline")
 POISON_ATTEMPTS = 3  # below the host's maxDequeueCount (5), so nothing reaches poison-poison
 PARK_SECONDS = 30
+BACKOFF_SECONDS = 1.0
 POISONED = "the host gave up on its message after maxDequeueCount attempts"
 
 
@@ -104,6 +107,7 @@ def handle_poison(storage: Storage, queue: str, body: bytes | str,
         if not is_retryable(e):
             log.error("poisoned %s message %r dropped: %s", queue, body[:200], e)
             return
+        time.sleep(min(PARK_SECONDS, BACKOFF_SECONDS * 2 ** dequeue_count))
         if dequeue_count < POISON_ATTEMPTS:
             raise
         log.warning("poisoned %s message %r parked for %d s: %s", queue, body[:200],

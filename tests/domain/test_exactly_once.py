@@ -227,6 +227,7 @@ def test_7c_a_failing_poison_handler_never_feeds_poison_poison(storage, monkeypa
         raise ServiceRequestError("storage down")
 
     monkeypatch.setattr(minibatch, "fail_minibatch", outage)
+    monkeypatch.setattr(steps, "BACKOFF_SECONDS", 0.01)
     with pytest.raises(ServiceRequestError):  # retryable: the host tries again ...
         steps.handle_poison(storage, SCORE_QUEUE, body, dequeue_count=1)
     storage.ensure_queues((poison(SCORE_QUEUE),))
