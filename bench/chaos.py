@@ -49,7 +49,7 @@ class Faults:
     storage_down: float = 5.0
     inject: bool = True
     delete_attempt: bool = True
-    lease: int = 2  # queue lease seconds: a slow delivery is redelivered while it runs
+    lease: int = 5  # queue lease seconds (the real host: 600): slow deliveries overlap
 
 
 @dataclass

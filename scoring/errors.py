@@ -17,6 +17,10 @@ class ScoringConfigError(ScoringError):
         super().__init__(f"{field}: {rule}")
 
 
+class InvalidModel(ScoringConfigError):
+    """Bytes that ONNX Runtime cannot load as a model."""
+
+
 class ItemError(ScoringError):
     """One input item (file or row) failed; the reason goes to the errors file."""
 

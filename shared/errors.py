@@ -18,24 +18,35 @@ from permanent ones.
         │   └── ContentionError         ...on every one of a bounded number of attempts
         └── EventDeliveryError          a job event target refused or was unreachable
 
-Scoring's own errors (scoring/errors.py: ItemError, MiniBatchTimeoutError, and the
-ScoringConfigError that ValidationError extends) are re-exported here; a mini-batch time-out
-is retryable, an item error is recorded and never raised further.
+Scoring has its own errors (scoring/errors.py) and imports nothing from here; `scoring_rules()`
+turns its config and model errors into ValidationError / InvalidModelError where a request
+meets scoring. ItemError and MiniBatchTimeoutError are re-exported: a mini-batch time-out is
+retryable, an item error is recorded and never raised further.
 
 HTTP handlers map `status` to the response code; everything else is a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from scoring.errors import ItemError, MiniBatchTimeoutError, ScoringConfigError, ScoringError
+from scoring.errors import (
+    InvalidModel,
+    ItemError,
+    MiniBatchTimeoutError,
+    ScoringConfigError,
+    ScoringError,
+)
 
 __all__ = [
     "AuthError", "BatchEndpointError", "ClientError", "ConcurrentUpdate", "ConfigError",
     "ConflictError", "ContentionError", "EventDeliveryError", "IllegalTransition",
     "InvalidModelError", "ItemError", "MiniBatchTimeoutError", "NotFoundError", "Rejected",
     "RetryableError", "StorageUnavailableError", "ValidationError", "is_retryable",
+    "scoring_rules",
 ]
 
 
@@ -122,6 +133,18 @@ class ContentionError(ConcurrentUpdate):
 
 class EventDeliveryError(RetryableError):
     """A job event could not be delivered to one of its targets."""
+
+
+@contextlib.contextmanager
+def scoring_rules() -> Iterator[None]:
+    """Scoring's config and model errors, as the caller's 400s (the scoring boundary)."""
+    try:
+        yield
+    except ValidationError:
+        raise
+    except ScoringConfigError as e:
+        kind = InvalidModelError if isinstance(e, InvalidModel) else ValidationError
+        raise kind(e.field, e.rule) from e
 
 
 _RETRYABLE_STATUS = {408, 412, 429, 500, 502, 503, 504}

@@ -5,9 +5,10 @@ A poison handler decides nothing itself: it turns "the host gave up on this mess
 the lifecycle event for it (a mini-batch failed, planning failed, aggregation failed —
 tried again). It must never feed `<queue>-poison-poison`: a permanent error (a job or
 mini-batch that does not exist, an event the state machine refuses, a malformed body) is
-logged and the message dropped; a retryable one is raised for the host's next attempts
-after a growing pause (so a storage outage of a minute does not use them all up), and from
-the POISON_ATTEMPTS-th on the message is parked back on its poison queue with a delay.
+logged and the message dropped; a retryable one is raised for the host's next attempt
+after a growing pause. A delivery from the POISON_ATTEMPTS-th on (failures, or workers that
+died holding the message, used up the others) only parks a fresh copy back on the poison
+queue with a delay, well before the host's maxDequeueCount would move it on.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from shared.messages import (
 from shared.storage.clients import Storage
 
 log = logging.getLogger("batch.pipeline")
-POISON_ATTEMPTS = 3  # below the host's maxDequeueCount (5), so nothing reaches poison-poison
+POISON_ATTEMPTS = 3  # below the host's maxDequeueCount (5): nothing reaches poison-poison
 PARK_SECONDS = 30
 BACKOFF_SECONDS = 1.0
 POISONED = "the host gave up on its message after maxDequeueCount attempts"
@@ -101,6 +102,12 @@ def handle_poison(storage: Storage, queue: str, body: bytes | str,
     if step.poisoned is None:
         log.error("message given up on in %s: %r", queue, body[:500])
         return
+    if dequeue_count >= POISON_ATTEMPTS:  # crashes or failures used up its deliveries
+        log.warning("poisoned %s message %r parked for %d s after %d deliveries", queue,
+                    body[:200], PARK_SECONDS, dequeue_count)
+        storage.send(poison(queue), body if isinstance(body, str) else body.decode(),
+                     delay=PARK_SECONDS)
+        return
     try:
         step.poisoned(storage, message)
     except Exception as e:
@@ -108,12 +115,7 @@ def handle_poison(storage: Storage, queue: str, body: bytes | str,
             log.error("poisoned %s message %r dropped: %s", queue, body[:200], e)
             return
         time.sleep(min(PARK_SECONDS, BACKOFF_SECONDS * 2 ** dequeue_count))
-        if dequeue_count < POISON_ATTEMPTS:
-            raise
-        log.warning("poisoned %s message %r parked for %d s: %s", queue, body[:200],
-                    PARK_SECONDS, e)
-        storage.send(poison(queue), body if isinstance(body, str) else body.decode(),
-                     delay=PARK_SECONDS)
+        raise
 
 
 def queues_with_poison() -> list[str]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config, names
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
 from shared.jobs.records import running_jobs
 from shared.resources import endpoints, models
 from shared.resources.settings import SETTING_KEYS, parse_deployment_settings
@@ -69,7 +69,8 @@ def create_or_update(
         raise ValidationError("model", "is required")
     model = models.resolve_reference(storage, body["model"])
     signature = ModelSignature.from_dict(model["signature"])
-    scoring = parse_scoring_config(body.get("scoring"), signature)
+    with scoring_rules():
+        scoring = parse_scoring_config(body.get("scoring"), signature)
     settings = parse_deployment_settings(body)
     description = body.get("description") or ""
     tags = body.get("tags") or {}

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config, names
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
 from shared.jobs.records import running_jobs
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
@@ -44,7 +44,8 @@ def register(
     table = _table(storage)
     if table.get(name, version) is not None:
         raise ConflictError(f"model {name}:{version} already exists; register a new version")
-    signature = read_signature(data)
+    with scoring_rules():
+        signature = read_signature(data)
     sha256 = hashlib.sha256(data).hexdigest()
     blob_path = f"{name}/{version}/{sha256}.onnx"
     storage.container(config.MODELS_CONTAINER).upload_blob(blob_path, data, overwrite=True)

@@ -230,6 +230,8 @@ def test_7c_a_failing_poison_handler_never_feeds_poison_poison(storage, monkeypa
     monkeypatch.setattr(steps, "BACKOFF_SECONDS", 0.01)
     with pytest.raises(ServiceRequestError):  # retryable: the host tries again ...
         steps.handle_poison(storage, SCORE_QUEUE, body, dequeue_count=1)
+    with pytest.raises(ServiceRequestError):
+        steps.handle_poison(storage, SCORE_QUEUE, body, dequeue_count=2)
     storage.ensure_queues((poison(SCORE_QUEUE),))
     parked = storage.queue(poison(SCORE_QUEUE))
     parked.clear_messages()
