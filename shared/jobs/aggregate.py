@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from shared.messages import AggregateJob
 from shared.storage.clients import Storage
 
 BLOCK_TARGET = 4 * 1024 * 1024
+CLAIM_SECONDS = 120
 LOST_PART = "result lost from storage after the mini-batch was scored"
 
 
@@ -49,12 +51,30 @@ class Tally:
 
 def aggregate(storage: Storage, msg: AggregateJob) -> JobRecord:
     job = records.load(storage, msg.job)
-    if job.status == JobStatus.FINALIZING and job.all_accounted:
-        job = _write_outputs(storage, job)
+    if job.status == JobStatus.FINALIZING and job.all_accounted and _claim(storage, job.name):
+        try:
+            job = _write_outputs(storage, job)
+        except Exception:
+            records.update_job(storage, job.name, lambda _: {"aggregating_until": 0.0})
+            raise
     if job.status.terminal:
         write_summary(storage, job)  # also a redelivery after the job ended
         outbound.announce_if_pending(storage, job)
     return job
+
+
+def _claim(storage: Storage, job_name: str) -> bool:
+    """One run at a time writes a job's outputs: a run claims the job for CLAIM_SECONDS; the
+    many aggregation messages a busy job collects (every redelivered completion sends one)
+    return at once meanwhile. A run that died is followed by one after its claim expires
+    (the watchdog sends the aggregation again). Not needed for correctness — every run
+    writes the same bytes — only for not doing the work many times over."""
+    now = time.time()
+
+    def claim(job: JobRecord) -> dict | None:
+        return {"aggregating_until": now + CLAIM_SECONDS} if job.aggregating_until < now else None
+
+    return records.update_job(storage, job_name, claim)[1]
 
 
 def _write_outputs(storage: Storage, job: JobRecord) -> JobRecord:

@@ -18,14 +18,13 @@ import logging
 from shared.conflicts import retry_on_conflict
 from shared.errors import NotFoundError
 from shared.events import outbound
-from shared.jobs import lifecycle, planning, records
+from shared.jobs import errorsfile, lifecycle, planning, records
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.records import JobRecord
 from shared.messages import AGGREGATE_QUEUE, AggregateJob
 from shared.storage.clients import Storage
 
 log = logging.getLogger(__name__)
-REASON_LIMIT = 500
 SKIP_LIMIT = 99  # mini-batch rows per transaction, with the job row: Table storage's 100
 
 
@@ -50,7 +49,7 @@ def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
             return job, None
         row_op = records.minibatch_op(job_name, index, row_etag, {
             "state": outcome, "items_ok": items_ok, "items_failed": items_failed,
-            "reason": reason[:REASON_LIMIT], "part": part, "finished_at": records.now()})
+            "reason": errorsfile.clean_reason(reason), "part": part, "finished_at": records.now()})
         records.submit(storage, [row_op, records.update_op(job, changes)])
         return job.with_changes(changes), changes
 

@@ -76,6 +76,8 @@ class JobRecord:
     events_delivered: str = ""
     retry_of: str = ""
     retried_by: str = ""
+    watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
+    aggregating_until: float = 0.0  # an aggregator run's claim (aggregate.py)
     etag: str = field(default="", compare=False)
 
     @property

@@ -5,13 +5,15 @@ storage emulator killed before it saved its queue, a message past its time-to-li
 step is idempotent, so sending again what should be in flight is always safe: a delayed
 `CheckJob` per job compares the job's progress with what it saw last time and, if nothing
 moved, re-sends the next planning page, the pending mini-batches of the window, or the
-aggregation. It re-arms itself until the job ends.
+aggregation. It re-arms itself until the job ends; the job row names the current check
+(`watch_token`), so a check delivered twice continues one chain, not two.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import uuid
 
 from shared.jobs import records
 from shared.jobs.lifecycle import JobStatus
@@ -36,18 +38,28 @@ def interval() -> int:
     return int(os.environ.get("BATCH_WATCHDOG_SECONDS", "60"))
 
 
-def arm(storage: Storage, job: str, progress: str = "") -> None:
-    storage.send(CHECK_QUEUE, CheckJob(job=job, progress=progress), delay=interval())
+def arm(storage: Storage, job: str, progress: str = "", current: str = "") -> None:
+    """Start (or continue, when `current` is the chain's token) the job's check chain."""
+    token = uuid.uuid4().hex[:12]
+
+    def claim(record: JobRecord) -> dict | None:
+        return {"watch_token": token} if record.watch_token == current else None
+
+    _, claimed = records.update_job(storage, job, claim)
+    if claimed:
+        storage.send(CHECK_QUEUE, CheckJob(job=job, progress=f"{token}:{progress}"),
+                     delay=interval())
 
 
 def check(storage: Storage, msg: CheckJob) -> None:
     job = records.find(storage, msg.job)
-    if job is None or job.status.terminal:
-        return
+    token, _, seen = msg.progress.partition(":")
+    if job is None or job.status.terminal or token != job.watch_token:
+        return  # ended, or a duplicate of a check that was continued already
     mark = progress_mark(job)
-    if mark == msg.progress:
+    if mark == seen:
         resend(storage, job)
-    arm(storage, job.name, mark)
+    arm(storage, job.name, mark, current=token)
 
 
 def progress_mark(job: JobRecord) -> str:
