@@ -67,6 +67,7 @@ class Report:
     poison_poison: dict[str, int] = field(default_factory=dict)
     deletes_refused: bool | None = None
     faults: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)  # errors.csv rows by kind of reason
 
     @property
     def ok(self) -> bool:
@@ -231,6 +232,7 @@ def check(rig: Rig, job_name: str, names: list[str], report: Report) -> None:
     report.duplicated = sum(c - 1 for c in seen.values() if c > 1) + sum(
         1 for n in seen if n not in set(names))
     canceled = sum(1 for e in errors if e["reason"] == "canceled")
+    report.reasons = Counter(e["reason"].split(":")[0][:60] for e in errors)
     report.counters_agree = (entity["items_ok"], entity["items_failed"],
                              entity.get("items_canceled", 0)) == (
         len(predictions), len(errors) - canceled, canceled)
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             report.undisturbed = reports[0].undisturbed
         reports.append(report)
         print(report.line(), flush=True)
+        print(f"       errors.csv reasons: {dict(report.reasons)}", flush=True)
         if report.poison_poison:
             print(f"       poison-poison: {report.poison_poison}", flush=True)
     print("pp = messages in *-poison-poison queues; calm = the same job undisturbed")
