@@ -1,4 +1,5 @@
-"""HTTP API for jobs: invoke, list, show, cancel, download outputs, errors and logs.
+"""HTTP API for jobs: invoke, list, show, cancel, retry the failed items, download outputs,
+errors and logs.
 
 The routes of one endpoint's jobs are served through both doors (blueprints/endpoint_auth.py);
 `GET /jobs`, across endpoints, only with a function key."""
@@ -21,9 +22,11 @@ from blueprints.http_util import (
 )
 from shared import names, outbox
 from shared.errors import NotFoundError, ValidationError
-from shared.jobs import fanin, invoke, records, views
+from shared.jobs import fanin, invoke, records, retry, views
 from shared.messages import PLAN_QUEUE
 from shared.resources import deployments
+from shared.resources.schemas import parse
+from shared.resources.schemas.resources import RetryBody
 from shared.storage.clients import default_storage
 
 bp = func.Blueprint()
@@ -92,6 +95,23 @@ def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 
 
+@endpoint_route(bp, "jobs/{job}/retry", ["POST"],
+                bp.queue_output(arg_name="to_plan", queue_name=PLAN_QUEUE,
+                                connection="AzureWebJobsStorage"))
+def retry_job(req: func.HttpRequest, to_plan: QueueMessagesOut) -> func.HttpResponse:
+    with outbox.collect({PLAN_QUEUE: to_plan}):
+        return _retry(req)
+
+
+@handles_errors
+def _retry(req: func.HttpRequest) -> func.HttpResponse:
+    body = parse(RetryBody, json_body(req, required=False)).value
+    job = retry.retry(default_storage(), _job_name(req), body.deployment_name)
+    base = api_base(req, "jobs")
+    return json_response(views.job_resource(job, base), status=202,
+                         headers={"Location": f"{base}/jobs/{job.name}"})
+
+
 @endpoint_route(bp, "jobs/{job}/outputs/{output}", ["GET"])
 @handles_errors
 def download_output(req: func.HttpRequest) -> func.HttpResponse:
@@ -122,7 +142,7 @@ def _download(job_name: str, output: str) -> func.HttpResponse:
     key = _OUTPUT_FILES.get(output)
     if key is None:
         raise ValidationError("output", "must be one of: score, errors, summary")
-    if job.status not in records.TERMINAL:
+    if not job.status.terminal:
         raise NotFoundError(f"job {job_name} is {job.status}; outputs exist once it ends")
     out = job.output
     blob = storage.blobs.get_blob_client(out["container"], out[key])

@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueSettings
@@ -131,11 +131,15 @@ class QueueListener:
                       self.poison.queue_name)
             await self._to_poison(message)
             return
-        renewer = asyncio.create_task(self._renew(message, lease))
+        finished = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(message, lease, finished))
         try:
             ok = await self.handler(body, message)
         finally:
-            renewer.cancel()
+            # Let a renewal in flight finish rather than cancel it mid-request: Storage may
+            # have issued a new pop receipt that settling the message needs.
+            finished.set()
+            await renewer
         try:
             if ok:
                 await self.client.delete_message(message.id, message.pop_receipt)
@@ -145,13 +149,16 @@ class QueueListener:
                 await self.client.update_message(
                     message.id, message.pop_receipt,
                     visibility_timeout=int(self.settings.visibility_timeout))
-        except ResourceNotFoundError:
-            log.warning("queue '%s' message %s: lease lost before it could be settled",
-                        self.name, message.id)
+        except (ResourceNotFoundError, HttpResponseError) as e:  # it reappears: at least once
+            log.warning("queue '%s' message %s: lease lost before it could be settled (%s)",
+                        self.name, message.id, getattr(e, "error_code", None) or type(e).__name__)
 
-    async def _renew(self, message: Any, lease: int) -> None:
+    async def _renew(self, message: Any, lease: int, finished: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(max(1.0, lease / 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), max(1.0, lease / 2))
+            if finished.is_set():
+                return
             try:
                 updated = await self.client.update_message(
                     message.id, message.pop_receipt, visibility_timeout=lease)

@@ -64,6 +64,7 @@ var appQueues = [
   'batch-aggregate'
   'batch-events'
   'batch-drops'
+  'batch-check'
   'batch-plan-poison'
   'batch-score-poison'
   'batch-aggregate-poison'

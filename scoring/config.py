@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scoring.errors import ScoringConfigError
 from scoring.signature import ModelSignature, TensorSpec
-from shared.errors import ValidationError
 
 INPUT_TYPES = ("image", "tabular", "tensor")
 OUTPUT_TYPES = ("classification", "regression", "raw")
@@ -90,13 +90,13 @@ def parse_scoring_config(doc: dict | None, signature: ModelSignature) -> Scoring
     """Validate a `scoring` section (None: defaults inferred from the signature)."""
     doc = {} if doc is None else doc
     if not isinstance(doc, dict):
-        raise ValidationError("scoring", "must be an object with input and output")
+        raise ScoringConfigError("scoring", "must be an object with input and output")
     _no_unknown(doc, {"input", "output", "max_batch"}, "scoring")
     max_batch = doc.get("max_batch")
     if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int)
                                   or not 1 <= max_batch <= MAX_BATCH_LIMIT):
-        raise ValidationError("scoring.max_batch",
-                              f"must be an integer from 1 to {MAX_BATCH_LIMIT}")
+        raise ScoringConfigError("scoring.max_batch",
+                                 f"must be an integer from 1 to {MAX_BATCH_LIMIT}")
     inp = _input(_object(doc.get("input"), "scoring.input"), signature)
     out = _output(_object(doc.get("output"), "scoring.output"), signature)
     return ScoringConfig(inp, out, max_batch)
@@ -106,15 +106,15 @@ def _object(value: Any, field: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(field, "must be an object")
+        raise ScoringConfigError(field, "must be an object")
     return value
 
 
 def _no_unknown(d: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(d) - allowed)
     if unknown:
-        raise ValidationError(f"{where}.{unknown[0]}",
-                              f"is not a setting here (allowed: {', '.join(sorted(allowed))})")
+        raise ScoringConfigError(f"{where}.{unknown[0]}",
+                                 f"is not a setting here (allowed: {', '.join(sorted(allowed))})")
 
 
 def _numbers(value: Any) -> bool:
@@ -124,7 +124,7 @@ def _numbers(value: Any) -> bool:
 
 def _names(value: Any, field: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ValidationError(field, "must be a list of column names")
+        raise ScoringConfigError(field, "must be a list of column names")
     return tuple(value)
 
 
@@ -139,18 +139,19 @@ def _default_input_type(sig: ModelSignature) -> str:
 def _input(d: dict, sig: ModelSignature) -> InputConfig:
     kind = d.get("type", _default_input_type(sig))
     if kind not in INPUT_TYPES:
-        raise ValidationError("scoring.input.type", f"must be one of: {', '.join(INPUT_TYPES)}")
+        raise ScoringConfigError("scoring.input.type", f"must be one of: {', '.join(INPUT_TYPES)}")
     _no_unknown(d, _INPUT_KEYS[kind], "scoring.input")
     names = [s.name for s in sig.inputs]
     name = d.get("input_name", names[0])
     if name not in names:
-        raise ValidationError("scoring.input.input_name",
-                              f"the model has no input '{name}' (inputs: {', '.join(names)})")
+        raise ScoringConfigError("scoring.input.input_name",
+                                 f"the model has no input '{name}' (inputs: {', '.join(names)})")
     spec = sig.input(name)
     dtype = d.get("dtype", spec.dtype)
     if dtype not in NUMERIC_DTYPES and not (kind == "tabular" and dtype == spec.dtype):
-        raise ValidationError("scoring.input.dtype",
-                              f"must be a numeric numpy dtype name ({', '.join(NUMERIC_DTYPES)})")
+        raise ScoringConfigError("scoring.input.dtype",
+                                 "must be a numeric numpy dtype name "
+                                 f"({', '.join(NUMERIC_DTYPES)})")
     fields: dict[str, Any] = {"type": kind, "input_name": name, "dtype": dtype}
     if kind == "image":
         fields.update(_image(d, spec))
@@ -159,8 +160,8 @@ def _input(d: dict, sig: ModelSignature) -> InputConfig:
     else:
         per_file = d.get("items_per_file", "many")
         if per_file not in ("many", "one", 1):
-            raise ValidationError("scoring.input.items_per_file",
-                                  "must be 'many' (items along axis 0) or 1 (one per file)")
+            raise ScoringConfigError("scoring.input.items_per_file",
+                                     "must be 'many' (items along axis 0) or 1 (one per file)")
         fields["items_per_file"] = "many" if per_file == "many" else "one"
     return InputConfig(**fields)
 
@@ -169,11 +170,11 @@ def _image(d: dict, spec: TensorSpec) -> dict[str, Any]:
     rank = len(spec.shape)
     layout = d.get("layout", "flat" if rank == 2 else "NCHW")
     if layout not in ("NCHW", "NHWC", "flat"):
-        raise ValidationError("scoring.input.layout", "must be NCHW, NHWC or flat")
+        raise ScoringConfigError("scoring.input.layout", "must be NCHW, NHWC or flat")
     if rank and rank != (2 if layout == "flat" else 4):
-        raise ValidationError("scoring.input.layout",
-                              f"{layout} does not fit the model input '{spec.name}' of shape "
-                              f"{list(spec.shape)}")
+        raise ScoringConfigError("scoring.input.layout",
+                                 f"{layout} does not fit the model input '{spec.name}' of shape "
+                                 f"{list(spec.shape)}")
     dims = {"NCHW": (1, 2, 3), "NHWC": (3, 1, 2)}.get(layout)  # channels, height, width
     channels = height = width = None
     if dims and rank == 4:
@@ -182,29 +183,31 @@ def _image(d: dict, spec: TensorSpec) -> dict[str, Any]:
     default_mode = {1: "L", 4: "RGBA"}.get(channels or 3, "RGB")
     mode = d.get("mode", default_mode)
     if mode not in IMAGE_MODES:
-        raise ValidationError("scoring.input.mode",
-                              f"must be a Pillow mode: {', '.join(IMAGE_MODES)}")
+        raise ScoringConfigError("scoring.input.mode",
+                                 f"must be a Pillow mode: {', '.join(IMAGE_MODES)}")
     if channels and IMAGE_MODES[mode] != channels:
-        raise ValidationError("scoring.input.mode",
-                              f"{mode} gives {IMAGE_MODES[mode]} channel(s) but the model input "
-                              f"'{spec.name}' takes {channels}")
+        raise ScoringConfigError("scoring.input.mode",
+                                 f"{mode} gives {IMAGE_MODES[mode]} channel(s) but the model input "
+                                 f"'{spec.name}' takes {channels}")
     size = d.get("size", [width, height] if width and height else None)
     if size is not None and (not isinstance(size, list | tuple) or len(size) != 2 or not all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise ValidationError("scoring.input.size", "must be [width, height] of positive integers")
+        raise ScoringConfigError("scoring.input.size",
+                                 "must be [width, height] of positive integers")
     if size is not None and width and height and tuple(size) != (width, height):
-        raise ValidationError("scoring.input.size",
-                              f"the model input '{spec.name}' takes {width}x{height} images")
+        raise ScoringConfigError("scoring.input.size",
+                                 f"the model input '{spec.name}' takes {width}x{height} images")
     want = IMAGE_MODES[mode]
     mean, std = d.get("mean", []), d.get("std", [])
     for key, value in (("mean", mean), ("std", std)):
         if not _numbers(value) or len(value) not in (0, 1, want):
-            raise ValidationError(f"scoring.input.{key}", f"must be a list of 1 or {want} numbers")
+            raise ScoringConfigError(f"scoring.input.{key}",
+                                     f"must be a list of 1 or {want} numbers")
     if any(v == 0 for v in std):
-        raise ValidationError("scoring.input.std", "must not contain 0")
+        raise ScoringConfigError("scoring.input.std", "must not contain 0")
     scale = d.get("scale", 1.0)
     if not _numbers([scale]) or scale <= 0:
-        raise ValidationError("scoring.input.scale", "must be a positive number")
+        raise ScoringConfigError("scoring.input.scale", "must be a positive number")
     return {"mode": mode, "size": tuple(size) if size else None, "scale": float(scale),
             "mean": tuple(float(v) for v in mean), "std": tuple(float(v) for v in std),
             "layout": layout}
@@ -213,41 +216,42 @@ def _image(d: dict, spec: TensorSpec) -> dict[str, Any]:
 def _tabular(d: dict, sig: ModelSignature) -> dict[str, Any]:
     fmt = d.get("format")
     if fmt not in (None, "csv", "parquet", "jsonl"):
-        raise ValidationError("scoring.input.format", "must be csv, parquet or jsonl")
+        raise ScoringConfigError("scoring.input.format", "must be csv, parquet or jsonl")
     columns = _names(d.get("columns", []), "scoring.input.columns")
     exclude = _names(d.get("exclude", []), "scoring.input.exclude")
     names = [s.name for s in sig.inputs]
     one_per_column = len(names) > 1 or sig.inputs[0].dtype == "string"
     mapping = d.get("mapping", "by_name" if one_per_column else "auto")
     if mapping not in ("by_name", "by_order", "auto"):
-        raise ValidationError("scoring.input.mapping", "must be by_name or by_order")
+        raise ScoringConfigError("scoring.input.mapping", "must be by_name or by_order")
     if mapping == "auto" and columns:  # listed columns settle it
         mapping = "by_name" if list(columns) == names else "by_order"
     if mapping == "by_order" and len(names) > 1:
-        raise ValidationError("scoring.input.mapping",
-                              f"the model has {len(names)} inputs ({', '.join(names)}): "
-                              "use by_name (one input per column)")
+        raise ScoringConfigError("scoring.input.mapping",
+                                 f"the model has {len(names)} inputs ({', '.join(names)}): "
+                                 "use by_name (one input per column)")
     if mapping == "by_name":
         if columns and set(columns) != set(names):
-            raise ValidationError("scoring.input.columns",
-                                  f"by_name: must name every model input ({', '.join(names)})")
+            raise ScoringConfigError("scoring.input.columns",
+                                     f"by_name: must name every model input ({', '.join(names)})")
         bad = [s.name for s in sig.inputs if not (s.is_tensor and len(s.shape) in (1, 2) and (
             len(s.shape) == 1 or s.shape[1] in (1, None) or isinstance(s.shape[1], str)))]
         if bad:
-            raise ValidationError("scoring.input.mapping",
-                                  f"by_name needs inputs of one value per row; '{bad[0]}' is "
-                                  f"{list(sig.input(bad[0]).shape)}")
+            raise ScoringConfigError("scoring.input.mapping",
+                                     f"by_name needs inputs of one value per row; '{bad[0]}' is "
+                                     f"{list(sig.input(bad[0]).shape)}")
     elif mapping == "by_order" and sig.inputs[0].dtype == "string":
-        raise ValidationError("scoring.input.mapping",
-                              "by_order stacks numbers; this model's input takes strings")
+        raise ScoringConfigError("scoring.input.mapping",
+                                 "by_order stacks numbers; this model's input takes strings")
     if mapping != "by_name" and len(sig.inputs[0].shape) != 2:
-        raise ValidationError("scoring.input.type",
-                              f"tabular by_order needs a 2-D model input (rows x features); "
-                              f"'{names[0]}' is {list(sig.inputs[0].shape)}")
+        raise ScoringConfigError("scoring.input.type",
+                                 f"tabular by_order needs a 2-D model input (rows x features); "
+                                 f"'{names[0]}' is {list(sig.inputs[0].shape)}")
     width = sig.inputs[0].shape[-1]
     if mapping == "by_order" and columns and isinstance(width, int) and len(columns) != width:
-        raise ValidationError("scoring.input.columns",
-                              f"lists {len(columns)} columns but the model takes {width} features")
+        raise ScoringConfigError("scoring.input.columns",
+                                 f"lists {len(columns)} columns but the model takes {width} "
+                                 "features")
     return {"format": fmt, "columns": columns, "exclude": exclude, "mapping": mapping}
 
 
@@ -265,41 +269,42 @@ def _default_output_type(sig: ModelSignature) -> str:
 def _output(d: dict, sig: ModelSignature) -> OutputConfig:
     kind = d.get("type", _default_output_type(sig))
     if kind not in OUTPUT_TYPES:
-        raise ValidationError("scoring.output.type", f"must be one of: {', '.join(OUTPUT_TYPES)}")
+        raise ScoringConfigError("scoring.output.type",
+                                 f"must be one of: {', '.join(OUTPUT_TYPES)}")
     _no_unknown(d, _OUTPUT_KEYS, "scoring.output")
     names = [s.name for s in sig.outputs]
     for key in ("label_output", "probabilities_output"):
         if d.get(key) is not None and d[key] not in names:
-            raise ValidationError(f"scoring.output.{key}", f"the model has no output "
-                                  f"'{d[key]}' (outputs: {', '.join(names)})")
+            raise ScoringConfigError(f"scoring.output.{key}", f"the model has no output "
+                                     f"'{d[key]}' (outputs: {', '.join(names)})")
     outputs = d.get("outputs", names if kind == "raw" else names[:1])
     if (not isinstance(outputs, list | tuple) or not outputs
             or not all(isinstance(o, str) and o in names for o in outputs)):
-        raise ValidationError("scoring.output.outputs",
-                              f"must list model outputs (outputs: {', '.join(names)})")
+        raise ScoringConfigError("scoring.output.outputs",
+                                 f"must list model outputs (outputs: {', '.join(names)})")
     if kind == "regression" and not sig.output(outputs[0]).is_tensor:
-        raise ValidationError("scoring.output.outputs",
-                              f"regression reads a tensor; '{outputs[0]}' is "
-                              f"{sig.output(outputs[0]).dtype}")
+        raise ScoringConfigError("scoring.output.outputs",
+                                 f"regression reads a tensor; '{outputs[0]}' is "
+                                 f"{sig.output(outputs[0]).dtype}")
     class_names = d.get("class_names", [])
     if not isinstance(class_names, list | tuple) or not all(
             isinstance(v, str | int) and not isinstance(v, bool) for v in class_names):
-        raise ValidationError("scoring.output.class_names", "must be a list of names")
+        raise ScoringConfigError("scoring.output.class_names", "must be a list of names")
     probabilities = d.get("probabilities", False)
     if not isinstance(probabilities, bool):
-        raise ValidationError("scoring.output.probabilities", "must be true or false")
+        raise ScoringConfigError("scoring.output.probabilities", "must be true or false")
     softmax = d.get("softmax", "auto")
     softmax = {True: "always", False: "never"}.get(softmax, softmax)
     if softmax not in ("auto", "always", "never"):
-        raise ValidationError("scoring.output.softmax", "must be auto, true or false")
+        raise ScoringConfigError("scoring.output.softmax", "must be auto, true or false")
     label, probs = d.get("label_output"), d.get("probabilities_output")
     if kind == "classification":
         label, probs = _classification_outputs(sig, label, probs)
         classes = _class_count(sig, probs)
         if class_names and classes and len(class_names) != classes:
-            raise ValidationError("scoring.output.class_names",
-                                  f"has {len(class_names)} names but the model has {classes} "
-                                  "classes")
+            raise ScoringConfigError("scoring.output.class_names",
+                                     f"has {len(class_names)} names but the model has {classes} "
+                                     "classes")
     return OutputConfig(type=kind, label_output=label, probabilities_output=probs,
                         class_names=tuple(str(c) for c in class_names),
                         probabilities=probabilities, softmax=softmax, outputs=tuple(outputs))
@@ -319,15 +324,15 @@ def _classification_outputs(sig: ModelSignature, label: str | None,
             scores = [s.name for s in sig.outputs if not s.is_tensor or s.dtype.startswith(
                 "float")]
             if not scores:
-                raise ValidationError("scoring.output.probabilities_output",
-                                      "the model has no float output to take the argmax of")
+                raise ScoringConfigError("scoring.output.probabilities_output",
+                                         "the model has no float output to take the argmax of")
             probs = scores[0]
     if probs is not None:
         spec = sig.output(probs)
         if not (spec.dtype.startswith("seq(map(") or spec.dtype.startswith("float")):
-            raise ValidationError("scoring.output.probabilities_output",
-                                  f"'{probs}' must be a float tensor or a ZipMap, not "
-                                  f"{spec.dtype}")
+            raise ScoringConfigError("scoring.output.probabilities_output",
+                                     f"'{probs}' must be a float tensor or a ZipMap, not "
+                                     f"{spec.dtype}")
     return label, probs
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from scoring.config import MAX_BATCH_LIMIT, ScoringConfig
+from scoring.errors import ItemError, MiniBatchTimeoutError
 from scoring.outputs import output_columns, output_names, row_formatter
 from scoring.readers import Block, read_file
 from scoring.signature import ModelSignature
-from shared.errors import ItemError, MiniBatchTimeoutError
 
 __all__ = ["FailedItem", "InputFile", "MiniBatchResult", "ScoredRow", "output_columns",
            "score_files"]

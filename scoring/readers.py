@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.config import InputConfig
+from scoring.errors import ItemError
 from scoring.signature import ModelSignature
-from shared.errors import ItemError
 
 
 @dataclass(frozen=True)

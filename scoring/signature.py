@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import InvalidModelError
+from scoring.errors import InvalidModel
 
 _ELEMENT_TYPES = {
     "float": "float32", "double": "float64", "float16": "float16", "int64": "int64",
@@ -92,17 +92,17 @@ def read_signature(model_bytes: bytes) -> ModelSignature:
     import onnxruntime as ort
 
     if not model_bytes:
-        raise InvalidModelError("model", "is empty")
+        raise InvalidModel("model", "is empty")
     try:
         session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     except Exception as e:
-        raise InvalidModelError(
+        raise InvalidModel(
             "model", f"ONNX Runtime cannot load it as a model: {str(e).splitlines()[0][:300]}"
         ) from None
     inputs = tuple(_spec(a) for a in session.get_inputs())
     outputs = tuple(_spec(a) for a in session.get_outputs())
     if not inputs or not outputs:
-        raise InvalidModelError("model", "has no inputs or no outputs")
+        raise InvalidModel("model", "has no inputs or no outputs")
     first = inputs[0].shape[0] if inputs[0].shape else None
     batch = first if isinstance(first, int) and first > 0 else None
     return ModelSignature(inputs, outputs, batch, _zipmap_classes(session, inputs, outputs,

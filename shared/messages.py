@@ -10,7 +10,8 @@ SCORE_QUEUE = "batch-score"
 AGGREGATE_QUEUE = "batch-aggregate"
 EVENTS_QUEUE = "batch-events"
 DROPS_QUEUE = "batch-drops"
-ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE)
+CHECK_QUEUE = "batch-check"
+ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE, CHECK_QUEUE)
 
 
 def poison(queue: str) -> str:
@@ -56,7 +57,15 @@ class QuietCheck:
     group: str
 
 
-Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded | QuietCheck
+@dataclass(frozen=True)
+class CheckJob:
+    """Has `job` moved since `progress` (the watchdog's last look)? If not, nudge it."""
+
+    job: str
+    progress: str = ""
+
+
+Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded | QuietCheck | CheckJob
 
 
 def encode(message: Message) -> str:

@@ -21,7 +21,7 @@ from shared.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
-from shared.jobs import minibatch, paths
+from shared.jobs import paths
 from shared.resources import deployments, models
 from shared.storage.clients import Storage
 
@@ -92,14 +92,16 @@ def preview(storage: Storage, endpoint: str, deployment: str,
             budget: float = BUDGET_SECONDS) -> dict[str, Any]:
     """Score the files under the deployment; `started` (time.monotonic()) is when the
     request began, so reading the files counts against the budget too."""
-    from scoring.engine import FailedItem, InputFile, output_columns, score_files
+    from scoring.engine import FailedItem, InputFile
+    from scoring.outputs import output_columns
+    from scoring.scorer import Scorer
 
     doc = deployments.get(storage, endpoint, deployment)
     model = models.get(storage, doc["model_name"], doc["model_version"])
-    session, config, signature = minibatch.scorer(storage, model, doc["scoring"])
+    scorer = Scorer.from_snapshot(doc["scoring"], model, lambda: models.read_bytes(storage, model))
     files = [i for i in items if isinstance(i, InputFile)]
     try:
-        result = score_files(session, config, signature, files, deadline=started + budget)
+        result = scorer.score(files, deadline=started + budget)
     except MiniBatchTimeoutError:
         raise DeadlineError(f"the preview ran past its {budget:g} s budget; send fewer or "
                             "smaller files") from None
@@ -111,7 +113,7 @@ def preview(storage: Storage, endpoint: str, deployment: str,
         "endpoint": endpoint,
         "deployment": deployment,
         "model": model["id"],
-        "columns": output_columns(config, signature),
+        "columns": output_columns(scorer.config, scorer.signature),
         "rows": [[r.file_name, r.row, *r.values] for r in result.rows],
         "errors": [{"file_name": e.file_name, "row": e.row, "reason": e.reason}
                    for e in errors],

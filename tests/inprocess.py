@@ -1,8 +1,10 @@
 """An in-process stand-in for the queue host, in addition to the real one (devhost).
 
-It drains the pipeline queues of a real Azurite and calls the same plain functions the
-queue triggers call, one message at a time, so tests can reorder, duplicate or drop
-deliveries deterministically. Retries and poison handling follow the host's rules.
+It drains the pipeline queues of a real Azurite and calls the same step table the queue
+triggers use (shared/jobs/steps.py), one message at a time, so tests can reorder, duplicate
+or drop deliveries deterministically. Retries and poison queues follow the host's rules:
+after `max_dequeue_count` failed deliveries a message moves to `<queue>-poison`, whose
+handler is a step like any other.
 """
 
 from __future__ import annotations
@@ -10,24 +12,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from shared.events import drops, outbound
-from shared.jobs import aggregate, fanin, minibatch, planning, records
-from shared.messages import (
-    AGGREGATE_QUEUE,
-    DROPS_QUEUE,
-    EVENTS_QUEUE,
-    PLAN_QUEUE,
-    SCORE_QUEUE,
-    AggregateJob,
-    JobEnded,
-    PlanPage,
-    QuietCheck,
-    ScoreMiniBatch,
-    decode,
-)
+from shared.jobs import steps
+from shared.messages import poison
 from shared.storage.clients import Storage
 
-QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE)
+QUEUES = tuple(steps.STEPS)
+POISON_QUEUES = {poison(q): q for q in steps.queues_with_poison()}
 
 
 @dataclass
@@ -45,18 +35,10 @@ class InProcessHost:
 
     def handle(self, queue: str, body: str, dequeue_count: int = 1) -> None:
         self.delivered.append(Delivery(queue, body, dequeue_count))
-        if queue == PLAN_QUEUE:
-            planning.plan_page(self.storage, decode(PlanPage, body))
-        elif queue == SCORE_QUEUE:
-            minibatch.score_minibatch(self.storage, decode(ScoreMiniBatch, body), dequeue_count)
-        elif queue == AGGREGATE_QUEUE:
-            aggregate.aggregate(self.storage, decode(AggregateJob, body))
-        elif queue == EVENTS_QUEUE:
-            outbound.publish(self.storage, decode(JobEnded, body).job)
-        elif queue == DROPS_QUEUE:
-            drops.quiet_check(self.storage, decode(QuietCheck, body))
+        if queue in POISON_QUEUES:
+            steps.handle_poison(self.storage, POISON_QUEUES[queue], body, dequeue_count)
         else:
-            raise ValueError(queue)
+            steps.handle(self.storage, queue, body, dequeue_count)
 
     def step(self, queue: str) -> bool:
         """Process one message of `queue` like the host: delete on success, else retry/poison."""
@@ -72,7 +54,7 @@ class InProcessHost:
             self.handle(queue, msg.content, msg.dequeue_count)
         except Exception:
             if msg.dequeue_count >= self.max_dequeue_count:
-                self._poisoned(queue, msg.content)
+                self.storage.send(poison(queue), msg.content)
                 client.delete_message(msg)
             else:
                 client.update_message(msg, visibility_timeout=0)
@@ -80,18 +62,9 @@ class InProcessHost:
         client.delete_message(msg)
         return True
 
-    def _poisoned(self, queue: str, body: str) -> None:
-        if queue == SCORE_QUEUE:
-            m = decode(ScoreMiniBatch, body)
-            minibatch.fail_minibatch(self.storage, records.load(self.storage, m.job), m.index,
-                                     None, "the scoring message was poisoned")
-        elif queue in (PLAN_QUEUE, AGGREGATE_QUEUE):
-            fanin.fail_job(self.storage, decode(PlanPage if queue == PLAN_QUEUE
-                                                else AggregateJob, body).job, "poisoned")
-
     def run_until_idle(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not any([self.step(q) for q in QUEUES]):
+            if not any([self.step(q) for q in (*QUEUES, *POISON_QUEUES)]):
                 return
         raise TimeoutError("pipeline queues did not drain")

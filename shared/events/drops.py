@@ -10,7 +10,8 @@ The blob trigger and the Event Grid trigger both call `on_blob_created`. Every a
 row keyed by (blob, ETag) in the group's partition of the `drops` table, so the same blob
 version is counted once however often it is delivered, and a job takes the arrivals waiting
 in its group under a name derived from (group, generation), so two racing starters make the
-same one job.
+same one job. A blob that arrived in several versions is in the job once, at its newest
+version (the manifest names the ETag it will be scored at).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from azure.data.tables import UpdateMode
 from azure.storage.blob import BlobPrefix
 
 from shared import config
-from shared.errors import BatchEndpointError, ConflictError
+from shared.conflicts import retry_on_conflict
+from shared.errors import BatchEndpointError, ConcurrentUpdate, ConflictError, Rejected
 from shared.jobs import invoke, records
 from shared.messages import DROPS_QUEUE, QuietCheck
 from shared.resources import deployments, endpoints, paging
@@ -61,10 +63,6 @@ class DropTarget:
     def group(self) -> str:
         key = f"{self.endpoint}\n{self.deployment or ''}\n{self.folder}"
         return hashlib.sha256(key.encode()).hexdigest()[:24]
-
-
-class Rejected(BatchEndpointError):
-    """A drop that cannot become a job; recorded with its reason where users look."""
 
 
 def on_blob_created(storage: Storage, blob: BlobCreated) -> str:
@@ -185,7 +183,9 @@ def _hidden(name: str) -> bool:
 def _touch_group(storage: Storage, target: DropTarget, source: str) -> None:
     """Note the arrival time; make sure one quiet-window check is on its way."""
     table = storage.table(config.TABLE_DROPS)
-    for attempt in range(50):
+
+    def attempt() -> bool:
+        """True when this arrival must send the check (nobody else has one on its way)."""
         try:
             row = table.get_entity(target.group, GROUP_ROW)
         except ResourceNotFoundError:
@@ -196,20 +196,17 @@ def _touch_group(storage: Storage, target: DropTarget, source: str) -> None:
                     "folder": target.folder, "generation": 0, "last_arrival": time.time(),
                     "check_pending": True, "source": source})
             except ResourceExistsError:
-                continue
-            storage.send(DROPS_QUEUE, QuietCheck(group=target.group),
-                         delay=config.drop_quiet_seconds())
-            return
-        pending = bool(row["check_pending"])
+                raise ConcurrentUpdate("group row created concurrently") from None
+            return True
         if not merge_if_unchanged(table, {
                 "PartitionKey": target.group, "RowKey": GROUP_ROW, "last_arrival": time.time(),
                 "check_pending": True, "source": source}, row.metadata["etag"]):
-            records.backoff(attempt)
-            continue
-        if not pending:
-            storage.send(DROPS_QUEUE, QuietCheck(group=target.group),
-                         delay=config.drop_quiet_seconds())
-        return
+            raise ConcurrentUpdate(f"drop group {target.group}")
+        return not row["check_pending"]
+
+    if retry_on_conflict(attempt, f"drop group {target.group}"):
+        storage.send(DROPS_QUEUE, QuietCheck(group=target.group),
+                     delay=config.drop_quiet_seconds())
 
 
 def quiet_check(storage: Storage, msg: QuietCheck) -> str:
@@ -268,9 +265,11 @@ def start_group_job(storage: Storage, group: str, why: str, *,
         if not waiting:
             _close_generation(storage, group, generation, bump=False)
             return None
-        names = [r["blob"] for r in waiting]
+        newest = {r["blob"]: r for r in sorted(waiting, key=lambda r: r["at"])}
+        names = sorted(newest)
         storage.container(config.JOBS_CONTAINER).upload_blob(
-            manifest, json.dumps(names), overwrite=True)
+            manifest, json.dumps([{"name": n, "etag": newest[n]["etag"]} for n in names]),
+            overwrite=True)
         try:
             _invoke(storage, row, job_name, manifest, source or row.get("source", ""))
         except ConflictError:
@@ -283,8 +282,8 @@ def start_group_job(storage: Storage, group: str, why: str, *,
             _close_generation(storage, group, generation, bump=False)
             return None
         log.info("drop group %s (%s): job %s over %d files", group, why, job_name, len(names))
-    taken = set(json.loads(storage.container(config.JOBS_CONTAINER)
-                           .download_blob(manifest).readall()))
+    taken = {e["name"] for e in json.loads(storage.container(config.JOBS_CONTAINER)
+                                           .download_blob(manifest).readall())}
     _mark(storage, group, [r for r in waiting if r["blob"] in taken], TAKEN, job_name)
     _close_generation(storage, group, generation, bump=True)
     return job_name
@@ -329,10 +328,11 @@ def _close_generation(storage: Storage, group: str, generation: int, bump: bool,
                       rearm: bool = True) -> None:
     """Advance the group past `generation`; re-arm the quiet check if files are waiting."""
     table = storage.table(config.TABLE_DROPS)
-    for attempt in range(50):
+
+    def attempt() -> bool:
         row = table.get_entity(group, GROUP_ROW)
         if int(row["generation"]) != generation:
-            return
+            return False
         left = rearm and any(True for _ in table.query_entities(
             "PartitionKey eq @g and state eq @s", parameters={"g": group, "s": WAITING},
             results_per_page=1))
@@ -340,9 +340,8 @@ def _close_generation(storage: Storage, group: str, generation: int, bump: bool,
                 "PartitionKey": group, "RowKey": GROUP_ROW,
                 "generation": generation + (1 if bump else 0), "check_pending": left},
                 row.metadata["etag"]):
-            records.backoff(attempt)
-            continue
-        if left:
-            storage.send(DROPS_QUEUE, QuietCheck(group=group),
-                         delay=config.drop_quiet_seconds())
-        return
+            raise ConcurrentUpdate(f"drop group {group}")
+        return left
+
+    if retry_on_conflict(attempt, f"drop group {group}"):
+        storage.send(DROPS_QUEUE, QuietCheck(group=group), delay=config.drop_quiet_seconds())

@@ -23,26 +23,28 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.messaging import CloudEvent
 from azure.core.rest import HttpRequest
 
+from shared.errors import EventDeliveryError, NotFoundError
 from shared.jobs import records
-from shared.jobs.records import CANCELED, COMPLETED, FAILED, TERMINAL, Job
+from shared.jobs.lifecycle import JobStatus
+from shared.jobs.records import JobRecord
 from shared.messages import EVENTS_QUEUE, JobEnded
 from shared.storage.clients import Storage
 
 log = logging.getLogger("batch.events")
 EVENT_TYPES = {
-    COMPLETED: "BatchEndpoints.Job.Completed",
-    FAILED: "BatchEndpoints.Job.Failed",
-    CANCELED: "BatchEndpoints.Job.Canceled",
+    JobStatus.COMPLETED: "BatchEndpoints.Job.Completed",
+    JobStatus.FAILED: "BatchEndpoints.Job.Failed",
+    JobStatus.CANCELED: "BatchEndpoints.Job.Canceled",
 }
 
 
-def announce_if_pending(storage: Storage, job: Job) -> None:
+def announce_if_pending(storage: Storage, job: JobRecord) -> None:
     """Queue the final-state event unless every target already has it (idempotent)."""
-    if job.status in TERMINAL and job.entity.get("events_state", "") != "delivered":
+    if job.status.terminal and job.events_state != "delivered":
         storage.send(EVENTS_QUEUE, JobEnded(job=job.name))
 
 
-def job_event(job: Job) -> CloudEvent:
+def job_event(job: JobRecord) -> CloudEvent:
     out = job.output
     base = f"azureml://datastores/{out['datastore']}/paths/"
     return CloudEvent(
@@ -54,12 +56,13 @@ def job_event(job: Job) -> CloudEvent:
             "endpoint_name": job.endpoint_name,
             "deployment_name": job.deployment_name,
             "job_name": job.name,
-            "status": job.status,
+            "status": job.status.value,
             "started_by": job.started_by,
             "error": job.error or None,
             "mini_batches": {"total": job.mb_total, "succeeded": job.mb_done,
                              "failed": job.mb_failed, "canceled": job.mb_canceled},
-            "items": {"succeeded": job.items_ok, "failed": job.items_failed},
+            "items": {"succeeded": job.items_ok, "failed": job.items_failed,
+                      "canceled": job.items_canceled},
             "outputs": {"score": base + out["predictions"], "errors": base + out["errors"],
                         "summary": base + out["summary"]},
         },
@@ -69,9 +72,9 @@ def job_event(job: Job) -> CloudEvent:
 def publish(storage: Storage, job_name: str) -> None:
     """Deliver the event to each target not yet reached; raise if any delivery failed."""
     job = records.load(storage, job_name)
-    if job.status not in TERMINAL:
+    if not job.status.terminal:
         return
-    done = set(filter(None, job.entity.get("events_delivered", "").split(",")))
+    done = set(filter(None, job.events_delivered.split(",")))
     targets = _targets(storage, job)
     event = job_event(job)
     errors = []
@@ -87,7 +90,7 @@ def publish(storage: Storage, job_name: str) -> None:
         done.add(name)
         log.info("job %s: %s event delivered to %s", job_name, event.type, name)
 
-    def change(current: Job) -> dict[str, Any]:
+    def change(current: JobRecord) -> dict[str, Any]:
         return {"events_delivered": ",".join(sorted(done)),
                 "events_state": "failed" if errors else "delivered"}
 
@@ -96,20 +99,16 @@ def publish(storage: Storage, job_name: str) -> None:
         raise EventDeliveryError("; ".join(errors))
 
 
-class EventDeliveryError(RuntimeError):
-    pass
-
-
-def _targets(storage: Storage, job: Job) -> dict[str, Any]:
+def _targets(storage: Storage, job: JobRecord) -> dict[str, Any]:
     from shared.resources import endpoints
 
     targets: dict[str, Any] = {}
     topic = os.environ.get("BATCH_EVENTGRID_TOPIC_ENDPOINT")
     if topic:
         targets["eventgrid"] = lambda event: _topic_client(topic).send([event])
-    try:
+    try:  # a storage fault raises (the queue retries); only a deleted endpoint has no webhook
         endpoint = endpoints.get(storage, job.endpoint_name)
-    except Exception:
+    except NotFoundError:
         endpoint = {}
     url = (endpoint.get("notifications") or {}).get("webhook_url")
     if url:
@@ -145,4 +144,4 @@ def post_cloudevent(url: str, event: CloudEvent, timeout: float = 10.0) -> None:
         response = client.send_request(request, connection_timeout=timeout,
                                        read_timeout=timeout)
         if not 200 <= response.status_code < 300:
-            raise RuntimeError(f"webhook answered {response.status_code}")
+            raise EventDeliveryError(f"webhook answered {response.status_code}")

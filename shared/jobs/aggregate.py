@@ -1,16 +1,28 @@
-"""The aggregator: merge per-mini-batch results into the job's outputs, exactly once.
+"""The aggregator: merge per-mini-batch results into the job's outputs, and end the job.
 
-Outputs are block blobs committed with one `Put Block List`, so readers see the whole file
-or none of it. Block ids are deterministic and the commit names the job in the blob's
-metadata, so running the aggregator twice writes the same bytes and the second run is a
-no-op once the job row says the job ended.
+Total: every planned file ends in predictions.csv or errors.csv exactly once — a done
+mini-batch contributes the part its completion named; a failed one lists its files with the
+reason; a skipped one lists them as `canceled` (or why they were skipped); a done
+mini-batch whose part is gone (storage lost it) lists its files as failed with that reason
+instead of throwing the other parts away.
+
+Idempotent: the outputs are a function of the (final) mini-batch rows, so any run writes
+the same bytes. Outputs are block blobs committed with one `Put Block List`, readers see all
+or nothing; block ids carry a hash of their content. Only after they are written does the
+job move Finalizing → final state (lifecycle's `OutputsWritten`, with the counts of what
+was written), and job_summary.json is then written from that committed record — so the final
+state, the counters, the outputs and the summary always agree, whoever's run committed.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -18,101 +30,143 @@ from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from shared import config
 from shared.events import outbound
-from shared.jobs import minibatch, records
-from shared.jobs.records import CANCELED, COMPLETED, DONE, FAILED, FINALIZING, MB_FAILED, Job
+from shared.jobs import errorsfile, lifecycle, minibatch, planning, records
+from shared.jobs.lifecycle import JobStatus, Outcome
+from shared.jobs.records import JobRecord
 from shared.messages import AggregateJob
 from shared.storage.clients import Storage
 
 BLOCK_TARGET = 4 * 1024 * 1024
-ERRORS_HEADER = b"file_name,row,reason\n"
+_DOWNLOADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="parts")
+PREFETCH = 32
+CLAIM_SECONDS = 20  # a run that died blocks the next one this long at most
+LOST_PART = "result lost from storage after the mini-batch was scored"
 
 
-def aggregate(storage: Storage, msg: AggregateJob) -> Job:
+@dataclass
+class Tally:
+    """What the outputs being written hold."""
+
+    ok: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+
+def aggregate(storage: Storage, msg: AggregateJob) -> JobRecord:
     job = records.load(storage, msg.job)
-    if job.status in records.TERMINAL:
-        outbound.announce_if_pending(storage, job)  # a redelivery after the job ended
-        return job
-    if job.status != FINALIZING or not job.all_accounted:
-        return job  # a stray message before the last completion
-    out = job.output
-    container = storage.container(out["container"])
-    owner = {"batch_job": job.name}
-    error = ""
-    if job.settings["output_action"] == "append_row":
-        target = container.get_blob_client(out["predictions"])
-        if _owned_by_other(target, job.name):
-            error = f"output file {out['container']}/{out['predictions']} already exists"
-        else:
-            header = _header(job)
-            _commit(target, header, _parts(storage, job, minibatch.result_path, DONE), owner,
-                    "text/csv")
-    if not error:
-        _commit(container.get_blob_client(out["errors"]), ERRORS_HEADER,
-                _error_parts(storage, job), owner, "text/csv")
-    status = _final_status(job, error)
-    summary = summarize(job, status, error or job.error)
-    container.get_blob_client(out["summary"]).upload_blob(
-        json.dumps(summary, indent=2).encode(), overwrite=True, metadata=owner,
-        content_settings=ContentSettings(content_type="application/json"))
-
-    def change(current: Job) -> dict[str, Any] | None:
-        if current.status != FINALIZING:
-            return None
-        return {"status": status, "ended_at": records.now(),
-                "error": error or current.error}
-
-    job, changed = records.update_job(storage, job.name, change)
-    if changed:
-        records.log(storage, job.name, f"job {status}: {job.items_ok} items scored, "
-                    f"{job.items_failed} failed; outputs in {out['container']}/{out['folder']}")
-    outbound.announce_if_pending(storage, job)
+    if job.status == JobStatus.FINALIZING and job.all_accounted and _claim(storage, job.name):
+        try:
+            job = _write_outputs(storage, job)
+        except Exception:
+            records.update_job(storage, job.name, lambda _: {"aggregating_until": 0.0})
+            raise
+    if job.status.terminal:
+        write_summary(storage, job)  # also a redelivery after the job ended
+        outbound.announce_if_pending(storage, job)
     return job
 
 
-def _final_status(job: Job, error: str) -> str:
-    if error or job.stop_reason in ("error_threshold", "failed"):
-        return FAILED
-    if job.stop_reason == "canceled":
-        return CANCELED
-    return COMPLETED
+def _claim(storage: Storage, job_name: str) -> bool:
+    """One run at a time writes a job's outputs: a run claims the job for CLAIM_SECONDS; the
+    many aggregation messages a busy job collects (every redelivered completion sends one)
+    return at once meanwhile. A run that died is followed by one after its claim expires
+    (the watchdog sends the aggregation again). Not needed for correctness — every run
+    writes the same bytes — only for not doing the work many times over."""
+    now = time.time()
+
+    def claim(job: JobRecord) -> dict | None:
+        return {"aggregating_until": now + CLAIM_SECONDS} if job.aggregating_until < now else None
+
+    return records.update_job(storage, job_name, claim)[1]
 
 
-def _header(job: Job) -> bytes:
-    from scoring.engine import output_columns
-    from scoring.writers import csv_header
+def _write_outputs(storage: Storage, job: JobRecord) -> JobRecord:
+    out = job.output
+    container = storage.container(out["container"])
+    owner = {"batch_job": job.name}
+    tally = Tally()
+    error = ""
+    predictions = container.get_blob_client(out["predictions"])
+    if job.settings["output_action"] == "append_row" and _owned_by_other(predictions, job.name):
+        error = f"output file {out['container']}/{out['predictions']} already exists"
+    else:
+        rows = list(records.minibatch_rows(storage, job.name, 0, job.mb_total))
+        if job.settings["output_action"] == "append_row":
+            _commit(predictions, minibatch.scorer(storage, job).header(),
+                    _prediction_parts(storage, job, rows, tally), owner)
+        else:
+            for _ in _prediction_parts(storage, job, rows, tally):
+                pass
+        _commit(container.get_blob_client(out["errors"]), errorsfile.HEADER,
+                _error_parts(storage, job, rows, tally), owner)
+    event = lifecycle.OutputsWritten(tally.ok, tally.failed, tally.canceled, error)
+    job, changed = records.update_job(storage, job.name, event)
+    if changed:
+        records.log(storage, job.name, f"job {job.status}: {job.items_ok} items scored, "
+                    f"{job.items_failed} failed, {job.items_canceled} canceled; outputs in "
+                    f"{out['container']}/{out['folder']}")
+    return job
 
-    scoring_config, signature = minibatch._config(
-        json.dumps(job.deployment["scoring"], sort_keys=True),
-        json.dumps(job.deployment["model"]["signature"], sort_keys=True))
-    return csv_header(output_columns(scoring_config, signature))
+
+def _part(storage: Storage, path: str) -> bytes | None:
+    try:
+        return storage.container(config.JOBS_CONTAINER).download_blob(path).readall()
+    except ResourceNotFoundError:
+        return None
 
 
-def _parts(storage: Storage, job: Job, path_of, state: str) -> Iterator[bytes]:
-    results = storage.container(config.JOBS_CONTAINER)
-    for row in records.minibatch_rows(storage, job.name):
-        if row["state"] == state:
-            yield results.download_blob(path_of(job.name, int(row["RowKey"][3:]))).readall()
+def _prediction_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
+                      tally: Tally) -> Iterator[bytes]:
+    done = [r for r in rows if r["state"] == Outcome.DONE]
+    for start in range(0, len(done), PREFETCH):  # a few parts fetched ahead, kept in order
+        chunk = done[start:start + PREFETCH]
+        paths = [minibatch.result_path(job.name, records.row_index(r), r.get("part", ""))
+                 for r in chunk]
+        for row, data in zip(chunk, _DOWNLOADS.map(lambda p: _part(storage, p), paths),
+                             strict=True):
+            if data is None:
+                row["lost"] = True
+                continue
+            tally.ok += errorsfile.count(data)
+            yield data
 
 
-def _error_parts(storage: Storage, job: Job) -> Iterator[bytes]:
-    results = storage.container(config.JOBS_CONTAINER)
-    for row in records.minibatch_rows(storage, job.name):
-        if row["state"] == MB_FAILED or (row["state"] == DONE and row.get("items_failed")):
-            path = minibatch.errors_path(job.name, int(row["RowKey"][3:]))
-            try:
-                yield results.download_blob(path).readall()
-            except ResourceNotFoundError:
-                yield f"mini-batch {row['RowKey']},,{row.get('reason', '')}\n".encode()
+def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
+                 tally: Tally) -> Iterator[bytes]:
+    for row in rows:
+        index, state = records.row_index(row), row["state"]
+        if state == Outcome.DONE and not row.get("lost"):
+            if row.get("items_failed"):
+                data = _part(storage, minibatch.errors_path(job.name, index, row["part"]))
+                if data is None:  # a lost errors part: its items were failures anyway
+                    data = _whole_files(storage, job, row, LOST_PART)
+                tally.failed += errorsfile.count(data)
+                yield data
+            continue
+        reason = (LOST_PART if row.get("lost") else row.get("reason") or
+                  (errorsfile.CANCELED if state == Outcome.CANCELED else "failed"))
+        data = _whole_files(storage, job, row, reason)
+        if state == Outcome.CANCELED:
+            tally.canceled += errorsfile.count(data)
+        else:
+            tally.failed += errorsfile.count(data)
+        yield data
 
 
-def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes], metadata: dict[str, str],
-            content_type: str) -> None:
+def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str) -> bytes:
+    refs = planning.files_of(storage, row)
+    return errorsfile.lines((minibatch.relative_name(job, r.name), "", reason) for r in refs)
+
+
+def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],
+            metadata: dict[str, str]) -> None:
     """Stage the content in blocks of ~4 MiB and commit them in one atomic call."""
     blocks: list[BlobBlock] = []
     buffer = bytearray(header)
 
     def stage() -> None:
-        block_id = base64.b64encode(f"block-{len(blocks):08d}".encode()).decode()
+        digest = hashlib.sha256(buffer).hexdigest()[:32]
+        block_id = base64.b64encode(f"{len(blocks):08d}-{digest}".encode()).decode()
         blob.stage_block(block_id, bytes(buffer))
         blocks.append(BlobBlock(block_id=block_id))
         buffer.clear()
@@ -124,7 +178,7 @@ def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes], metadata: d
     if buffer or not blocks:
         stage()
     blob.commit_block_list(blocks, metadata=metadata,
-                           content_settings=ContentSettings(content_type=content_type))
+                           content_settings=ContentSettings(content_type="text/csv"))
 
 
 def _owned_by_other(blob: BlobClient, job_name: str) -> bool:
@@ -135,24 +189,35 @@ def _owned_by_other(blob: BlobClient, job_name: str) -> bool:
     return props.metadata.get("batch_job") != job_name
 
 
-def summarize(job: Job, status: str, error: str) -> dict[str, Any]:
+def write_summary(storage: Storage, job: JobRecord) -> None:
+    out = job.output
+    storage.container(out["container"]).get_blob_client(out["summary"]).upload_blob(
+        json.dumps(summarize(job), indent=2).encode(), overwrite=True,
+        metadata={"batch_job": job.name},
+        content_settings=ContentSettings(content_type="application/json"))
+
+
+def summarize(job: JobRecord) -> dict[str, Any]:
+    """The summary of an ended job: a function of its committed record only."""
     model = job.deployment["model"]
     return {
         "job_name": job.name,
-        "status": status,
+        "status": job.status.value,
         "endpoint_name": job.endpoint_name,
         "deployment_name": job.deployment_name,
         "model": {"id": model["id"], "sha256": model["sha256"]},
         "input": job.input["uri"],
         "started_by": job.started_by,
+        "retry_of": job.retry_of or None,
         "settings": job.settings,
         "mini_batches": {"total": job.mb_total, "succeeded": job.mb_done,
                          "failed": job.mb_failed, "canceled": job.mb_canceled},
-        "items": {"succeeded": job.items_ok, "failed": job.items_failed},
+        "items": {"succeeded": job.items_ok, "failed": job.items_failed,
+                  "canceled": job.items_canceled},
         "files": job.files_total,
         "created_at": job.created_at,
         "started_at": job.started_at,
-        "finalized_at": records.now(),
-        "error": error,
+        "finalized_at": job.ended_at,
+        "error": job.error,
         "outputs": job.output,
     }

@@ -119,7 +119,7 @@ def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest
 
 def invoke(
     storage: Storage, endpoint_name: str, request: InvokeRequest, request_id: str | None = None
-) -> tuple[records.Job, bool]:
+) -> tuple[records.JobRecord, bool]:
     """Create the job and queue its planning. Returns (job, created?).
 
     With a `request_id` (the `Repeatability-Request-ID` header) a retried request returns
@@ -130,7 +130,7 @@ def invoke(
     if request_id:
         existing = records.find(storage, job_name)
         if existing is not None:
-            records.index_job(storage, existing.entity)  # in case the first try died here
+            records.index_job(storage, existing)  # in case the first try died here
             return existing, False
     deployment = _choose_deployment(storage, endpoint, request.deployment_name)
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
@@ -162,7 +162,7 @@ def invoke(
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
     job = records.load(storage, job_name)
-    records.index_job(storage, job.entity)
+    records.index_job(storage, job)
     records.log(storage, job_name, f"job created by {request.started_by} for "
                 f"{endpoint_name}/{deployment['name']} with model {model['id']}")
     storage.send(PLAN_QUEUE, PlanPage(job=job_name))

@@ -1,93 +1,115 @@
 """Score one mini-batch: read its files, run them through the pinned model, store the result.
 
-Per-item failures (a corrupt image, a bad row, a file deleted since planning) are recorded
-and the rest of the mini-batch goes on. A failure of the whole attempt (timeout, storage
-outage) is retried by the queue up to `retry_settings.max_retries` times; after that the
-mini-batch's files count as failed so the job still finishes.
+Per-item failures (a corrupt image, a bad row, a file deleted or changed since planning) are
+recorded and the rest of the mini-batch goes on. A failure of the whole attempt (timeout,
+storage outage) is retried by the queue up to `retry_settings.max_retries` times; after that
+the mini-batch's files count as failed so the job still finishes.
+
+Each attempt writes its results under its own part id and the completion names the winning
+part in the mini-batch row, so an attempt that lost (a duplicate delivery, a poisoned copy)
+can never overwrite what the aggregator reads.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-import json
 import logging
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config
-from shared.jobs import fanin, planning, records
-from shared.jobs.records import DONE, MB_CANCELED, MB_FAILED, PENDING, TERMINAL, Job
+from shared.errors import NotFoundError
+from shared.jobs import errorsfile, fanin, planning, records
+from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
+from shared.jobs.planning import InputRef
+from shared.jobs.records import JobRecord
 from shared.messages import ScoreMiniBatch
 from shared.resources import models
 from shared.storage.clients import Storage
 
+if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads with the first mini-batch
+    from scoring.scorer import Scorer
+
 log = logging.getLogger(__name__)
 _DOWNLOADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="download")
+SKIP_REASONS = {StopReason.CANCELED: errorsfile.CANCELED,
+                StopReason.ERROR_THRESHOLD: "not scored: error_threshold exceeded",
+                StopReason.FAILED: "not scored: the job failed"}
 
 
-def result_path(job: str, index: int) -> str:
-    return f"{job}/results/{index:08d}.csv"
+def result_path(job: str, index: int, part: str) -> str:
+    return f"{job}/results/{index:08d}.{part}.csv"
 
 
-def errors_path(job: str, index: int) -> str:
-    return f"{job}/results/{index:08d}.errors.csv"
+def errors_path(job: str, index: int, part: str) -> str:
+    return f"{job}/results/{index:08d}.{part}.errors.csv"
+
+
+def scorer(storage: Storage, job: JobRecord) -> Scorer:
+    """The job's pinned deployment snapshot as a Scorer."""
+    from scoring.scorer import Scorer
+
+    model = job.deployment["model"]
+    return Scorer.from_snapshot(job.deployment["scoring"], model,
+                                lambda: models.read_bytes(storage, model))
 
 
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:
     job = records.load(storage, msg.job)
     got = records.get_minibatch(storage, msg.job, msg.index)
     if got is None:
-        raise LookupError(f"job {msg.job} has no mini-batch {msg.index}")
+        raise NotFoundError(f"job {msg.job} has no mini-batch {msg.index}")
     row = got[0]
-    if row["state"] != PENDING:
+    if not records.pending(row):
         fanin.after_completion(storage, job, msg.index)  # a redelivery: finish what follows
         return
-    if job.stop_reason or job.status in TERMINAL:
-        fanin.complete(storage, job.name, msg.index, MB_CANCELED, 0, 0, job.stop_reason)
+    if job.stop_reason or job.status == JobStatus.FINALIZING or job.status.terminal:
+        fanin.skip(storage, job.name, msg.index,
+                   SKIP_REASONS.get(job.stop_reason, errorsfile.CANCELED))
         return
-    files = planning.files_of(storage, row)
+    refs = planning.files_of(storage, row)
     retry = job.settings["retry_settings"]
-    started = time.monotonic()
     try:
-        rows_csv, failures, items_ok = _score(storage, job, files, started + retry["timeout"])
+        rows_csv, failures, items_ok = score_refs(storage, job, refs,
+                                                  time.monotonic() + retry["timeout"])
     except Exception as e:
         attempts = int(retry["max_retries"]) + 1
         if dequeue_count < attempts:
             log.warning("job %s mini-batch %d attempt %d/%d failed: %s", job.name, msg.index,
                         dequeue_count, attempts, e)
             raise
-        reason = f"mini-batch failed after {dequeue_count} attempts: {type(e).__name__}: {e}"
-        fail_minibatch(storage, job, msg.index, files, reason)
+        fail_minibatch(storage, job.name, msg.index, f"mini-batch failed after "
+                       f"{dequeue_count} attempts: {type(e).__name__}: {e}")
         return
+    part = uuid.uuid4().hex[:12]
     results = storage.container(config.JOBS_CONTAINER)
-    results.upload_blob(result_path(job.name, msg.index), rows_csv, overwrite=True)
+    results.upload_blob(result_path(job.name, msg.index, part), rows_csv, overwrite=True)
     if failures:
-        results.upload_blob(errors_path(job.name, msg.index), _errors_csv(failures),
+        results.upload_blob(errors_path(job.name, msg.index, part), errorsfile.lines(failures),
                             overwrite=True)
-    fanin.complete(storage, job.name, msg.index, DONE, items_ok, len(failures))
+    fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
+                   part=part)
 
 
-def fail_minibatch(storage: Storage, job: Job, index: int, files: list[str] | None,
-                   reason: str) -> None:
-    """Every file of the mini-batch goes to the errors file with `reason`."""
-    if files is None:
-        got = records.get_minibatch(storage, job.name, index)
-        if got is None:
-            return
-        files = planning.files_of(storage, got[0])
-    failures = [(relative_name(job, f), "", reason) for f in files]
-    storage.container(config.JOBS_CONTAINER).upload_blob(
-        errors_path(job.name, index), _errors_csv(failures), overwrite=True)
-    records.log(storage, job.name, f"mini-batch {index}: {reason}")
-    fanin.complete(storage, job.name, index, MB_FAILED, 0, len(files), reason)
+def fail_minibatch(storage: Storage, job_name: str, index: int, reason: str) -> None:
+    """Count the mini-batch as failed (its files are listed with `reason` by the aggregator);
+    a mini-batch that finished already keeps its results."""
+    got = records.get_minibatch(storage, job_name, index)
+    if got is None:
+        raise NotFoundError(f"job {job_name} has no mini-batch {index}")
+    if not records.pending(got[0]):
+        fanin.complete(storage, job_name, index, Outcome.FAILED)  # changes nothing
+        return
+    records.log(storage, job_name, f"mini-batch {index}: {errorsfile.clean_reason(reason)}")
+    fanin.complete(storage, job_name, index, Outcome.FAILED, 0, int(got[0]["file_count"]),
+                   reason)
 
 
-def relative_name(job: Job, blob_name: str) -> str:
+def relative_name(job: JobRecord, blob_name: str) -> str:
     """A file's name as users see it in outputs: relative to the input folder."""
     source = job.input
     if source["type"] == "uri_folder" and source["path"]:
@@ -95,60 +117,49 @@ def relative_name(job: Job, blob_name: str) -> str:
     return blob_name.rsplit("/", 1)[-1] if source["type"] == "uri_file" else blob_name
 
 
-def _score(storage: Storage, job: Job, files: list[str],
-           deadline: float) -> tuple[bytes, list[tuple[str, str, str]], int]:
-    from scoring.engine import InputFile, score_files
-    from scoring.writers import rows_to_csv
+def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
+               deadline: float | None) -> tuple[bytes, list[tuple[str, str, str]], int]:
+    """Score the files (only the listed rows where a ref names rows): CSV rows, failures as
+    (file_name, row, reason), and the number of rows scored."""
+    from scoring.scorer import InputFile
 
-    session, scoring_config, signature = scorer(storage, job.deployment["model"],
-                                                job.deployment["scoring"])
+    scoring = scorer(storage, job)
     container = storage.blobs.get_container_client(job.input["container"])
-    downloaded = list(_DOWNLOADS.map(lambda name: _download(container, name), files))
+    downloaded = list(_DOWNLOADS.map(lambda ref: _download(container, ref), refs))
     failures: list[tuple[str, str, str]] = []
     inputs = []
-    for name, data, problem in downloaded:
+    wanted: dict[str, set[int]] = {}
+    for ref, data, problem in downloaded:
+        name = relative_name(job, ref.name)
         if problem:
-            failures.append((relative_name(job, name), "", problem))
-        else:
-            inputs.append(InputFile(name=relative_name(job, name), data=data))
-    result = score_files(session, scoring_config, signature, inputs, deadline=deadline)
+            failures.append((name, "", problem))
+            continue
+        inputs.append(InputFile(name=name, data=data))
+        if ref.rows is not None:
+            wanted[name] = set(ref.rows)
+    result = scoring.score(inputs, deadline)
+
+    def kept(file_name: str, row: int | None) -> bool:
+        return file_name not in wanted or row is None or row in wanted[file_name]
+
+    rows = [r for r in result.rows if kept(r.file_name, r.row)]
     failures += [(e.file_name, "" if e.row is None else str(e.row), e.reason)
-                 for e in result.errors]
-    return rows_to_csv(result.rows), failures, len(result.rows)
+                 for e in result.errors if kept(e.file_name, e.row)]
+    return scoring.rows_csv(rows), failures, len(rows)
 
 
-def scorer(storage: Storage, model: dict[str, Any],
-           scoring: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """(session, ScoringConfig, ModelSignature) for a model document and a stored scoring
-    configuration: the process's cached session, the parsed configuration cached too."""
-    from scoring.sessions import get_session
-
-    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model))
-    return (session, *_config(json.dumps(scoring, sort_keys=True),
-                              json.dumps(model["signature"], sort_keys=True)))
-
-
-@functools.lru_cache(maxsize=64)
-def _config(scoring_json: str, signature_json: str) -> tuple[Any, Any]:
-    from scoring.config import ScoringConfig
-    from scoring.signature import ModelSignature
-
-    return (ScoringConfig.from_dict(json.loads(scoring_json)),
-            ModelSignature.from_dict(json.loads(signature_json)))
-
-
-def _download(container: Any, name: str) -> tuple[str, bytes, str]:
-    blob = container.get_blob_client(name)
+def _download(container: Any, ref: InputRef) -> tuple[InputRef, bytes, str]:
+    """The version planning listed, or why it cannot be had."""
+    blob = container.get_blob_client(ref.name)
+    pinned = ({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
+              if ref.etag else {})
     try:
-        stream = blob.download_blob(max_concurrency=1)
+        stream = blob.download_blob(max_concurrency=1, **pinned)
     except ResourceNotFoundError:
-        return name, b"", "file not found (deleted after the job was planned?)"
+        return ref, b"", "file not found (deleted after the job was planned?)"
+    except ResourceModifiedError:
+        return ref, b"", (f"file changed after the job was planned: version {ref.etag} "
+                          "is gone (retry the job's failed items to score the new one)")
     if stream.size > config.MAX_INPUT_FILE_BYTES:
-        return name, b"", f"file is larger than {config.MAX_INPUT_FILE_BYTES} bytes"
-    return name, stream.readall(), ""
-
-
-def _errors_csv(failures: list[tuple[str, str, str]]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(failures)
-    return buf.getvalue().encode()
+        return ref, b"", f"file is larger than {config.MAX_INPUT_FILE_BYTES} bytes"
+    return ref, stream.readall(), ""

@@ -1,14 +1,19 @@
-"""The job row and mini-batch rows in the jobs table, and the states jobs move through."""
+"""The job row and mini-batch rows in the jobs table, read and written as one typed record.
+
+Every change to a job row goes through `update_job` (or, for a mini-batch's completion,
+fanin.complete): read, ask lifecycle what an event changes, write under the row's ETag,
+retry on a conflict (shared/conflicts.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import random
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from azure.core import MatchConditions
@@ -16,25 +21,11 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared import config
-from shared.errors import BatchEndpointError, NotFoundError
+from shared.conflicts import retry_on_conflict
+from shared.errors import ConcurrentUpdate, NotFoundError
+from shared.jobs import lifecycle
+from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.storage.clients import Storage
-
-# Azure ML's job states (azure.ai.ml JobStatus).
-QUEUED = "Queued"
-PREPARING = "Preparing"
-RUNNING = "Running"
-FINALIZING = "Finalizing"
-COMPLETED = "Completed"
-FAILED = "Failed"
-CANCEL_REQUESTED = "CancelRequested"
-CANCELED = "Canceled"
-TERMINAL = (COMPLETED, FAILED, CANCELED)
-
-# Mini-batch outcomes.
-PENDING = "pending"
-DONE = "done"
-MB_FAILED = "failed"
-MB_CANCELED = "canceled"
 
 JOB_ROW = "job"
 _JSON_FIELDS = ("input", "output", "deployment", "settings")
@@ -49,17 +40,45 @@ def now() -> str:
 
 
 @dataclass(frozen=True)
-class Job:
+class JobRecord:
     """A job row as read, with the ETag that guards the next write."""
 
-    entity: dict[str, Any]
-    etag: str
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self.entity[key]
-        except KeyError:
-            raise AttributeError(key) from None
+    name: str
+    endpoint_name: str
+    deployment_name: str
+    model_id: str
+    input: dict[str, Any]
+    output: dict[str, Any]
+    settings: dict[str, Any]
+    deployment: dict[str, Any]
+    status: JobStatus = JobStatus.QUEUED
+    stop_reason: StopReason = StopReason.NONE
+    error: str = ""
+    started_by: str = "http"
+    request_id: str = ""
+    created_at: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+    planning_done: bool = False
+    plan_pages: int = 0
+    plan_continuation: str = ""
+    mb_total: int = -1
+    mb_planned: int = 0
+    files_total: int = 0
+    mb_done: int = 0
+    mb_failed: int = 0
+    mb_canceled: int = 0
+    items_ok: int = 0
+    items_failed: int = 0
+    items_canceled: int = 0
+    aggregate_failures: int = 0
+    events_state: str = ""
+    events_delivered: str = ""
+    retry_of: str = ""
+    retried_by: str = ""
+    watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
+    aggregating_until: float = 0.0  # an aggregator run's claim (aggregate.py)
+    etag: str = field(default="", compare=False)
 
     @property
     def accounted(self) -> int:
@@ -67,12 +86,45 @@ class Job:
 
     @property
     def all_accounted(self) -> bool:
-        return bool(self.planning_done) and self.accounted >= self.mb_total
+        return self.planning_done and self.accounted >= self.mb_total
 
     @property
     def window(self) -> int:
         s = self.settings
         return int(s["instance_count"]) * int(s["max_concurrency_per_instance"])
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> JobRecord:
+        known = {f.name for f in dataclasses.fields(cls)} - {"etag"}
+        values = {k: v for k, v in entity.items() if k in known}
+        for key in _JSON_FIELDS:
+            if isinstance(values.get(key), str):
+                values[key] = json.loads(values[key])
+        values["status"] = JobStatus(values.get("status", JobStatus.QUEUED))
+        values["stop_reason"] = StopReason(values.get("stop_reason", ""))
+        values["planning_done"] = bool(values.get("planning_done"))
+        etag = entity.metadata["etag"] if hasattr(entity, "metadata") else ""
+        return cls(**values, etag=etag)
+
+    def to_entity(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del values["etag"]
+        return {"PartitionKey": self.name, "RowKey": JOB_ROW, **_columns(values)}
+
+    def with_changes(self, changes: dict[str, Any]) -> JobRecord:
+        return dataclasses.replace(self, **changes)
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """Field values as table columns: JSON for the nested ones, plain str for enums."""
+    out = {}
+    for key, value in values.items():
+        if key in _JSON_FIELDS and not isinstance(value, str):
+            value = json.dumps(value)
+        elif isinstance(value, Enum):
+            value = value.value
+        out[key] = value
+    return out
 
 
 def table(storage: Storage) -> TableClient:
@@ -80,57 +132,34 @@ def table(storage: Storage) -> TableClient:
 
 
 def new_job_entity(name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    entity = {
-        "PartitionKey": name, "RowKey": JOB_ROW, "name": name, "status": QUEUED,
-        "created_at": now(), "started_at": "", "ended_at": "", "error": "", "stop_reason": "",
-        "planning_done": False, "plan_pages": 0, "plan_continuation": "", "mb_total": -1,
-        "mb_planned": 0, "files_total": 0, "mb_done": 0, "mb_failed": 0, "mb_canceled": 0,
-        "items_ok": 0, "items_failed": 0, "events_state": "", "events_delivered": "",
-        **fields,
-    }
-    return _to_entity(entity)
+    return JobRecord(name=name, created_at=now(), **fields).to_entity()
 
 
-def _to_entity(values: dict[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for key in _JSON_FIELDS:
-        if key in out and not isinstance(out[key], str):
-            out[key] = json.dumps(out[key])
-    return out
-
-
-def _from_entity(entity: dict[str, Any]) -> dict[str, Any]:
-    out = dict(entity)
-    for key in _JSON_FIELDS:
-        if isinstance(out.get(key), str):
-            out[key] = json.loads(out[key])
-    return out
-
-
-def load(storage: Storage, name: str) -> Job:
+def load(storage: Storage, name: str) -> JobRecord:
     try:
         entity = table(storage).get_entity(name, JOB_ROW)
     except ResourceNotFoundError:
         raise NotFoundError(f"job {name} not found") from None
-    return Job(entity=_from_entity(entity), etag=entity.metadata["etag"])
+    return JobRecord.from_entity(entity)
 
 
-def find(storage: Storage, name: str) -> Job | None:
+def find(storage: Storage, name: str) -> JobRecord | None:
     try:
         return load(storage, name)
     except NotFoundError:
         return None
 
 
-def index_job(storage: Storage, job: dict[str, Any]) -> None:
+def index_job(storage: Storage, job: JobRecord) -> None:
     """Listing reads this small index instead of scanning every job's mini-batch rows."""
     storage.table(config.TABLE_JOB_INDEX).upsert_entity({
-        "PartitionKey": "jobs", "RowKey": job["name"], "endpoint_name": job["endpoint_name"],
-        "deployment_name": job["deployment_name"], "created_at": job["created_at"]})
+        "PartitionKey": "jobs", "RowKey": job.name, "endpoint_name": job.endpoint_name,
+        "deployment_name": job.deployment_name, "model_id": job.model_id,
+        "created_at": job.created_at})
 
 
 def list_jobs(storage: Storage, *, endpoint: str | None = None,
-              deployment: str | None = None, status: str | None = None) -> list[Job]:
+              deployment: str | None = None, status: str | None = None) -> list[JobRecord]:
     """Jobs, newest first, optionally of one endpoint/deployment and in one state."""
     clauses, params = ["PartitionKey eq 'jobs'"], {}
     if endpoint:
@@ -147,60 +176,53 @@ def list_jobs(storage: Storage, *, endpoint: str | None = None,
     return sorted(jobs, key=lambda j: j.created_at, reverse=True)
 
 
-def update_op(job: Job, changes: dict[str, Any]) -> tuple:
+def running_jobs(storage: Storage, *, endpoint: str | None = None,
+                 deployment: str | None = None, model_id: str | None = None) -> list[str]:
+    """Names of jobs not ended yet that use this deployment or model version."""
+    return [j.name for j in list_jobs(storage, endpoint=endpoint, deployment=deployment)
+            if not j.status.terminal and (model_id is None or j.model_id == model_id)]
+
+
+def update_op(job: JobRecord, changes: dict[str, Any]) -> tuple:
     """A transaction operation: merge `changes` into the job row if it is unchanged."""
-    entity = {"PartitionKey": job.name, "RowKey": JOB_ROW, **_to_entity(changes)}
+    entity = {"PartitionKey": job.name, "RowKey": JOB_ROW, **_columns(changes)}
     return ("update", entity, {"mode": UpdateMode.MERGE, "etag": job.etag,
                                "match_condition": MatchConditions.IfNotModified})
 
 
 def minibatch_op(job_name: str, index: int, etag: str, changes: dict[str, Any]) -> tuple:
     """A transaction operation: merge `changes` into a mini-batch row if it is unchanged."""
-    entity = {"PartitionKey": job_name, "RowKey": mb_row(index), **changes}
+    entity = {"PartitionKey": job_name, "RowKey": mb_row(index), **_columns(changes)}
     return ("update", entity, {"mode": UpdateMode.MERGE, "etag": etag,
                                "match_condition": MatchConditions.IfNotModified})
 
 
-class ConcurrentUpdate(BatchEndpointError):
-    """Someone else changed the row first (HTTP 412): read again and retry."""
-
-
 def submit(storage: Storage, operations: list[tuple]) -> None:
+    """One entity-group transaction; a 412 on any row raises ConcurrentUpdate."""
     try:
         table(storage).submit_transaction(operations)
-    except TableTransactionError as e:
-        if e.status_code == 412:
-            raise ConcurrentUpdate(str(e)) from e
-        raise
-    except HttpResponseError as e:
+    except (TableTransactionError, HttpResponseError) as e:
         if e.status_code == 412:
             raise ConcurrentUpdate(str(e)) from e
         raise
 
 
-def update_job(
-    storage: Storage, name: str, change: Callable[[Job], dict[str, Any] | None]
-) -> tuple[Job, bool]:
-    """Apply `change(job)` under optimistic concurrency; returns (job after, changed?).
+def update_job(storage: Storage, name: str,
+               event: lifecycle.Event | Callable[[JobRecord], dict[str, Any] | None]
+               ) -> tuple[JobRecord, bool]:
+    """Apply a lifecycle event (or, for bookkeeping outside the lifecycle, a change function)
+    under optimistic concurrency; returns (job after, changed?)."""
 
-    `change` returns the fields to merge, or None to leave the job as it is.
-    """
-    for attempt in range(100):
+    def attempt() -> tuple[JobRecord, bool]:
         job = load(storage, name)
-        changes = change(job)
+        changes = (event(job) if callable(event)
+                   else lifecycle.apply(job, event, now()))
         if not changes:
             return job, False
-        try:
-            submit(storage, [update_op(job, changes)])
-        except ConcurrentUpdate:
-            backoff(attempt)
-            continue
-        return load(storage, name), True
-    raise ConcurrentUpdate(f"job {name}: too much contention updating the job row")
+        submit(storage, [update_op(job, changes)])
+        return job.with_changes(changes), True
 
-
-def backoff(attempt: int) -> None:
-    time.sleep(min(0.2, 0.005 * (2 ** min(attempt, 6))) * random.random())
+    return retry_on_conflict(attempt, f"job {name}")
 
 
 def get_minibatch(storage: Storage, job: str, index: int) -> tuple[dict[str, Any], str] | None:
@@ -219,6 +241,14 @@ def minibatch_rows(storage: Storage, job: str, start: int = 0,
         "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
         parameters={"pk": job, "lo": mb_row(start), "hi": upper},
     )
+
+
+def row_index(row: dict[str, Any]) -> int:
+    return int(row["RowKey"][3:])
+
+
+def pending(row: dict[str, Any]) -> bool:
+    return row["state"] == Outcome.PENDING
 
 
 def log(storage: Storage, job: str, message: str) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import config
 from shared.jobs import records
-from shared.jobs.records import Job
+from shared.jobs.records import JobRecord
 from shared.resources import paging
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
 
 
-def job_resource(job: Job, api_base: str) -> dict[str, Any]:
+def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
     out = job.output
     predictions = f"azureml://datastores/{out['datastore']}/paths/{out['predictions']}"
     inputs = {"input_data": {"type": job.input["type"], "path": job.input["uri"]}}
@@ -32,12 +33,17 @@ def job_resource(job: Job, api_base: str) -> dict[str, Any]:
         "outputs": outputs,
         "settings": job.settings,
         "progress": progress(job),
+        "throughput": throughput(job),
+        "eta": eta(job),
+        "retry_of": job.retry_of or None,
+        "retried_by": job.retried_by or None,
         "creation_context": {"created_at": job.created_at},
         "started_at": job.started_at or None,
         "ended_at": job.ended_at or None,
         "error": {"message": job.error} if job.error else None,
         "links": {"self": link, "score": f"{link}/outputs/score", "errors": f"{link}/errors",
-                  "logs": f"{link}/logs", "cancel": f"{link}/cancel"},
+                  "logs": f"{link}/logs", "cancel": f"{link}/cancel",
+                  "retry": f"{link}/retry"},
         # The shape Azure ML's REST API answers with, so scripts polling
         # `.properties.status` keep working.
         "properties": {
@@ -77,7 +83,7 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def progress(job: Job) -> dict[str, Any]:
+def progress(job: JobRecord) -> dict[str, Any]:
     total = job.mb_total if job.planning_done else None
     return {
         "planning_done": bool(job.planning_done),
@@ -87,11 +93,38 @@ def progress(job: Job) -> dict[str, Any]:
             "failed": job.mb_failed, "canceled": job.mb_canceled,
             "pending": job.mb_planned - job.accounted,
         },
-        "items": {"succeeded": job.items_ok, "failed": job.items_failed},
+        "items": {"succeeded": job.items_ok, "failed": job.items_failed,
+                  "canceled": job.items_canceled},
     }
 
 
-def progress_log(storage: Storage, job: Job) -> str:
+def _elapsed(job: JobRecord, now: datetime | None = None) -> float | None:
+    if not job.started_at:
+        return None
+    end = datetime.fromisoformat(job.ended_at) if job.ended_at else now or datetime.now(UTC)
+    return max(0.0, (end - datetime.fromisoformat(job.started_at)).total_seconds())
+
+
+def throughput(job: JobRecord, now: datetime | None = None) -> float | None:
+    """Items finished per second since the job started (None before it starts)."""
+    elapsed = _elapsed(job, now)
+    if not elapsed:
+        return None
+    return round((job.items_ok + job.items_failed) / elapsed, 2)
+
+
+def eta(job: JobRecord, now: datetime | None = None) -> float | None:
+    """Seconds left at the pace so far: mini-batches left / mini-batches per second. None
+    while the total is unknown or nothing finished yet; 0 once the job ended."""
+    if job.status.terminal:
+        return 0.0
+    elapsed = _elapsed(job, now)
+    if not job.planning_done or not job.accounted or not elapsed:
+        return None
+    return round((job.mb_total - job.accounted) * elapsed / job.accounted, 1)
+
+
+def progress_log(storage: Storage, job: JobRecord) -> str:
     """Like Azure ML's logs/job_progress_overview.txt, followed by the job's event lines."""
     p = progress(job)
     mb = p["mini_batches"]
@@ -101,7 +134,8 @@ def progress_log(storage: Storage, job: Job) -> str:
         f"Mini-batches: {mb['total'] if mb['total'] is not None else '?'} total, "
         f"{mb['planned']} scheduled, {mb['succeeded']} succeeded, {mb['failed']} failed, "
         f"{mb['canceled']} canceled, {mb['pending']} pending",
-        f"Items: {job.items_ok} succeeded, {job.items_failed} failed "
+        f"Items: {job.items_ok} succeeded, {job.items_failed} failed, "
+        f"{job.items_canceled} canceled "
         f"(error_threshold {job.settings['error_threshold']})",
         "",
     ]

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config, names
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
+from shared.jobs.records import running_jobs
 from shared.resources import endpoints, models, paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
@@ -60,7 +61,9 @@ def create_or_update(
         include={"name", "version"})
     model = models.resolve_reference(storage, reference)
     signature = ModelSignature.from_dict(model["signature"])
-    scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None, signature)
+    with scoring_rules():
+        scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None,
+                                       signature)
     settings_doc = spec.resolved_settings().to_dict()
     _check_against_model(storage, model, signature, scoring)  # the costly check comes last
     existing = find(storage, endpoint, name)
@@ -95,7 +98,16 @@ def delete(storage: Storage, endpoint: str, name: str) -> None:
         raise ConflictError(
             f"deployment {name} is the default deployment of batch endpoint {endpoint}; "
             "set defaults.deployment_name to another deployment first, or delete the endpoint")
+    refuse_while_running(running_jobs(storage, endpoint=endpoint, deployment=name),
+                         f"deployment {endpoint}/{name}")
     _table(storage).delete(endpoint, name)
+
+
+def refuse_while_running(jobs: list[str], what: str) -> None:
+    """A running job reads its pinned deployment's model until it ends (docs/architecture.md)."""
+    if jobs:
+        raise ConflictError(f"{what} is used by running job(s) {', '.join(jobs)}; cancel them "
+                            "or wait until they end")
 
 
 def delete_all(storage: Storage, endpoint: str) -> list[str]:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config, names
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
+from shared.jobs.records import running_jobs
 from shared.resources import paging
 from shared.resources.schemas.limits import check_stored_size
 from shared.storage.clients import Storage
@@ -44,7 +45,8 @@ def register(
     table = _table(storage)
     if table.get(name, version) is not None:
         raise ConflictError(f"model {name}:{version} already exists; register a new version")
-    signature = read_signature(data)
+    with scoring_rules():
+        signature = read_signature(data)
     sha256 = hashlib.sha256(data).hexdigest()
     blob_path = f"{name}/{version}/{sha256}.onnx"
     storage.container(config.MODELS_CONTAINER).upload_blob(blob_path, data, overwrite=True)
@@ -113,12 +115,17 @@ def resolve_reference(storage: Storage, ref: object, field: str = "model") -> di
 
 
 def delete(storage: Storage, name: str, version: str, users: list[str]) -> None:
-    """Delete a model version unless a deployment (listed in `users`) still uses it."""
+    """Delete a model version unless a deployment (listed in `users`) or a running job
+    still uses it."""
     doc = get(storage, name, version)
     if users:
         raise ConflictError(
             f"model {name}:{version} is used by deployment(s) {', '.join(users)}; "
             "delete or update them first")
+    jobs = running_jobs(storage, model_id=doc["id"])
+    if jobs:
+        raise ConflictError(f"model {name}:{version} is used by running job(s) "
+                            f"{', '.join(jobs)}; cancel them or wait until they end")
     _table(storage).delete(name, version)
     container = storage.container(config.MODELS_CONTAINER)
     container.delete_blob(doc["path"].split("/", 1)[1], delete_snapshots="include")

@@ -23,6 +23,7 @@ from shared.resources.schemas.resources import (
     EndpointBody,
     ModelBody,
     PreviewBody,
+    RetryBody,
 )
 
 AML_NAME = {"type": "string", "minLength": 3, "maxLength": 32,
@@ -130,6 +131,8 @@ OPERATIONS = (
     Op("get", JOB, "Jobs_Get", "Show a job: state, live progress, outputs, error",
        ok={200: r.JobResource}),
     Op("post", f"{JOB}/cancel", "Jobs_Cancel", "Cancel a job", ok={202: r.JobResource}),
+    Op("post", f"{JOB}/retry", "Jobs_Retry", "A new job over exactly the items that failed or "
+       "were canceled (409 when none did)", body=RetryBody, ok={202: r.JobResource}),
     Op("get", f"{JOB}/outputs/{{output}}", "Jobs_DownloadOutput", "Download an output once "
        "the job has ended", ok={200: BINARY}),
     Op("get", f"{JOB}/errors", "Jobs_DownloadErrors", "Every failed item with its reason",
@@ -205,7 +208,7 @@ def _operation(op: Op, ref) -> dict[str, Any]:
         out["requestBody"] = {"required": True, "content": {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
     elif op.body is not None:
-        out["requestBody"] = {"required": op.method != "put" or op.body is not EndpointBody,
+        out["requestBody"] = {"required": op.body not in (EndpointBody, RetryBody),
                               "content": {"application/json": {
                                   "schema": ref(op.body, "validation")}}}
         if op.body is PreviewBody:

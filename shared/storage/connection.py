@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.errors import ValidationError
+from shared.errors import ConfigError
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (
@@ -53,7 +53,7 @@ def parse(conn_str: str) -> dict[str, str]:
             continue
         key, sep, value = piece.partition("=")
         if not sep:
-            raise ValidationError("AzureWebJobsStorage", f"'{piece}' is not key=value")
+            raise ConfigError(f"connection string part '{piece}' is not key=value")
         parts[key.strip()] = value.strip()
     return parts
 
@@ -115,17 +115,16 @@ class StorageAccount:
                 uris[service] = f"https://{name}.{service}.core.windows.net"
             if not uris[service]:
                 key = "blobServiceUri" if service == "blob" else f"{service}ServiceUri"
-                raise ValidationError(
-                    f"{setting}__{key}",
-                    f"is missing: the service uses {service} storage (set it, or "
-                    f"{setting}__accountName)")
+                raise ConfigError(
+                    f"app setting {setting}__{key} is missing: the service uses {service} "
+                    f"storage (set it, or {setting}__accountName)")
         kind = v.get("credential", "").lower()
         if kind not in ("", MANAGED_IDENTITY):
-            raise ValidationError(f"{setting}__credential",
-                                  f"must be '{MANAGED_IDENTITY}' or not set, not '{kind}'")
+            raise ConfigError(f"app setting {setting}__credential must be "
+                              f"'{MANAGED_IDENTITY}' or not set, not '{kind}'")
         if v.get("clientsecret") and not (v.get("tenantid") and v.get("clientid")):
-            raise ValidationError(f"{setting}__clientSecret",
-                                  "needs __tenantId and __clientId beside it")
+            raise ConfigError(f"app setting {setting}__clientSecret needs __tenantId and "
+                              "__clientId beside it")
         return cls(name=name or _account_name(uris["blob"]),
                    blob_endpoint=uris["blob"].rstrip("/"),
                    queue_endpoint=uris["queue"].rstrip("/"),
@@ -172,6 +171,6 @@ def from_environment(setting: str = "AzureWebJobsStorage",
     prefix = f"{setting}__".lower()
     values = {k[len(prefix):]: v for k, v in environ.items() if k.lower().startswith(prefix)}
     if not values:
-        raise ValidationError(setting, "app setting is missing (a connection string, or "
-                                       f"{setting}__accountName for an identity)")
+        raise ConfigError(f"app setting {setting} is missing (a connection string, or "
+                          f"{setting}__accountName for an identity)")
     return StorageAccount.from_identity_settings(setting, values)

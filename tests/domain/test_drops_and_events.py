@@ -13,6 +13,7 @@ import pytest
 
 from shared.events import drops, eventgrid
 from shared.jobs import records
+from shared.jobs.lifecycle import JobStatus
 from shared.resources import deployments, endpoints, models
 from tests import builders
 from tests.inprocess import InProcessHost
@@ -51,7 +52,7 @@ def test_200_files_and_a_marker_make_exactly_one_job(storage, endpoint, monkeypa
     assert drops.on_blob_created(storage, marker) == "duplicate"
     InProcessHost(storage).run_until_idle()
     (job,) = jobs_of(storage, endpoint)
-    assert job.status == records.COMPLETED and job.files_total == 200
+    assert job.status == JobStatus.COMPLETED and job.files_total == 200
     assert job.started_by == "blob-drop"
     assert job.output["container"] == "workspaceblobstore"
     assert job.output["folder"] == f"{endpoint}/batch-1/{job.name}"
@@ -140,7 +141,7 @@ def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint
     assert event["type"] == "BatchEndpoints.Job.Completed"
     assert event["id"] == f"{job.name}/Completed"
     assert event["data"]["job_name"] == job.name
-    assert event["data"]["items"] == {"succeeded": 3, "failed": 0}
+    assert event["data"]["items"] == {"succeeded": 3, "failed": 0, "canceled": 0}
     assert event["data"]["outputs"]["score"].endswith("predictions.csv")
     assert records.load(storage, job.name).events_state == "delivered"
 

@@ -5,58 +5,23 @@ real local host.)"""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 import pytest
 
 from shared.errors import ConflictError, ValidationError
-from shared.jobs import invoke, records
+from shared.jobs import records
+from shared.jobs.lifecycle import JobStatus
 from shared.messages import AGGREGATE_QUEUE, SCORE_QUEUE, ScoreMiniBatch, encode
 from shared.resources import deployments, endpoints, models
 from tests import builders
+from tests.domain.support import digits_endpoint, errors, predictions, start, upload
 from tests.inprocess import InProcessHost
 
 
 @pytest.fixture
 def setup(storage):
-    name = "ep-" + uuid.uuid4().hex[:8]
-    version = uuid.uuid4().hex[:8]
-    models.register(storage, "digits", version, builders.digits_model())
-    endpoints.create_or_update(storage, name, {})
-    deployments.create_or_update(storage, name, "blue", {
-        "model": f"azureml:digits:{version}", "scoring": builders.DIGITS_SCORING,
-        "settings": {"mini_batch_size": 4}, "resources": {"instance_count": 2}})
-    return storage, name
-
-
-def upload(storage, folder: str, files) -> None:
-    container = storage.container("workspaceblobstore")
-    for name, data, _ in files:
-        container.upload_blob(f"{folder}/{name}", data, overwrite=True)
-
-
-def start(storage, endpoint, folder, **kw) -> str:
-    request = invoke.parse_request(
-        {"inputs": {"images": {"type": "uri_folder",
-                               "path": f"azureml://datastores/workspaceblobstore/paths/{folder}"}},
-         **kw})
-    job, created = invoke.invoke(storage, endpoint, request)
-    assert created
-    return job.name
-
-
-def predictions(storage, job_name) -> list[dict[str, str]]:
-    job = records.load(storage, job_name)
-    blob = storage.container(job.output["container"]).download_blob(job.output["predictions"])
-    return list(csv.DictReader(io.StringIO(blob.readall().decode())))
-
-
-def errors(storage, job_name) -> list[dict[str, str]]:
-    job = records.load(storage, job_name)
-    blob = storage.container(job.output["container"]).download_blob(job.output["errors"])
-    return list(csv.DictReader(io.StringIO(blob.readall().decode())))
+    return storage, digits_endpoint(storage)
 
 
 def test_happy_path_rows_in_input_order_match_onnxruntime(setup):
@@ -65,10 +30,10 @@ def test_happy_path_rows_in_input_order_match_onnxruntime(setup):
     files = builders.digit_pngs(10)
     upload(storage, folder, files)
     job_name = start(storage, endpoint, folder)
-    assert records.load(storage, job_name).status == records.QUEUED
+    assert records.load(storage, job_name).status == JobStatus.QUEUED
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.COMPLETED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert (job.mb_total, job.mb_done, job.items_ok, job.items_failed) == (3, 3, 10, 0)
     rows = predictions(storage, job_name)
     assert [r["file_name"] for r in rows] == [f for f, _, _ in files]
@@ -86,7 +51,7 @@ def test_corrupt_file_goes_to_errors_and_job_completes(setup):
     job_name = start(storage, endpoint, folder)
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.COMPLETED
+    assert job.status == JobStatus.COMPLETED
     assert (job.items_ok, job.items_failed) == (5, 1)
     assert [e["file_name"] for e in errors(storage, job_name)] == ["broken.png"]
     assert "broken.png" not in [r["file_name"] for r in predictions(storage, job_name)]
@@ -99,7 +64,7 @@ def test_error_threshold_exceeded_fails_with_reason(setup):
     job_name = start(storage, endpoint, folder, error_threshold=1, mini_batch_size=1)
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.FAILED
+    assert job.status == JobStatus.FAILED
     assert "error_threshold" in job.error
 
 
@@ -137,9 +102,9 @@ def test_crash_between_commit_and_send_is_recovered_by_redelivery(setup, monkeyp
     monkeypatch.setattr(type(storage), "send", crash_on_aggregate)
     assert host.step(SCORE_QUEUE)  # commits the count, then "dies"
     monkeypatch.undo()
-    assert records.load(storage, job_name).status == records.FINALIZING
+    assert records.load(storage, job_name).status == JobStatus.FINALIZING
     host.run_until_idle()  # the scoring message reappears and finishes what followed
-    assert records.load(storage, job_name).status == records.COMPLETED
+    assert records.load(storage, job_name).status == JobStatus.COMPLETED
     assert len(predictions(storage, job_name)) == 4
 
 
@@ -151,17 +116,17 @@ def test_poisoned_minibatch_still_ends_the_job(setup, monkeypatch):
                      retry_settings={"max_retries": 10})
     from shared.jobs import minibatch
 
-    real = minibatch._score
+    real = minibatch.score_refs
 
-    def fail_second(storage_, job, files, deadline):
-        if files[0].endswith("00001.png"):
+    def fail_second(storage_, job, refs, deadline):
+        if refs[0].name.endswith("00001.png"):
             raise OSError("simulated storage outage")
-        return real(storage_, job, files, deadline)
+        return real(storage_, job, refs, deadline)
 
-    monkeypatch.setattr(minibatch, "_score", fail_second)
+    monkeypatch.setattr(minibatch, "score_refs", fail_second)
     InProcessHost(storage, max_dequeue_count=3).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.COMPLETED
+    assert job.status == JobStatus.COMPLETED
     assert (job.mb_done, job.mb_failed, job.items_failed) == (2, 1, 1)
     assert "poisoned" in errors(storage, job_name)[0]["reason"]
 
@@ -179,11 +144,11 @@ def test_retry_settings_fail_the_minibatch_after_max_retries(setup, monkeypatch)
         calls.append(1)
         raise TimeoutError("too slow")
 
-    monkeypatch.setattr(minibatch, "_score", always_fails)
+    monkeypatch.setattr(minibatch, "score_refs", always_fails)
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
     assert len(calls) == 2  # first attempt + max_retries
-    assert (job.status, job.items_failed) == (records.COMPLETED, 2)
+    assert (job.status, job.items_failed) == (JobStatus.COMPLETED, 2)
     assert "after 2 attempts" in errors(storage, job_name)[0]["reason"]
 
 
@@ -197,10 +162,10 @@ def test_cancel_keeps_finished_work(setup):
     host.step(SCORE_QUEUE)
     from shared.jobs import fanin
 
-    assert fanin.request_cancel(storage, job_name).status == records.CANCEL_REQUESTED
+    assert fanin.request_cancel(storage, job_name).status == JobStatus.CANCEL_REQUESTED
     host.run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.CANCELED
+    assert job.status == JobStatus.CANCELED
     assert (job.mb_done, job.mb_canceled) == (1, 3)
     assert len(predictions(storage, job_name)) == 2
 
@@ -216,7 +181,7 @@ def test_multi_page_planning_with_window(setup, monkeypatch):
     job_name = start(storage, endpoint, folder, mini_batch_size=2)
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.COMPLETED
+    assert job.status == JobStatus.COMPLETED
     assert job.plan_pages == 3 and job.mb_total == 6
     assert [r["file_name"] for r in predictions(storage, job_name)] == [f for f, _, _ in files]
 
@@ -233,7 +198,7 @@ def test_default_switched_mid_job_changes_nothing_for_it(setup):
     endpoints.create_or_update(storage, endpoint, {"defaults": {"deployment_name": "green"}})
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.deployment_name == "blue" and job.status == records.COMPLETED
+    assert job.deployment_name == "blue" and job.status == JobStatus.COMPLETED
 
 
 def test_resource_rules(setup):
@@ -269,7 +234,7 @@ def test_window_caps_minibatches_in_flight(setup):
     host.step(SCORE_QUEUE)
     assert score_queue_length(storage) == 2  # one finished, the next one took its place
     host.run_until_idle()
-    assert records.load(storage, job_name).status == records.COMPLETED
+    assert records.load(storage, job_name).status == JobStatus.COMPLETED
 
 
 def test_summary_only_writes_no_predictions(setup):
@@ -279,7 +244,7 @@ def test_summary_only_writes_no_predictions(setup):
     job_name = start(storage, endpoint, folder, output_action="summary_only")
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert job.status == records.COMPLETED
+    assert job.status == JobStatus.COMPLETED
     container = storage.container(job.output["container"])
     assert not container.get_blob_client(job.output["predictions"]).exists()
     summary = container.download_blob(job.output["summary"]).readall()

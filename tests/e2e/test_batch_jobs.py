@@ -50,7 +50,8 @@ def test_images_end_to_end_match_onnxruntime(api, store, digits_endpoint):
     assert [r["file_name"] for r in out] == [n for n, _, _ in files]
     assert [int(r["prediction"]) for r in out] == [int(v) for v in want]
     summary = json.loads(output(api, job.name, "summary"))
-    assert summary["model"]["sha256"] and summary["items"] == {"succeeded": 23, "failed": 0}
+    assert summary["model"]["sha256"] and summary["items"] == {"succeeded": 23, "failed": 0,
+                                                            "canceled": 0}
     assert "Mini-batches: 5 total" in api.jobs.get_logs(job.name)
 
 
@@ -88,7 +89,7 @@ def test_tabular_overrides_and_output_path(api, store):
                                      output_file_name="scores.csv", mini_batch_size=1)
     done = api.jobs.stream(job.name, timeout=60)
     assert done.outputs["score"]["path"].endswith(f"results/{folder}/scores.csv")
-    assert done.progress["items"] == {"succeeded": 42, "failed": 0}
+    assert done.progress["items"] == {"succeeded": 42, "failed": 0, "canceled": 0}
     out_rows = rows(output(api, job.name))
     assert [(r["file_name"], r["row"]) for r in out_rows][:2] == [("a.csv", "0"), ("a.csv", "1")]
     assert len(out_rows) == 42 and out_rows[-1]["file_name"] == "b.csv"
@@ -221,7 +222,7 @@ def test_poisoned_minibatch_through_the_host_still_ends_the_job(api, store):
     job = api.batch_endpoints.invoke(name, input=path)
     done = api.jobs.stream(job.name, timeout=240)
     assert done.progress["mini_batches"]["failed"] == 1
-    assert done.progress["items"] == {"succeeded": 0, "failed": 24}
+    assert done.progress["items"] == {"succeeded": 0, "failed": 24, "canceled": 0}
     errors = rows(output(api, job.name, "errors"))
     assert len(errors) == 24 and "poisoned" in errors[0]["reason"]
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +32,15 @@ def bicep_app_settings() -> set[str]:
 
 @functools.cache
 def app_functions() -> dict[str, list[dict]]:
-    """Each function of function_app.py with its bindings' dict form (as the worker indexes)."""
-    import function_app
-
-    return {fn.get_function_name(): [b.get_dict_repr() for b in fn.get_bindings()]
-            for fn in function_app.app.get_functions()}
+    """Each function of function_app.py with its bindings' dict form (as the worker indexes),
+    read in a fresh process: get_functions() may run only once per app, and another test of
+    the session may have run it already."""
+    script = ("import json, function_app; print(json.dumps({fn.get_function_name(): "
+              "[b.get_dict_repr() for b in fn.get_bindings()] "
+              "for fn in function_app.app.get_functions()}, default=str))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def shipped_modules() -> set[Path]:

@@ -11,9 +11,9 @@ import pytest
 from samples import models
 from scoring import sessions
 from scoring.config import ScoringConfig, parse_scoring_config
+from scoring.errors import InvalidModel, ScoringConfigError
 from scoring.sessions import get_session, usable_cpus
 from scoring.signature import ModelSignature, read_signature
-from shared.errors import InvalidModelError, ValidationError
 
 
 def test_signature_reads_inputs_outputs_batch_dim_and_zipmap_classes():
@@ -37,7 +37,7 @@ def test_signature_round_trips_through_json():
 
 @pytest.mark.parametrize("blob", [b"", b"\x00\x01 certainly not onnx", b"PK\x03\x04zip"])
 def test_bytes_that_are_not_a_model_are_refused(blob):
-    with pytest.raises(InvalidModelError) as err:
+    with pytest.raises(InvalidModel) as err:
         read_signature(blob)
     assert err.value.field == "model" and err.value.rule
 
@@ -99,13 +99,13 @@ def test_config_round_trips_through_json():
      "scoring.output.outputs"),
 ])
 def test_config_errors_name_the_field(scoring, field):
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ScoringConfigError) as err:
         parse_scoring_config(scoring, read_signature(models.digits_classifier()))
     assert err.value.field == field
 
 
 def test_multi_input_model_cannot_be_mapped_by_order():
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ScoringConfigError) as err:
         parse_scoring_config({"input": {"type": "tabular", "mapping": "by_order"}},
                              read_signature(models.iris_multi_input()))
     assert err.value.field == "scoring.input.mapping" and "by_name" in err.value.rule

@@ -13,9 +13,9 @@ from onnx import helper
 
 from samples import data, models
 from scoring.engine import FailedItem, output_columns
+from scoring.errors import MiniBatchTimeoutError
 from scoring.outputs import fmt
 from scoring.writers import csv_header, errors_to_jsonl, rows_to_csv
-from shared.errors import MiniBatchTimeoutError
 from tests.scoring.helpers import npy, ort_outputs, run, tiny_model
 
 RAW_LABELS = {"input": {"type": "tensor"}, "output": {"type": "raw"}}

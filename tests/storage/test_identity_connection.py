@@ -10,7 +10,7 @@ from azure.identity import ClientSecretCredential, DefaultAzureCredential, Manag
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
-from shared.errors import ValidationError
+from shared.errors import ConfigError
 from shared.storage.clients import Storage
 from shared.storage.connection import from_environment
 
@@ -96,9 +96,10 @@ def test_azurite_style_uris_name_the_account_from_the_path():
      "AzureWebJobsStorage__clientSecret", "tenantId"),
 ])
 def test_incomplete_settings_are_refused_naming_the_setting(env, field, rule):
-    with pytest.raises(ValidationError) as raised:
+    """A configuration error (the operator's, answered 500), never a caller's 400."""
+    with pytest.raises(ConfigError) as raised:
         from_environment(environ=env)
-    assert raised.value.field == field
+    assert f"app setting {field} " in str(raised.value)
     assert rule in str(raised.value)
 
 

@@ -246,3 +246,11 @@ class PreviewBody(Strict):
                       Field(min_length=1, max_length=20)] = Field(
         description="file paths: azureml://datastores/<ds>/paths/<file>, <container>/<file> "
                     "of a datastore, or blob URLs of this service's account")
+
+
+class RetryBody(Strict):
+    """POST /jobs/{job}/retry: a new job over the original's failed and canceled items."""
+
+    deployment_name: Name | None = Field(
+        default=None, description="run the retry under this deployment (default: the "
+                                  "original job's)")

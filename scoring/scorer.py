@@ -1,0 +1,60 @@
+"""The one door into scoring for the rest of the service: a `Scorer` built from a
+deployment snapshot (its scoring configuration and the model's sha256 and signature) and a
+way to load the model's bytes. It gives the output columns and scores files; nothing outside
+scoring/ assembles configs, signatures or sessions itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scoring.config import ScoringConfig
+from scoring.engine import InputFile, MiniBatchResult, score_files
+from scoring.outputs import output_columns
+from scoring.sessions import get_session
+from scoring.signature import ModelSignature
+from scoring.writers import csv_header, rows_to_csv
+
+__all__ = ["InputFile", "MiniBatchResult", "Scorer"]
+
+
+@dataclass(frozen=True)
+class Scorer:
+    config: ScoringConfig
+    signature: ModelSignature
+    model_key: str
+    load_model: Callable[[], bytes]
+
+    @classmethod
+    def from_snapshot(cls, scoring: dict[str, Any], model: dict[str, Any],
+                      load_model: Callable[[], bytes]) -> Scorer:
+        """`model` holds at least `sha256` and `signature` (as a job pins them)."""
+        config, signature = _parsed(json.dumps(scoring, sort_keys=True),
+                                    json.dumps(model["signature"], sort_keys=True))
+        return cls(config, signature, model["sha256"], load_model)
+
+    @property
+    def tabular(self) -> bool:
+        return self.config.input.type == "tabular"
+
+    def header(self) -> bytes:
+        return csv_header(output_columns(self.config, self.signature))
+
+    def score(self, files: Sequence[InputFile], deadline: float | None = None
+              ) -> MiniBatchResult:
+        session = get_session(self.model_key, self.load_model)
+        return score_files(session, self.config, self.signature, files, deadline=deadline)
+
+    @staticmethod
+    def rows_csv(result_rows: Sequence[Any]) -> bytes:
+        return rows_to_csv(result_rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(scoring_json: str, signature_json: str) -> tuple[ScoringConfig, ModelSignature]:
+    return (ScoringConfig.from_dict(json.loads(scoring_json)),
+            ModelSignature.from_dict(json.loads(signature_json)))

@@ -1,0 +1,237 @@
+"""A job's whole lifecycle in one place: its states, why it stops, and every move between
+them. Pure: `apply(job, event, now)` returns the fields to change (None: the event changes
+nothing, e.g. a duplicate delivery or a cancel after the end) or raises IllegalTransition.
+Everything that moves a job — planning, fan-in, the aggregator, the poison handlers,
+cancel, retry links — sends one of the events below through `apply`, inside an ETag-guarded
+write (records.update_job, fanin.complete).
+
+    Queued ─► Preparing ─► Running ─► Finalizing ─► Completed | Failed | Canceled
+        (any of the first three) ─► CancelRequested ─► Finalizing ─► Canceled
+
+Only the aggregator ends a job (`OutputsWritten`), so the final state is always the one
+whose outputs were written, with the counters counted from those outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import IllegalTransition
+
+if TYPE_CHECKING:
+    from shared.jobs.records import JobRecord
+
+
+class JobStatus(StrEnum):
+    """Azure ML's job states (azure.ai.ml JobStatus)."""
+
+    QUEUED = "Queued"
+    PREPARING = "Preparing"
+    RUNNING = "Running"
+    FINALIZING = "Finalizing"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCEL_REQUESTED = "CancelRequested"
+    CANCELED = "Canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class StopReason(StrEnum):
+    """Why the remaining mini-batches are skipped (NONE: they are not)."""
+
+    NONE = ""
+    CANCELED = "canceled"
+    ERROR_THRESHOLD = "error_threshold"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    """A mini-batch row's state: pending until counted once as one of the other three."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class PagePlanned:
+    """Planning wrote `batches` mini-batches of `files` files; no continuation = last page."""
+
+    page: int
+    batches: int
+    files: int
+    continuation: str = ""
+
+
+@dataclass(frozen=True)
+class MiniBatchFinished:
+    index: int
+    outcome: Outcome
+    items_ok: int = 0
+    items_failed: int = 0
+
+
+@dataclass(frozen=True)
+class CancelRequested:
+    pass
+
+
+@dataclass(frozen=True)
+class PlanningFailed:
+    """The planning message was poisoned: the job goes on with what was planned."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class AggregationFailed:
+    """The aggregation message was poisoned: counted, and aggregation is tried again."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class OutputsWritten:
+    """The aggregator committed the outputs; the counts are those of the files it wrote."""
+
+    items_ok: int
+    items_failed: int
+    items_canceled: int
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A retry job and its original point at each other."""
+
+    retry_of: str = ""
+    retried_by: str = ""
+
+
+Event = (PagePlanned | MiniBatchFinished | CancelRequested | PlanningFailed | AggregationFailed
+         | OutputsWritten | Linked)
+Changes = dict[str, Any]
+_ACTIVE = (JobStatus.QUEUED, JobStatus.PREPARING, JobStatus.RUNNING, JobStatus.CANCEL_REQUESTED)
+_COUNTERS = {Outcome.DONE: "mb_done", Outcome.FAILED: "mb_failed",
+             Outcome.CANCELED: "mb_canceled"}
+
+
+def apply(job: JobRecord, event: Event, now: str) -> Changes | None:
+    """The fields `event` changes on `job`, None when it changes nothing."""
+    return _RULES[type(event)](job, event, now)
+
+
+def _page_planned(job: JobRecord, e: PagePlanned, now: str) -> Changes | None:
+    if job.status not in _ACTIVE or job.planning_done or e.page != job.plan_pages:
+        return None
+    planned = job.mb_planned + e.batches
+    changes: Changes = {"mb_planned": planned, "files_total": job.files_total + e.files,
+                        "plan_pages": e.page + 1, "plan_continuation": e.continuation}
+    status = job.status
+    if not job.started_at:
+        changes["started_at"] = now
+    if status == JobStatus.QUEUED:
+        status = JobStatus.PREPARING
+    if e.batches and status == JobStatus.PREPARING:
+        status = JobStatus.RUNNING
+    if not e.continuation:
+        changes.update(planning_done=True, mb_total=planned)
+        if planned == 0 and not job.stop_reason:
+            changes.update(stop_reason=StopReason.FAILED,
+                           error=f"no input files found at {job.input['uri']}")
+        if job.accounted >= planned:
+            status = JobStatus.FINALIZING
+    changes["status"] = status
+    return changes
+
+
+def _minibatch_finished(job: JobRecord, e: MiniBatchFinished, now: str) -> Changes | None:
+    if job.status not in _ACTIVE or (job.planning_done and e.index >= job.mb_total):
+        return None  # late: every mini-batch was accounted for already, or not planned
+    if e.outcome == Outcome.PENDING:
+        raise IllegalTransition("a mini-batch cannot finish as pending")
+    key = _COUNTERS[e.outcome]
+    changes: Changes = {key: getattr(job, key) + 1, "items_ok": job.items_ok + e.items_ok,
+                        "items_failed": job.items_failed + e.items_failed}
+    if job.status in (JobStatus.QUEUED, JobStatus.PREPARING):
+        changes["status"] = JobStatus.RUNNING
+    over = _threshold_error(job, changes["items_failed"])
+    if over and not job.stop_reason:
+        changes.update(stop_reason=StopReason.ERROR_THRESHOLD,
+                       error=over + "; remaining mini-batches were not scored")
+    if job.planning_done and job.accounted + 1 >= job.mb_total:
+        changes["status"] = JobStatus.FINALIZING
+    return changes
+
+
+def _cancel(job: JobRecord, e: CancelRequested, now: str) -> Changes | None:
+    if job.status not in _ACTIVE or job.stop_reason:
+        return None  # too late, or already stopping
+    return {"status": JobStatus.CANCEL_REQUESTED, "stop_reason": StopReason.CANCELED,
+            "error": "canceled by request"}
+
+
+def _planning_failed(job: JobRecord, e: PlanningFailed, now: str) -> Changes | None:
+    if job.status not in _ACTIVE or job.planning_done:
+        return None
+    changes: Changes = {"planning_done": True, "mb_total": job.mb_planned, "error": e.error,
+                        "stop_reason": StopReason.FAILED, "started_at": job.started_at or now}
+    if job.accounted >= job.mb_planned:
+        changes["status"] = JobStatus.FINALIZING
+    return changes
+
+
+def _aggregation_failed(job: JobRecord, e: AggregationFailed, now: str) -> Changes | None:
+    if job.status.terminal:
+        return None
+    if job.status != JobStatus.FINALIZING:
+        raise IllegalTransition(f"job {job.name} is {job.status}: nothing was aggregating")
+    return {"aggregate_failures": job.aggregate_failures + 1}
+
+
+def _outputs_written(job: JobRecord, e: OutputsWritten, now: str) -> Changes | None:
+    if job.status.terminal:
+        return None  # an earlier run of the aggregator ended it
+    if job.status != JobStatus.FINALIZING:
+        raise IllegalTransition(f"job {job.name} is {job.status}: outputs come after "
+                                "every mini-batch is in")
+    over = _threshold_error(job, e.items_failed)
+    error = e.error or job.error or over
+    if e.error or over or job.stop_reason in (StopReason.FAILED, StopReason.ERROR_THRESHOLD):
+        status = JobStatus.FAILED
+    elif job.stop_reason == StopReason.CANCELED:
+        status = JobStatus.CANCELED
+    else:
+        status = JobStatus.COMPLETED
+    return {"status": status, "ended_at": now, "error": error, "items_ok": e.items_ok,
+            "items_failed": e.items_failed, "items_canceled": e.items_canceled}
+
+
+def _linked(job: JobRecord, e: Linked, now: str) -> Changes | None:
+    if e.retried_by:
+        if job.retried_by == e.retried_by:
+            return None
+        if not job.status.terminal or job.retried_by:
+            raise IllegalTransition(f"job {job.name} cannot be retried by {e.retried_by}")
+        return {"retried_by": e.retried_by}
+    return None if job.retry_of == e.retry_of else {"retry_of": e.retry_of}
+
+
+def _threshold_error(job: JobRecord, items_failed: int) -> str:
+    threshold = int(job.settings["error_threshold"])
+    if threshold < 0 or items_failed <= threshold:
+        return ""
+    return (f"error_threshold exceeded: {items_failed} items failed, more than the "
+            f"{threshold} allowed")
+
+
+_RULES = {PagePlanned: _page_planned, MiniBatchFinished: _minibatch_finished,
+          CancelRequested: _cancel, PlanningFailed: _planning_failed,
+          AggregationFailed: _aggregation_failed, OutputsWritten: _outputs_written,
+          Linked: _linked}
