@@ -37,6 +37,9 @@ from shared.storage.clients import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = ("Completed", "Failed", "Canceled")
+# Azurite saves its state every few seconds: a kill -9 sooner after invoke can lose the job
+# row itself (a durability Azure Storage has and the emulator lacks), so the crash waits.
+EMULATOR_SAVE_SECONDS = 6.0
 
 
 @dataclass
@@ -204,7 +207,8 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
                 refused = _delete_attempt(rig, endpoint, version)
             if faults.inject and finished:
                 _inject(rig.store, job, counts)
-            if not crashed and done["total"] and finished >= done["total"] * 0.3:
+            if (not crashed and done["total"] and finished >= done["total"] * 0.3
+                    and time.monotonic() - started > EMULATOR_SAVE_SECONDS):
                 rig.crash_storage(faults.storage_down)
                 counts["storage kill -9"] += 1
                 crashed = True
