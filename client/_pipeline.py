@@ -7,6 +7,7 @@ Errors come back as `azure.core.exceptions` (`ResourceNotFoundError`, `ResourceE
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,6 +41,10 @@ _ERRORS: dict[int, type[HttpResponseError]] = {
     404: ResourceNotFoundError, 409: ResourceExistsError,
 }
 T = TypeVar("T")
+# The routes of one endpoint (its jobs, preview, a job and its outputs): served through the
+# token door as well as the key door (blueprints/endpoint_auth.py).
+_ENDPOINT_ROUTE = re.compile(r"^(endpoints/[^/]+/(jobs|deployments/[^/]+/(jobs|preview))"
+                             r"|jobs/[^/]+)(/|$|\?)")
 Credential = AzureKeyCredential | TokenCredential | str | None
 
 
@@ -82,6 +87,9 @@ class Pipeline:
         # Bearer tokens go over TLS only, except to a host on this machine (the local host).
         bearer = any(isinstance(p, BearerTokenCredentialPolicy) for p in auth)
         self._options = {"enforce_https": False} if bearer and _is_loopback(self.url) else {}
+        # With a token, an endpoint's routes are reached through the service's token door,
+        # /aad/... (docs/security.md); management routes take the key, when one is given too.
+        self._door = "aad/" if bearer else ""
 
     def close(self) -> None:
         self._client.close()
@@ -90,7 +98,12 @@ class Pipeline:
                 params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                 stream: bool = False) -> HttpResponse:
         """`path` is relative to the service URL, or an absolute link the service gave."""
-        url = path if "://" in path else f"{self.url}/{path.lstrip('/')}"
+        if "://" in path:
+            url = path
+        else:
+            path = path.lstrip("/")
+            door = self._door if _ENDPOINT_ROUTE.match(path) else ""
+            url = f"{self.url}/{door}{path}"
         params = {k: v for k, v in (params or {}).items() if v is not None}
         request = HttpRequest(method, url, json=json, content=content, params=params,
                               headers=headers)

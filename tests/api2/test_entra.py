@@ -126,3 +126,21 @@ def test_batch_aad_allow_keys_lets_keys_in_too(api2_azurite, entra, aad_endpoint
                           headers=entra.bearer())
     assert key.status_code == 200, key.text
     assert token.status_code == 200, token.text
+
+
+def test_the_python_client_with_a_token_reaches_an_aad_endpoint(host, store, entra,
+                                                                 aad_endpoint):
+    """A TokenCredential and no key: the client takes the endpoint's token door itself."""
+    from azure.core.credentials import AccessToken
+
+    from client import BatchClient
+
+    class Token:
+        def get_token(self, *scopes, **kwargs) -> AccessToken:
+            assert scopes == ("https://ml.azure.com/.default",)
+            return AccessToken(entra.token(), int(time.time()) + 600)
+
+    with BatchClient(host.api, Token()) as ml:
+        job = ml.batch_endpoints.invoke(aad_endpoint, input=upload_digits(store))
+        done = ml.jobs.stream(job.name, timeout=120)
+        assert done.status == "Completed" and done.progress["items"]["succeeded"] > 0
