@@ -19,7 +19,7 @@ def test_breast_cancer_example_with_overrides(bep, examples):
                    str(ex / "data" / "part-0.csv"), "--set", "output_file_name=scores.csv",
                    "--instance-count", "1", "--stream")
     assert job["status"] == "Completed" and job["inputs"]["input_data"]["type"] == "uri_file"
-    assert job["progress"]["items"] == {"succeeded": 10, "failed": 0}
+    assert job["progress"]["items"] == {"succeeded": 10, "failed": 0, "canceled": 0}
     files = bep.json("job", "download", "-n", job["name"], "--all", "--download-path", "out")
     assert sorted(f.split("/")[-1] for f in files) == ["errors.csv", "job_summary.json",
                                                       "scores.csv"]
