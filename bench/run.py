@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--heavy-files", type=int, default=48)
     parser.add_argument("--light-files", type=int, default=1000)
+    parser.add_argument("--mid-files", type=int, default=320)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
@@ -91,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
                 heavy_ep = deploy(api, "heavy", heavy, models.heavy_scoring(), {
                     "settings": {"mini_batch_size": 8},
                     "resources": {"instance_count": args.workers}}, tmp)
+                mid = models.resnet18()
+                mid_scoring = models.heavy_scoring(224)
+                pictures = data.photos(args.mid_files, size=224)
+                mid_ep = deploy(api, "mid", mid, mid_scoring, {
+                    "settings": {"mini_batch_size": 16},
+                    "resources": {"instance_count": args.workers}}, tmp)
                 light = models.digits_classifier()
                 digits = [(n, b) for n, b, _ in data.digit_pngs(args.light_files)]
                 light_ep = deploy(api, "light", light, models.DIGITS_SCORING, {
@@ -98,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                     "resources": {"instance_count": args.workers}}, tmp)
                 service(api, store, light_ep, digits[:10])  # warm both paths
                 service(api, store, heavy_ep, photos[:8])
+                service(api, store, mid_ep, pictures[:16])
                 for label, ep, model, files, scoring, batch in (
+                        ("mid ResNet-18 (224x224, ~1.8 GFLOPs/image)", mid_ep, mid, pictures,
+                         mid_scoring, 16),
                         ("heavy CNN (640x640, ~8.6 GFLOPs/image)", heavy_ep, heavy, photos,
                          models.heavy_scoring(), 8),
                         ("light (digits logistic regression)", light_ep, light, digits,
