@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from devhost import azurite
-from devhost.testing import HostProcess, make_project
+from devhost.testing import HostProcess, make_project, wait_for
 from samples import data, models
 from shared.messages import ALL_QUEUES, SCORE_QUEUE, ScoreMiniBatch, encode, poison
 from shared.storage.clients import Storage
@@ -40,6 +40,7 @@ TERMINAL = ("Completed", "Failed", "Canceled")
 # Azurite saves its state every few seconds: a kill -9 sooner after invoke can lose the job
 # row itself (a durability Azure Storage has and the emulator lacks), so the crash waits.
 EMULATOR_SAVE_SECONDS = 6.0
+SUMMARY_WAIT = 60.0  # seconds: past a queue lease and a watchdog check (BATCH_WATCHDOG_SECONDS)
 
 
 @dataclass
@@ -248,11 +249,23 @@ def check(rig: Rig, job_name: str, names: list[str], report: Report) -> None:
                              entity.get("items_canceled", 0)) == (
         len(predictions), len(errors) - canceled, canceled)
     summary_blob = container.get_blob_client(out["summary"])
-    if summary_blob.exists():
+
+    def summary_agrees() -> bool:
+        if not summary_blob.exists():
+            return False
         summary = json.loads(summary_blob.download_blob().readall())
-        report.summary_agrees = (summary["status"] == entity["status"] and summary["items"] == {
+        return (summary["status"] == entity["status"] and summary["items"] == {
             "succeeded": entity["items_ok"], "failed": entity["items_failed"],
             "canceled": entity.get("items_canceled", 0)})
+
+    # job_summary.json is written right after the final state commit, and again by any
+    # redelivery of the aggregation; a worker killed between the two leaves it to that
+    # redelivery (a lease, or the watchdog) — so it must agree within that time.
+    try:
+        wait_for(summary_agrees, SUMMARY_WAIT, 0.5, message="job_summary.json to agree")
+        report.summary_agrees = True
+    except TimeoutError:
+        report.summary_agrees = False
     counts = {poison(poison(q)): _length(store, poison(poison(q))) for q in ALL_QUEUES}
     report.poison_poison = {q: n for q, n in counts.items() if n}
 
