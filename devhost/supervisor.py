@@ -28,6 +28,7 @@ log = logging.getLogger("devhost")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 120.0
 QUICK_EXIT = 5.0  # a worker that dies sooner than this after starting is crash-looping
+SCORING_THREADS = "BATCH_SCORING_THREADS"  # read by scoring/sessions.py
 
 
 @dataclass
@@ -90,6 +91,9 @@ class Supervisor:
             env.setdefault(key, value)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+        # Each Azure instance has its own cores; local workers share this machine's, so each
+        # gets its share for ONNX Runtime (unless the app settings say otherwise).
+        env.setdefault(SCORING_THREADS, str(max(1, len(os.sched_getaffinity(0)) // self.count)))
         return env
 
     def spawn(self, index: int) -> Worker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from scoring.config import MAX_BATCH_LIMIT, ScoringConfig
 from scoring.errors import ItemError, MiniBatchTimeoutError
 from scoring.outputs import output_columns, output_names, row_formatter
 from scoring.readers import Block, read_file
+from scoring.sessions import compute_slot
 from scoring.signature import ModelSignature
 
 __all__ = ["FailedItem", "InputFile", "MiniBatchResult", "ScoredRow", "output_columns",
@@ -51,6 +52,8 @@ class FailedItem:
 class MiniBatchResult:
     rows: tuple[ScoredRow, ...]
     errors: tuple[FailedItem, ...]
+    # Seconds spent decoding, waiting for the process's compute slot, and in ONNX Runtime.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
     and between chunks, and raises MiniBatchTimeoutError once passed."""
     blocks: list[tuple[str, Block]] = []
     errors: list[FailedItem] = []
+    began = time.perf_counter()
     for f in files:
         try:
             block, failures = read_file(config.input, signature, f.name, f.data)
@@ -82,14 +86,19 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
     rows: list[ScoredRow] = []
     run = _Runner(session, signature, output_names(config, signature),
                   row_formatter(config, signature))
-    for chunk in _chunks(blocks, _chunk_size(config, signature, blocks)):
-        chunk_rows, chunk_errors = run.score(chunk)
-        rows += chunk_rows
-        errors += chunk_errors
-        _check(deadline)
+    decoded = time.perf_counter()
+    with compute_slot():
+        slot = time.perf_counter()
+        for chunk in _chunks(blocks, _chunk_size(config, signature, blocks)):
+            chunk_rows, chunk_errors = run.score(chunk)
+            rows += chunk_rows
+            errors += chunk_errors
+            _check(deadline)
+    done = time.perf_counter()
     position = {f.name: i for i, f in enumerate(files)}
     errors.sort(key=lambda e: (position.get(e.file_name, 0), -1 if e.row is None else e.row))
-    return MiniBatchResult(rows=tuple(rows), errors=tuple(errors))
+    return MiniBatchResult(rows=tuple(rows), errors=tuple(errors), timings={
+        "decode": decoded - began, "slot_wait": slot - decoded, "inference": done - slot})
 
 
 def _chunk_size(config: ScoringConfig, signature: ModelSignature,

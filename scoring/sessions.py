@@ -1,8 +1,14 @@
-"""One ONNX Runtime session per model per process, loaded once and reused.
+"""One ONNX Runtime session per model per process, loaded once and reused, and the process's
+compute slots.
 
 Sessions are keyed by the model's sha256 and kept in a small LRU. Loading happens outside the
 cache lock (a big model does not stall lookups of others) but under a per-model lock, so two
 threads asking for the same new model load it once.
+
+A session run already uses every thread it is given, so two mini-batches computing at once in
+one process only fight over the same cores. Runs therefore take a compute slot
+(`BATCH_SCORING_SLOTS`, default 1): the other mini-batches of the process download and decode
+meanwhile, which is what keeps the cores busy between mini-batches.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import onnxruntime as ort
 MAX_SESSIONS = 4
 
 _lock = threading.Lock()
+_slots = threading.BoundedSemaphore(max(1, int(os.environ.get("BATCH_SCORING_SLOTS") or 1)))
 _sessions: OrderedDict[str, ort.InferenceSession] = OrderedDict()
 _loading: dict[str, threading.Lock] = {}
 
@@ -49,9 +56,21 @@ def _cgroup_quota() -> float | None:
         return None
 
 
+def compute_slot() -> threading.BoundedSemaphore:
+    """Held while a mini-batch runs through ONNX Runtime (a context manager)."""
+    return _slots
+
+
+def intra_op_threads() -> int:
+    """`BATCH_SCORING_THREADS` if set (e.g. an instance's share of the cores where several
+    worker processes share them), else every CPU this process may use."""
+    setting = (os.environ.get("BATCH_SCORING_THREADS") or "").strip()
+    return max(1, int(setting)) if setting else usable_cpus()
+
+
 def session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = usable_cpus()
+    options.intra_op_num_threads = intra_op_threads()
     options.inter_op_num_threads = 1
     # Several worker processes share the CPUs: threads that spin-wait after a run would
     # steal cycles from the other processes' sessions.

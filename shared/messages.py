@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 
 PLAN_QUEUE = "batch-plan"
 SCORE_QUEUE = "batch-score"
@@ -30,10 +31,12 @@ class PlanPage:
 
 @dataclass(frozen=True)
 class ScoreMiniBatch:
-    """Score mini-batch `index` of `job`; its file list lives in the job's table partition."""
+    """Score mini-batch `index` of `job`; its file list lives in the job's table partition.
+    `sent` (epoch seconds) lets the step log how long the message waited."""
 
     job: str
     index: int
+    sent: float = field(default_factory=time.time, compare=False)
 
 
 @dataclass(frozen=True)

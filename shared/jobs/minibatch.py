@@ -12,6 +12,7 @@ can never overwrite what the aggregator reads.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads with the first mini-bat
     from scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
+timing_log = logging.getLogger("batch.timing")
 _DOWNLOADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="download")
 SKIP_REASONS = {StopReason.CANCELED: errorsfile.CANCELED,
                 StopReason.ERROR_THRESHOLD: "not scored: error_threshold exceeded",
@@ -59,6 +61,7 @@ def scorer(storage: Storage, job: JobRecord) -> Scorer:
 
 
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:
+    clock = Stopwatch(queued=max(0.0, time.time() - msg.sent) if msg.sent else 0.0)
     job = records.load(storage, msg.job)
     got = records.get_minibatch(storage, msg.job, msg.index)
     if got is None:
@@ -72,10 +75,12 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
                    SKIP_REASONS.get(job.stop_reason, errorsfile.CANCELED))
         return
     refs = planning.files_of(storage, row)
+    clock.lap("read_state")
     retry = job.settings["retry_settings"]
     try:
         rows_csv, failures, items_ok = score_refs(storage, job, refs,
-                                                  time.monotonic() + retry["timeout"])
+                                                  time.monotonic() + retry["timeout"],
+                                                  clock=clock)
     except Exception as e:
         attempts = int(retry["max_retries"]) + 1
         if dequeue_count < attempts:
@@ -91,8 +96,34 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
     if failures:
         results.upload_blob(errors_path(job.name, msg.index, part), errorsfile.lines(failures),
                             overwrite=True)
+    clock.lap("write")
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
                    part=part)
+    clock.lap("commit_dispatch")
+    timing_log.info("mini-batch timing %s", clock.report(job=job.name, index=msg.index,
+                                                          items=len(refs)))
+
+
+class Stopwatch:
+    """Where one mini-batch's wall time went, in seconds per phase (logged as one JSON line
+    by the `batch.timing` logger: Application Insights keeps it, bench.run reads it)."""
+
+    def __init__(self, **known: float):
+        self.phases = dict(known)
+        self.mark = time.perf_counter()
+
+    def lap(self, phase: str, parts: dict[str, float] | None = None) -> None:
+        """Time since the last lap goes to `phase`, less what `parts` accounts for."""
+        now = time.perf_counter()
+        spent = now - self.mark
+        for part, seconds in (parts or {}).items():
+            self.phases[part] = self.phases.get(part, 0.0) + seconds
+            spent -= seconds
+        self.phases[phase] = self.phases.get(phase, 0.0) + max(0.0, spent)
+        self.mark = now
+
+    def report(self, **about: object) -> str:
+        return json.dumps({**about, **{k: round(v, 5) for k, v in self.phases.items()}})
 
 
 def fail_minibatch(storage: Storage, job_name: str, index: int, reason: str) -> None:
@@ -118,14 +149,17 @@ def relative_name(job: JobRecord, blob_name: str) -> str:
 
 
 def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
-               deadline: float | None) -> tuple[bytes, list[tuple[str, str, str]], int]:
+               deadline: float | None, clock: Stopwatch | None = None
+               ) -> tuple[bytes, list[tuple[str, str, str]], int]:
     """Score the files (only the listed rows where a ref names rows): CSV rows, failures as
     (file_name, row, reason), and the number of rows scored."""
     from scoring.scorer import InputFile
 
+    clock = clock or Stopwatch()
     scoring = scorer(storage, job)
     container = storage.blobs.get_container_client(job.input["container"])
     downloaded = list(_DOWNLOADS.map(lambda ref: _download(container, ref), refs))
+    clock.lap("download")
     failures: list[tuple[str, str, str]] = []
     inputs = []
     wanted: dict[str, set[int]] = {}
@@ -138,6 +172,7 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
         if ref.rows is not None:
             wanted[name] = set(ref.rows)
     result = scoring.score(inputs, deadline)
+    clock.lap("score_other", parts=result.timings)
 
     def kept(file_name: str, row: int | None) -> bool:
         return file_name not in wanted or row is None or row in wanted[file_name]

@@ -28,6 +28,7 @@ from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.storage.clients import Storage
 
 JOB_ROW = "job"
+PREFETCH = 2  # mini-batches in flight per scoring slot (window)
 _JSON_FIELDS = ("input", "output", "deployment", "settings")
 
 
@@ -90,8 +91,11 @@ class JobRecord:
 
     @property
     def window(self) -> int:
+        """Mini-batches in flight at once: one being scored and one ahead (downloading,
+        decoding) per slot of instance_count × max_concurrency_per_instance, so a slot's cores
+        never wait for storage between two mini-batches."""
         s = self.settings
-        return int(s["instance_count"]) * int(s["max_concurrency_per_instance"])
+        return PREFETCH * int(s["instance_count"]) * int(s["max_concurrency_per_instance"])
 
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> JobRecord:

@@ -204,7 +204,7 @@ def test_7b_errors_csv_reasons_are_escaped_and_cut(storage, endpoint, monkeypatc
     upload(storage, folder, files)
     job_name = start(storage, endpoint, folder, retry_settings={"max_retries": 0})
 
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise OSError('boom, "quoted"\nsecond line \x00\xff' + "x" * 5000)
 
     monkeypatch.setattr(minibatch, "score_refs", broken)

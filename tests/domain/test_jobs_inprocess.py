@@ -118,10 +118,10 @@ def test_poisoned_minibatch_still_ends_the_job(setup, monkeypatch):
 
     real = minibatch.score_refs
 
-    def fail_second(storage_, job, refs, deadline):
+    def fail_second(storage_, job, refs, deadline, **kw):
         if refs[0].name.endswith("00001.png"):
             raise OSError("simulated storage outage")
-        return real(storage_, job, refs, deadline)
+        return real(storage_, job, refs, deadline, **kw)
 
     monkeypatch.setattr(minibatch, "score_refs", fail_second)
     InProcessHost(storage, max_dequeue_count=3).run_until_idle()
@@ -140,7 +140,7 @@ def test_retry_settings_fail_the_minibatch_after_max_retries(setup, monkeypatch)
 
     calls = []
 
-    def always_fails(*args):
+    def always_fails(*args, **kwargs):
         calls.append(1)
         raise TimeoutError("too slow")
 
@@ -230,9 +230,10 @@ def test_window_caps_minibatches_in_flight(setup):
     host = InProcessHost(storage)
     host.step("batch-plan")
     assert records.load(storage, job_name).mb_total == 6
-    assert score_queue_length(storage) == 2  # window = 1 instance x 2 processes
+    # window = 1 instance x 2 processes, each with one mini-batch scored and one ahead
+    assert score_queue_length(storage) == 4
     host.step(SCORE_QUEUE)
-    assert score_queue_length(storage) == 2  # one finished, the next one took its place
+    assert score_queue_length(storage) == 4  # one finished, the next one took its place
     host.run_until_idle()
     assert records.load(storage, job_name).status == JobStatus.COMPLETED
 
