@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads with the first mini-bat
 
 log = logging.getLogger(__name__)
 timing_log = logging.getLogger("batch.timing")
-_DOWNLOADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="download")
+DOWNLOAD_THREADS = 16  # per process: more only queue up behind the GIL (bench.run shows it)
+_DOWNLOADS = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="download")
 SKIP_REASONS = {StopReason.CANCELED: errorsfile.CANCELED,
                 StopReason.ERROR_THRESHOLD: "not scored: error_threshold exceeded",
                 StopReason.FAILED: "not scored: the job failed"}

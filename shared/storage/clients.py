@@ -12,7 +12,9 @@ import contextlib
 import functools
 import threading
 
+import requests
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import (
@@ -26,6 +28,19 @@ from shared import outbox
 from shared.messages import Message, encode
 from shared.storage.connection import StorageAccount, from_environment
 
+POOL_CONNECTIONS = 64  # per host: above the download threads (shared/jobs/minibatch.py)
+
+
+def _transport() -> RequestsTransport:
+    """requests keeps 10 connections per host by default: with more threads than that, every
+    extra request opens (and then drops) a new TCP connection, which costs the storage
+    service more than the request itself for small files."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_CONNECTIONS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(session=session, session_owner=False)
+
 
 class Storage:
     """Blob, queue and table access for one storage account."""
@@ -33,15 +48,19 @@ class Storage:
     def __init__(self, account: StorageAccount):
         self.account = account
         conn = account.connection_string
+        transport = {"transport": _transport()}
         if conn is not None:
-            self.blobs = BlobServiceClient.from_connection_string(conn)
-            self.tables = TableServiceClient.from_connection_string(conn)
-            self._queues = QueueServiceClient.from_connection_string(conn)
+            self.blobs = BlobServiceClient.from_connection_string(conn, **transport)
+            self.tables = TableServiceClient.from_connection_string(conn, **transport)
+            self._queues = QueueServiceClient.from_connection_string(conn, **transport)
         else:
             credential = account.credential()
-            self.blobs = BlobServiceClient(account.blob_endpoint, credential=credential)
-            self.tables = TableServiceClient(account.table_endpoint, credential=credential)
-            self._queues = QueueServiceClient(account.queue_endpoint, credential=credential)
+            self.blobs = BlobServiceClient(account.blob_endpoint, credential=credential,
+                                           **transport)
+            self.tables = TableServiceClient(account.table_endpoint, credential=credential,
+                                             **transport)
+            self._queues = QueueServiceClient(account.queue_endpoint, credential=credential,
+                                              **transport)
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
