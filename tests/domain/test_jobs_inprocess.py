@@ -5,6 +5,8 @@ real local host.)"""
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 
 import pytest
@@ -274,3 +276,20 @@ def test_a_deployment_document_can_be_sent_back_as_is(setup):
     deployments.create_or_update(storage, endpoint, "blue", body)
     again = deployments.get(storage, endpoint, "blue")
     assert again["scoring"] == doc["scoring"] and again["description"] == "edited"
+
+
+def test_each_minibatch_logs_where_its_time_went(setup, caplog):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(5))
+    job_name = start(storage, endpoint, folder, mini_batch_size=2)
+    with caplog.at_level(logging.INFO, logger="batch.timing"):
+        InProcessHost(storage).run_until_idle()
+    lines = [json.loads(r.getMessage().split("mini-batch timing ", 1)[1])
+             for r in caplog.records if r.name == "batch.timing"]
+    assert sorted(t["index"] for t in lines if t["job"] == job_name) == [0, 1, 2]
+    phases = {"queued", "read_state", "download", "decode", "slot_wait", "inference",
+              "score_other", "write", "commit_dispatch"}
+    for t in lines:
+        assert phases <= set(t) and all(t[p] >= 0 for p in phases)
+    assert sum(t["items"] for t in lines if t["job"] == job_name) == 5
