@@ -155,7 +155,8 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
 
 def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str) -> bytes:
     refs = planning.files_of(storage, row)
-    return errorsfile.lines((minibatch.relative_name(job, r.name), "", reason) for r in refs)
+    return errorsfile.lines((minibatch.relative_name(job, r.name), n, reason)
+                            for r in refs for n in r.failed_rows())  # a range: its rows
 
 
 def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],

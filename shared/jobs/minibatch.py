@@ -12,6 +12,7 @@ can never overwrite what the aggregator reads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -23,7 +24,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config
 from shared.errors import NotFoundError
-from shared.jobs import errorsfile, fanin, planning, records
+from shared.jobs import errorsfile, fanin, planning, records, splitting
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
@@ -119,8 +120,9 @@ def relative_name(job: JobRecord, blob_name: str) -> str:
 
 def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
                deadline: float | None) -> tuple[bytes, list[tuple[str, str, str]], int]:
-    """Score the files (only the listed rows where a ref names rows): CSV rows, failures as
-    (file_name, row, reason), and the number of rows scored."""
+    """Score the files (only the listed rows where a ref names rows; only its range where a
+    ref is a range of a table): CSV rows, failures as (file_name, row, reason), and the
+    number of rows scored. Rows are numbered in the whole file."""
     from scoring.scorer import InputFile
 
     scoring = scorer(storage, job)
@@ -129,37 +131,52 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
     failures: list[tuple[str, str, str]] = []
     inputs = []
     wanted: dict[str, set[int]] = {}
+    first_row: dict[str, int] = {}  # ranges of one file never share a mini-batch
     for ref, data, problem in downloaded:
         name = relative_name(job, ref.name)
         if problem:
-            failures.append((name, "", problem))
+            failures += [(name, row, problem) for row in ref.failed_rows()]
             continue
         inputs.append(InputFile(name=name, data=data))
         if ref.rows is not None:
             wanted[name] = set(ref.rows)
+        if ref.part is not None:
+            first_row[name] = ref.part.first_row
     result = scoring.score(inputs, deadline)
+
+    def number(file_name: str, row: int | None) -> int | None:
+        return row if row is None else row + first_row.get(file_name, 0)
 
     def kept(file_name: str, row: int | None) -> bool:
         return file_name not in wanted or row is None or row in wanted[file_name]
 
-    rows = [r for r in result.rows if kept(r.file_name, r.row)]
-    failures += [(e.file_name, "" if e.row is None else str(e.row), e.reason)
-                 for e in result.errors if kept(e.file_name, e.row)]
+    rows = result.rows
+    if first_row:
+        rows = tuple(dataclasses.replace(r, row=number(r.file_name, r.row)) for r in rows)
+    rows = [r for r in rows if kept(r.file_name, r.row)]
+    errors = [(e.file_name, number(e.file_name, e.row)) + (e.reason,) for e in result.errors]
+    failures += [(name, "" if row is None else str(row), reason)
+                 for name, row, reason in errors if kept(name, row)]
     return scoring.rows_csv(rows), failures, len(rows)
 
 
 def _download(container: Any, ref: InputRef) -> tuple[InputRef, bytes, str]:
-    """The version planning listed, or why it cannot be had."""
+    """The version planning listed (only the range's bytes, for a range), or why it cannot
+    be had."""
     blob = container.get_blob_client(ref.name)
     pinned = ({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
               if ref.etag else {})
     try:
+        if ref.part is not None:
+            return ref, splitting.read_part(blob, ref.part, pinned), ""
         stream = blob.download_blob(max_concurrency=1, **pinned)
     except ResourceNotFoundError:
         return ref, b"", "file not found (deleted after the job was planned?)"
     except ResourceModifiedError:
         return ref, b"", (f"file changed after the job was planned: version {ref.etag} "
                           "is gone (retry the job's failed items to score the new one)")
+    except splitting.UnreadableRange as e:
+        return ref, b"", str(e)
     if stream.size > config.MAX_INPUT_FILE_BYTES:
         return ref, b"", f"file is larger than {config.MAX_INPUT_FILE_BYTES} bytes"
     return ref, stream.readall(), ""
