@@ -12,7 +12,6 @@ can never overwrite what the aggregator reads.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import uuid
@@ -131,32 +130,23 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
     failures: list[tuple[str, str, str]] = []
     inputs = []
     wanted: dict[str, set[int]] = {}
-    first_row: dict[str, int] = {}  # ranges of one file never share a mini-batch
     for ref, data, problem in downloaded:
         name = relative_name(job, ref.name)
         if problem:
             failures += [(name, row, problem) for row in ref.failed_rows()]
             continue
-        inputs.append(InputFile(name=name, data=data))
+        inputs.append(InputFile(name=name, data=data,
+                                first_row=ref.part.first_row if ref.part else 0))
         if ref.rows is not None:
             wanted[name] = set(ref.rows)
-        if ref.part is not None:
-            first_row[name] = ref.part.first_row
     result = scoring.score(inputs, deadline)
-
-    def number(file_name: str, row: int | None) -> int | None:
-        return row if row is None else row + first_row.get(file_name, 0)
 
     def kept(file_name: str, row: int | None) -> bool:
         return file_name not in wanted or row is None or row in wanted[file_name]
 
-    rows = result.rows
-    if first_row:
-        rows = tuple(dataclasses.replace(r, row=number(r.file_name, r.row)) for r in rows)
-    rows = [r for r in rows if kept(r.file_name, r.row)]
-    errors = [(e.file_name, number(e.file_name, e.row)) + (e.reason,) for e in result.errors]
-    failures += [(name, "" if row is None else str(row), reason)
-                 for name, row, reason in errors if kept(name, row)]
+    rows = [r for r in result.rows if kept(r.file_name, r.row)]
+    failures += [(e.file_name, "" if e.row is None else str(e.row), e.reason)
+                 for e in result.errors if kept(e.file_name, e.row)]
     return scoring.rows_csv(rows), failures, len(rows)
 
 
