@@ -3,8 +3,8 @@ the same rows are put in a fresh Azurite (streamed, never held whole in memory) 
 by the diabetes regressor through the in-process pipeline (tests/inprocess.py: the same
 steps the queue triggers run). Prints, per file, the planning time (for the CSV: one
 streaming pass that finds the ranges), the time to Completed, the number of ranges, the rows
-scored, and this process's peak RSS after each job — which stays near a range's size, not
-the file's.
+scored, and this process's peak RSS while it plans, scores and aggregates — which stays near
+a range's size, not the file's.
 
     .venv/bin/python -m bench.tables --mb 1024
 """
@@ -16,6 +16,7 @@ import io
 import os
 import resource
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 from devhost import azurite
 from samples import data, models
 from shared.jobs import invoke, records
-from shared.messages import PLAN_QUEUE
+from shared.messages import AGGREGATE_QUEUE, PLAN_QUEUE, SCORE_QUEUE
 from shared.resources import deployments, endpoints
 from shared.resources import models as model_store
 from shared.storage.clients import Storage
@@ -85,10 +86,45 @@ def upload_parquet(store: Storage, name: str, rows: int, folder: Path) -> int:
     return size
 
 
+class Peaks:
+    """This process's peak RSS per queue, sampled every 20 ms while a message of that queue
+    is handled (the in-process host handles one at a time, like a worker)."""
+
+    def __init__(self, host: InProcessHost):
+        self.queue, self.peaks, self.running = "", {}, True
+        handle = host.handle
+
+        def handled(queue: str, body: str, dequeue_count: int = 1) -> None:
+            self.queue = queue
+            try:
+                handle(queue, body, dequeue_count)
+            finally:
+                self.queue = ""
+
+        host.handle = handled  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while self.running:
+            with open("/proc/self/statm") as f:
+                rss = int(f.read().split()[1]) * page / 2**20
+            if self.queue:
+                self.peaks[self.queue] = max(self.peaks.get(self.queue, 0.0), rss)
+            time.sleep(0.02)
+
+    def stop(self) -> dict[str, float]:
+        self.running = False
+        self.thread.join()
+        return self.peaks
+
+
 def score(store: Storage, endpoint: str, path: str) -> dict:
     body = {"inputs": {"t": {"type": "uri_file",
                              "path": f"azureml://datastores/workspaceblobstore/paths/{path}"}}}
     host = InProcessHost(store)
+    peaks = Peaks(host)
     began = time.monotonic()
     job, _ = invoke.invoke(store, endpoint, invoke.parse_request(body))
     while host.step(PLAN_QUEUE):
@@ -96,9 +132,11 @@ def score(store: Storage, endpoint: str, path: str) -> dict:
     planned = time.monotonic()
     host.run_until_idle(timeout=3600)
     done = records.load(store, job.name)
+    rss = peaks.stop()
     return {"status": done.status.value, "ranges": done.mb_total, "rows": done.items_ok,
             "failed": done.items_failed, "plan_s": planned - began,
-            "total_s": time.monotonic() - began, "peak_rss_mb": _peak_mb()}
+            "total_s": time.monotonic() - began, "plan_mb": rss.get(PLAN_QUEUE, 0),
+            "score_mb": rss.get(SCORE_QUEUE, 0), "aggregate_mb": rss.get(AGGREGATE_QUEUE, 0)}
 
 
 def _peak_mb() -> float:
@@ -130,13 +168,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"uploaded {args.mb} MB of CSV and {parquet_bytes / 2**20:.0f} MB of Parquet "
                   f"({rows:,} rows each) in {time.monotonic() - began:.1f} s; "
                   f"peak RSS {_peak_mb():.0f} MB")
+            print(" " * 63 + "peak RSS MB while")
             print("file        status     ranges  rows scored  failed  plan s  total s  "
-                  "rows/s    peak RSS MB")
+                  "rows/s  planning  scoring  aggregating")
             for path in ("big/t.csv", "big/t.parquet"):
                 r = score(store, name, path)
                 print(f"{path[4:]:<11} {r['status']:<10} {r['ranges']:>6}  {r['rows']:>11,}  "
                       f"{r['failed']:>6}  {r['plan_s']:>6.1f}  {r['total_s']:>7.1f}  "
-                      f"{r['rows'] / r['total_s']:>8,.0f}  {r['peak_rss_mb']:>11.0f}")
+                      f"{r['rows'] / r['total_s']:>6,.0f}  {r['plan_mb']:>8.0f}  "
+                      f"{r['score_mb']:>7.0f}  {r['aggregate_mb']:>11.0f}")
         finally:
             server.stop()
     return 0
