@@ -15,7 +15,7 @@ import pytest
 from samples import data
 from samples import models as sample_models
 from shared.errors import ValidationError
-from shared.jobs import records, retry
+from shared.jobs import records, retry, splitting
 from shared.messages import PLAN_QUEUE
 from shared.resources import deployments, endpoints, models
 from tests.domain.support import errors, predictions, start, upload
@@ -105,6 +105,20 @@ def test_parquet_split_by_row_groups(storage):
     assert [r["row"] for r in got if r["file_name"] == "t.parquet"] == [
         str(r) for r in range(6_000)]
     assert errors(storage, split) == []
+
+
+def test_with_a_file_count_only_tables_over_the_threshold_are_cut(storage, monkeypatch):
+    monkeypatch.setattr(splitting, "SPLIT_BYTES", 200_000)
+    folder = uuid.uuid4().hex
+    small = [(f"s{i}.csv", data.diabetes_csv(5)) for i in range(3)]
+    upload(storage, folder, [*small, ("t.csv", _csv_crlf_with_bad_row(_table(3_000), None))])
+    job_name = _run(storage, _endpoint(storage, 2), folder)
+    job = records.load(storage, job_name)
+    assert job.mb_total == 2 + 4  # s0+s1, s2, then t.csv's ~650 KB in ranges of ~200 KB
+    got = predictions(storage, job_name)
+    assert [(r["file_name"], r["row"]) for r in got] == [
+        (f"s{i}.csv", str(r)) for i in range(3) for r in range(5)] + [
+        ("t.csv", str(r)) for r in range(3_000)]
 
 
 def test_a_file_changed_mid_job_fails_every_row_of_its_ranges_clearly(storage):
