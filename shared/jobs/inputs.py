@@ -33,7 +33,7 @@ class InputRef:
 
     name: str
     etag: str = ""
-    rows: tuple[int, ...] | None = None
+    rows: tuple[int, ...] | None = None  # ascending
     part: Part | None = None
     size: int = 0
 
@@ -67,5 +67,5 @@ class InputRef:
         rows = value.get("r", value.get("rows"))
         part = value.get("p")
         return cls(value.get("n") or value["name"], value.get("e", value.get("etag", "")),
-                   None if rows is None else tuple(int(r) for r in rows),
+                   None if rows is None else tuple(sorted(int(r) for r in rows)),
                    None if part is None else Part(*part))

@@ -138,7 +138,7 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
         inputs.append(InputFile(name=name, data=data,
                                 first_row=ref.part.first_row if ref.part else 0))
         if ref.rows is not None:
-            wanted[name] = set(ref.rows)
+            wanted.setdefault(name, set()).update(ref.rows)
     result = scoring.score(inputs, deadline)
 
     def kept(file_name: str, row: int | None) -> bool:

@@ -15,6 +15,7 @@ every table's row count at planning (a Parquet footer; one streaming pass over a
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -81,9 +82,10 @@ def _pieces(container: Any, ref: InputRef, fmt: str | None,
         return [(ref, whole[how.unit])]
     out = []
     for part in cuts:
-        wanted = ref.rows
+        wanted = ref.rows  # sorted (a retry's manifest)
         if wanted is not None:
-            wanted = tuple(r for r in wanted if part.first_row <= r < part.first_row + part.rows)
+            wanted = wanted[bisect_left(wanted, part.first_row):
+                            bisect_left(wanted, part.first_row + part.rows)]
             if not wanted:
                 continue  # a retry scores only the ranges holding its rows
         cost = {"files": how.amount, "bytes": part.byte_stop - part.byte_start,
