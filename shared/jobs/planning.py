@@ -121,8 +121,8 @@ def _manifest_page(storage: Storage, container: Any, manifest: str, offset: int,
 
 
 def _current(container: Any, ref: InputRef) -> InputRef:
-    """Pin a file named without a version to the version there now (missing: fails later);
-    its size tells whether a table is split."""
+    """Pin a file named without a version to the version there now (missing or changed:
+    scoring fails it), and learn its size, which tells whether a table is split."""
     try:
         props = container.get_blob_client(ref.name).get_blob_properties(
             **({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}

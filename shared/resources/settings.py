@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from shared.errors import ValidationError
+
 MAX_FILES = 1000
 MAX_ROWS = 10_000_000
 MIN_BYTES, MAX_BYTES = 1024, 256 * 1024 * 1024  # a range is read whole into one worker
@@ -87,8 +89,6 @@ class DeploymentSettings:
 
 def check_batching(value: int | str, tabular: bool, field: str) -> None:
     """Sizes and rows split tables: refused (400) for deployments that read other files."""
-    from shared.errors import ValidationError
-
     if not tabular and not batching(value).files:
         raise ValidationError(field, f"'{value}' is a size or a number of rows, which only "
                               "tabular deployments (scoring.input.type tabular) take; give a "
