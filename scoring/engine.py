@@ -32,6 +32,7 @@ CHUNK_BYTES = 64 * 1024 * 1024  # input bytes per ONNX Runtime run when max_batc
 class InputFile:
     name: str
     data: bytes
+    first_row: int = 0  # a row range of a larger table: its rows' numbers start here
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
         except Exception as e:  # a decoder's unforeseen error still fails only its file
             errors.append(FailedItem(f.name, None, f"could not be read: {_short(e)}"))
         else:
-            errors += [FailedItem(f.name, row, reason) for row, reason in failures.items()]
+            errors += [FailedItem(f.name, row + f.first_row, reason)
+                       for row, reason in failures.items()]
             if len(block):
-                blocks.append((f.name, block))
+                blocks.append((f.name, Block(block.rows + f.first_row, block.feeds)
+                               if f.first_row else block))
         _check(deadline)
     rows: list[ScoredRow] = []
     run = _Runner(session, signature, output_names(config, signature),

@@ -114,9 +114,10 @@ def _tensor(cfg: InputConfig, sig: ModelSignature, data: bytes) -> Block:
 
 # tables ---------------------------------------------------------------------------------------
 
-def _format(cfg: InputConfig, name: str) -> str:
-    if cfg.format:
-        return cfg.format
+def table_format(fmt: str | None, name: str) -> str:
+    """The configured table format, else the one the file's extension names (CSV if none)."""
+    if fmt:
+        return fmt
     lower = name.lower()
     if lower.endswith((".parquet", ".pq")):
         return "parquet"
@@ -157,12 +158,15 @@ def _csv(data: bytes):
     ({input row: reason}). pyarrow numbers records from 1 with the header first, not
     counting empty lines, so record n is input row n - 2 (the row the table would give).
     The fast multi-threaded read runs first; only a file with bad lines is read again, in
-    one thread, because pyarrow gives line numbers only then."""
+    one thread, because pyarrow gives line numbers only then. Quoted values may hold
+    newlines."""
     import pyarrow as pa
     import pyarrow.csv as pc
 
+    # pyarrow cuts a file into blocks at newlines, inside quoted values too unless told
+    quoted = pc.ParseOptions(newlines_in_values=b'"' in data)
     try:
-        return pc.read_csv(io.BytesIO(data)), {}
+        return pc.read_csv(io.BytesIO(data), parse_options=quoted), {}
     except pa.ArrowInvalid as e:
         if "columns, got" not in str(e):
             raise
@@ -174,7 +178,9 @@ def _csv(data: bytes):
         return "skip"
 
     table = pc.read_csv(io.BytesIO(data), read_options=pc.ReadOptions(use_threads=False),
-                        parse_options=pc.ParseOptions(invalid_row_handler=skip))
+                        parse_options=pc.ParseOptions(
+                            invalid_row_handler=skip,
+                            newlines_in_values=quoted.newlines_in_values))
     return table, skipped
 
 
@@ -204,7 +210,7 @@ def _jsonl_as_text(data: bytes):
 
 def _tabular(cfg: InputConfig, sig: ModelSignature, name: str,
              data: bytes) -> tuple[Block, RowFailures]:
-    table, failures, skipped = _table(_format(cfg, name), data)
+    table, failures, skipped = _table(table_format(cfg.format, name), data)
     names = table.column_names
     mapping = cfg.mapping
     if mapping == "auto":

@@ -120,7 +120,8 @@ def stream(session, job):
 @click.option("--deployment-name", "-d", help="Deployment to run (default: the endpoint's).")
 @click.option("--output-path", help="Datastore folder for the outputs, "
                                     "e.g. azureml://datastores/workspaceblobstore/paths/out.")
-@click.option("--mini-batch-size", type=int, help="Files per mini-batch, for this job.")
+@click.option("--mini-batch-size", help="Files per mini-batch, for this job; for tabular "
+              "deployments also a size ('10MB') or rows ('50000 rows').")
 @click.option("--instance-count", type=int, help="Instances (parallel mini-batches), "
                                                  "for this job.")
 @click.option("--job-name", help="Name of the job (default: generated).")

@@ -39,6 +39,7 @@ from shared.storage.clients import Storage
 BLOCK_TARGET = 4 * 1024 * 1024
 _DOWNLOADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="parts")
 PREFETCH = 32
+PREFETCH_ROWS = 200_000
 CLAIM_SECONDS = 20  # a run that died blocks the next one this long at most
 LOST_PART = "result lost from storage after the mini-batch was scored"
 
@@ -118,8 +119,7 @@ def _part(storage: Storage, path: str) -> bytes | None:
 def _prediction_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
                       tally: Tally) -> Iterator[bytes]:
     done = [r for r in rows if r["state"] == Outcome.DONE]
-    for start in range(0, len(done), PREFETCH):  # a few parts fetched ahead, kept in order
-        chunk = done[start:start + PREFETCH]
+    for chunk in _ahead(done):  # a few parts fetched ahead, kept in order
         paths = [minibatch.result_path(job.name, records.row_index(r), r.get("part", ""))
                  for r in chunk]
         for row, data in zip(chunk, _DOWNLOADS.map(lambda p: _part(storage, p), paths),
@@ -129,6 +129,21 @@ def _prediction_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any
                 continue
             tally.ok += errorsfile.count(data)
             yield data
+
+
+def _ahead(done: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Runs of at most PREFETCH parts and PREFETCH_ROWS rows (a range of a large table
+    alone can hold a few hundred thousand), so the parts held at once stay small."""
+    chunk: list[dict[str, Any]] = []
+    rows = 0
+    for row in done:
+        if chunk and (len(chunk) >= PREFETCH or rows + row.get("items_ok", 0) > PREFETCH_ROWS):
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(row)
+        rows += row.get("items_ok", 0)
+    if chunk:
+        yield chunk
 
 
 def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
@@ -155,7 +170,8 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
 
 def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str) -> bytes:
     refs = planning.files_of(storage, row)
-    return errorsfile.lines((minibatch.relative_name(job, r.name), "", reason) for r in refs)
+    return errorsfile.lines((minibatch.relative_name(job, r.name), n, reason)
+                            for r in refs for n in r.failed_rows())  # a range: its rows
 
 
 def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],

@@ -26,7 +26,7 @@ from shared.resources.schemas.invoke import (
     Overrides,
     RestInvoke,
 )
-from shared.resources.settings import DeploymentSettings, apply_overrides
+from shared.resources.settings import DeploymentSettings, apply_overrides, check_batching
 from shared.storage.clients import Storage
 
 _REST_TYPES = {"UriFolder": paths.URI_FOLDER, "UriFile": paths.URI_FILE}
@@ -135,6 +135,8 @@ def invoke(
     deployment = _choose_deployment(storage, endpoint, request.deployment_name)
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
     settings = apply_overrides(_settings_of(deployment), request.overrides)
+    check_batching(settings.mini_batch_size,
+                   deployment["scoring"]["input"]["type"] == "tabular", "mini_batch_size")
     source = paths.resolve(storage, request.input_path, request.input_type, "inputs")
     if not request.manifest:
         _check_input_exists(storage, source)

@@ -24,7 +24,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config
 from shared.errors import NotFoundError
-from shared.jobs import errorsfile, fanin, planning, records
+from shared.jobs import errorsfile, fanin, planning, records, splitting
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
@@ -152,8 +152,9 @@ def relative_name(job: JobRecord, blob_name: str) -> str:
 def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
                deadline: float | None, clock: Stopwatch | None = None
                ) -> tuple[bytes, list[tuple[str, str, str]], int]:
-    """Score the files (only the listed rows where a ref names rows): CSV rows, failures as
-    (file_name, row, reason), and the number of rows scored."""
+    """Score the files (only the listed rows where a ref names rows; only its range where a
+    ref is a range of a table): CSV rows, failures as (file_name, row, reason), and the
+    number of rows scored. Rows are numbered in the whole file."""
     from scoring.scorer import InputFile
 
     clock = clock or Stopwatch()
@@ -167,11 +168,12 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
     for ref, data, problem in downloaded:
         name = relative_name(job, ref.name)
         if problem:
-            failures.append((name, "", problem))
+            failures += [(name, row, problem) for row in ref.failed_rows()]
             continue
-        inputs.append(InputFile(name=name, data=data))
+        inputs.append(InputFile(name=name, data=data,
+                                first_row=ref.part.first_row if ref.part else 0))
         if ref.rows is not None:
-            wanted[name] = set(ref.rows)
+            wanted.setdefault(name, set()).update(ref.rows)
     result = scoring.score(inputs, deadline)
     clock.lap("score_other", parts=result.timings)
 
@@ -185,17 +187,22 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
 
 
 def _download(container: Any, ref: InputRef) -> tuple[InputRef, bytes, str]:
-    """The version planning listed, or why it cannot be had."""
+    """The version planning listed (only the range's bytes, for a range), or why it cannot
+    be had."""
     blob = container.get_blob_client(ref.name)
     pinned = ({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
               if ref.etag else {})
     try:
+        if ref.part is not None:
+            return ref, splitting.read_part(blob, ref.part, pinned), ""
         stream = blob.download_blob(max_concurrency=1, **pinned)
     except ResourceNotFoundError:
         return ref, b"", "file not found (deleted after the job was planned?)"
     except ResourceModifiedError:
         return ref, b"", (f"file changed after the job was planned: version {ref.etag} "
                           "is gone (retry the job's failed items to score the new one)")
+    except splitting.UnreadableRange as e:
+        return ref, b"", str(e)
     if stream.size > config.MAX_INPUT_FILE_BYTES:
         return ref, b"", f"file is larger than {config.MAX_INPUT_FILE_BYTES} bytes"
     return ref, stream.readall(), ""

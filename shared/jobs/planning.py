@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import TableTransactionError
 from azure.storage.blob import BlobPrefix
 
 from shared import config
 from shared.errors import RetryableError
 from shared.events import outbound
-from shared.jobs import lifecycle, paths, records, watchdog
+from shared.jobs import lifecycle, paths, records, splitting, watchdog
+from shared.jobs.inputs import InputRef, Part
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
 from shared.messages import (
@@ -35,35 +41,14 @@ from shared.messages import (
     PlanPage,
     ScoreMiniBatch,
 )
+from shared.resources.settings import batching
 from shared.storage.clients import Storage
+
+__all__ = ["InputRef", "Part", "plan_page"]
 
 LIST_PAGE_LIMIT = 5000  # Azure Blob storage's maximum page size
 INLINE_FILES_LIMIT = 30_000  # characters of file list kept in the table row itself
 TRANSACTION_LIMIT = 100  # entity-group transaction size limit
-
-
-@dataclass(frozen=True)
-class InputRef:
-    """One input file of a job: its blob, the version listed, and (tabular retries) the
-    only rows to score (None: all)."""
-
-    name: str
-    etag: str = ""
-    rows: tuple[int, ...] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": self.name, "e": self.etag}
-        if self.rows is not None:
-            out["r"] = list(self.rows)
-        return out
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any] | str) -> InputRef:
-        if isinstance(value, str):
-            return cls(value)
-        rows = value.get("r", value.get("rows"))
-        return cls(value.get("n") or value["name"], value.get("e", value.get("etag", "")),
-                   None if rows is None else tuple(int(r) for r in rows))
 
 
 def plan_page(storage: Storage, msg: PlanPage) -> None:
@@ -82,8 +67,8 @@ def plan_page(storage: Storage, msg: PlanPage) -> None:
         records.log(storage, job.name, f"planning: listing {job.input['uri']}")
         watchdog.arm(storage, job.name)
     files, token = list_page(storage, job, msg.continuation)
-    size = int(job.settings["mini_batch_size"])
-    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    batches = splitting.batches(storage.blobs.get_container_client(job.input["container"]),
+                                job.settings, job.deployment["scoring"]["input"], files)
     start = job.mb_planned
     write_minibatches(storage, job.name, start, batches)
     dispatch_new(storage, job, start, len(batches))  # when stopping, each is skipped in turn
@@ -110,8 +95,8 @@ def list_page(storage: Storage, job: JobRecord,
     """One page of the input's files (folders are read flat, as Azure ML does)."""
     source = job.input
     container = storage.blobs.get_container_client(source["container"])
-    batch = int(job.settings["mini_batch_size"])  # at most 1,000, so a page holds whole batches
-    size = (LIST_PAGE_LIMIT // batch) * batch
+    how = batching(job.settings["mini_batch_size"])  # files: at most 1,000, so a page holds
+    size = (LIST_PAGE_LIMIT // how.amount) * how.amount if how.files else LIST_PAGE_LIMIT
     if source.get("manifest"):
         return _manifest_page(storage, container, source["manifest"], int(continuation or 0),
                               size)
@@ -121,7 +106,8 @@ def list_page(storage: Storage, job: JobRecord,
     pager = container.walk_blobs(name_starts_with=prefix, delimiter="/",
                                  results_per_page=size).by_page(continuation_token=continuation)
     page = next(pager, [])
-    refs = [InputRef(b.name, b.etag) for b in page if not isinstance(b, BlobPrefix)]
+    refs = [InputRef(b.name, b.etag, size=b.size) for b in page
+            if not isinstance(b, BlobPrefix)]
     return refs, pager.continuation_token or None
 
 
@@ -135,14 +121,17 @@ def _manifest_page(storage: Storage, container: Any, manifest: str, offset: int,
 
 
 def _current(container: Any, ref: InputRef) -> InputRef:
-    """Pin a file named without a version to the version there now (missing: fails later)."""
-    if ref.etag:
-        return ref
+    """Pin a file named without a version to the version there now (missing or changed:
+    scoring fails it), and learn its size, which tells whether a table is split."""
     try:
-        etag = container.get_blob_client(ref.name).get_blob_properties().etag
+        props = container.get_blob_client(ref.name).get_blob_properties(
+            **({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
+               if ref.etag else {}))
     except ResourceNotFoundError:
-        etag = ""
-    return InputRef(ref.name, etag, ref.rows)
+        return ref
+    except ResourceModifiedError:
+        return ref  # scoring fails it: the version named is gone
+    return replace(ref, etag=props.etag, size=props.size)
 
 
 def write_minibatches(storage: Storage, job: str, start: int,
@@ -164,7 +153,8 @@ def write_minibatches(storage: Storage, job: str, start: int,
 
 def _row(storage: Storage, job: str, index: int, files: list[InputRef]) -> dict[str, Any]:
     entity: dict[str, Any] = {"PartitionKey": job, "RowKey": records.mb_row(index),
-                              "state": Outcome.PENDING.value, "file_count": len(files)}
+                              "state": Outcome.PENDING.value,
+                              "file_count": sum(f.items for f in files)}  # items, if it fails
     text = json.dumps([f.to_json() for f in files])
     if len(text) <= INLINE_FILES_LIMIT:
         entity["files"] = text

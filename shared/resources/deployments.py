@@ -17,6 +17,7 @@ from shared.resources import endpoints, models, paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
 from shared.resources.schemas.resources import DeploymentBody
+from shared.resources.settings import check_batching
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
 
@@ -65,6 +66,8 @@ def create_or_update(
         scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None,
                                        signature)
     settings_doc = spec.resolved_settings().to_dict()
+    check_batching(settings_doc["mini_batch_size"], scoring.input.type == "tabular",
+                   "settings.mini_batch_size")
     _check_against_model(storage, model, signature, scoring)  # the costly check comes last
     existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()

@@ -69,7 +69,25 @@ class RetrySettings(Strict):
         description="seconds per mini-batch attempt (integer or ISO 8601, 1-600)")
 
 
-MiniBatchSize = Int(1, 1000)
+def _mini_batch_size(value: Any) -> int | str:
+    """Files (an integer, or digits as `--set` sends them), a size ('10MB') or rows
+    ('50000 rows'); whether the deployment is tabular is checked where it is known."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,12}\s*", value):
+        value = int(value)
+    try:
+        settings.batching(value)
+    except ValueError as e:
+        raise PydanticCustomError("mini_batch_size", str(e)) from None
+    return value.strip() if isinstance(value, str) else value
+
+
+MiniBatchSize = Annotated[
+    StrictInt | StrictStr, BeforeValidator(_mini_batch_size),
+    Field(description="files per mini-batch (1-1000, Azure ML's default 10); for tabular "
+                      "deployments also a size of input per mini-batch ('512KB', '10MB', "
+                      "'1GB'; 1KB-256MB, as Azure ML's tabular inputs take it) or rows per "
+                      "mini-batch ('50000 rows'): large CSV and Parquet files are then split "
+                      "into row ranges (docs/tabular.md)")]
 OutputFileName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_. ]{0,127}$")]
 ErrorThreshold = Int(-1, 2**31 - 1)
 Concurrency = Int(1, 64)
