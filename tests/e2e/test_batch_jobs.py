@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 import uuid
 
 import httpx
@@ -34,10 +33,8 @@ def rows(text: bytes) -> list[dict]:
 def test_images_end_to_end_match_onnxruntime(api, store, digits_endpoint):
     files = data.digit_pngs(23)
     path = upload(store, uuid.uuid4().hex, [(n, b) for n, b, _ in files])
-    started = time.monotonic()
     job = api.batch_endpoints.invoke(digits_endpoint, input=path)
-    assert time.monotonic() - started < 5
-    assert job.status in ("Queued", "Preparing", "Running")
+    assert job.status in ("Queued", "Preparing", "Running")  # invoke does not wait for the job
     assert job.extra["properties"]["status"] == job.status
     done = api.jobs.stream(job.name, timeout=120)
     assert done.deployment_name == "blue"
