@@ -5,7 +5,8 @@ Only coordination is measured: the model is stubbed out. The job is made by the 
 processes × threads, as instances × concurrent executions would be — finish its
 mini-batches through the real `fanin.complete` (with a result part name, as scoring would
 give) over their own Azurite. Completer c finishes c, c+N, c+2N, ...: the job's window is
-N, so this is the order dispatch hands them out in (mini-batch j is sent when j-N is in).
+N, so this is the order dispatch hands them out in (mini-batch j is sent when j-N is in);
+`--shuffled` hands them out in random order instead.
 
 Per N it prints completions/s, conflicts retried per completion (shared/conflicts.py counts
 them), p50/p99 of one completion's latency, ContentionErrors (a redelivery is modelled:
@@ -23,6 +24,7 @@ import logging
 import math
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import threading
@@ -30,6 +32,7 @@ import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from devhost import azurite
@@ -90,12 +93,36 @@ def deploy(storage: Storage, window: int, mini_batch_size: int) -> str:
 
 
 def upload_tiny(storage: Storage, count: int, threads: int = 32) -> str:
-    """`count` 10-byte blobs in a new folder of workspaceblobstore; returns the folder."""
+    """`count` 10-byte blobs in a new folder of workspaceblobstore; returns the folder.
+    Plain PUTs under a container SAS: the SDK's per-call cost would dominate here."""
+    import httpx
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
     folder = uuid.uuid4().hex[:8]
     container = storage.container("workspaceblobstore")
+    sas = generate_container_sas(
+        container.account_name, container.container_name,
+        account_key=container.credential.account_key,
+        permission=ContainerSasPermissions(write=True, create=True),
+        expiry=datetime.now(UTC) + timedelta(hours=6))
+    local = threading.local()
+
+    def put(i: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=60)
+        for attempt in range(DELIVERIES):  # the emulator drops idle keep-alive connections
+            try:
+                local.client.put(f"{container.url}/{folder}/{i:07d}.bin?{sas}",
+                                 content=b"0123456789",
+                                 headers={"x-ms-blob-type": "BlockBlob"}).raise_for_status()
+                return
+            except httpx.TransportError:
+                if attempt == DELIVERIES - 1:
+                    raise
+                local.client = httpx.Client(timeout=60)
+
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda i: container.upload_blob(f"{folder}/{i:07d}.bin", b"0123456789"),
-                      range(count)))
+        list(pool.map(put, range(count)))
     return folder
 
 
@@ -121,7 +148,16 @@ def make_job(storage: Storage, n: int, m: int) -> str:
     return name
 
 
-def _complete_share(conn: str, job: str, n: int, m: int, deadline: float, *,
+def order(m: int, n: int, shuffled: bool) -> list[int]:
+    """Completer c's mini-batches are order[c::n]: the window's chains (c, c+n, ...), or,
+    shuffled, any mini-batch at any time (as if the chains did not line up with shards)."""
+    indexes = list(range(m))
+    if shuffled:
+        random.Random(m).shuffle(indexes)
+    return indexes
+
+
+def _complete_share(conn: str, job: str, n: int, m: int, deadline: float, shuffled: bool, *,
                     completers: list[int], at: float) -> Share:
     """One process: a thread per completer, each finishing its chain of mini-batches."""
     from shared import conflicts
@@ -138,7 +174,7 @@ def _complete_share(conn: str, job: str, n: int, m: int, deadline: float, *,
         latencies, errors, others, given_up = [], 0, 0, 0
         time.sleep(max(0.0, at - time.time()))
         start = time.time()
-        for index in range(c, m, n):
+        for index in order(m, n, shuffled)[c::n]:
             for _ in range(DELIVERIES):
                 if time.time() > deadline:
                     break
@@ -234,7 +270,7 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def measure(conn: str, pool: ProcessPoolExecutor, n: int, m: int, processes: int,
-            budget: float) -> Row:
+            budget: float, shuffled: bool = False) -> Row:
     from shared.jobs import records
     from shared.jobs.lifecycle import JobStatus
 
@@ -242,7 +278,7 @@ def measure(conn: str, pool: ProcessPoolExecutor, n: int, m: int, processes: int
     job_name = make_job(storage, n, m)
     procs = min(processes, n)
     done = _merge(_spread(pool, procs, n, partial(_complete_share, conn, job_name, n, m,
-                                                  time.time() + budget)))
+                                                  time.time() + budget, shuffled)))
     job = records.load(storage, job_name)
     right = (job.status == JobStatus.FINALIZING and job.mb_done == m
              and job.items_ok == m and job.mb_failed == job.mb_canceled == 0)
@@ -279,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min", type=int, default=64, help="at least this many mini-batches")
     parser.add_argument("--cap", type=int, default=1024, help="at most this many mini-batches")
     parser.add_argument("--processes", type=int, default=8, help="at most this many processes")
-    parser.add_argument("--budget", type=float, default=120.0,
+    parser.add_argument("--budget", type=float, default=180.0,
                         help="seconds per N before the completers give up")
+    parser.add_argument("--shuffled", action="store_true",
+                        help="completers take mini-batches in random order, not by chain")
     args = parser.parse_args(argv)
     ns = [int(x) for x in args.n.split(",")]
     server = azurite.start(in_memory=True)
@@ -292,12 +330,13 @@ def main(argv: list[str] | None = None) -> int:
             for n in ns:
                 m = minibatches_for(n, args.per, args.min, args.cap)
                 rows.append(measure(server.connection_string, pool, n, m, args.processes,
-                                    args.budget))
+                                    args.budget, args.shuffled))
                 print(f"N={n}: done", file=sys.stderr, flush=True)
     finally:
         server.stop()
     print(f"bench.scale on {os.cpu_count()} CPUs, Azurite in memory, completers: up to "
-          f"{args.processes} processes x N/processes threads")
+          f"{args.processes} processes x N/processes threads, "
+          f"{'shuffled' if args.shuffled else 'window chains'}")
     print(table(rows))
     return 0 if all(r.finished == "yes" for r in rows) else 1
 

@@ -62,9 +62,9 @@ def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
     if counted and job.settings["logging_level"] == "debug":  # a line per mini-batch
         records.log(storage, job_name, f"mini-batch {index}: {outcome}, {items_ok} items "
                     f"ok, {items_failed} failed {reason}".rstrip())
-    job = records.load(storage, job_name)  # after the commit: see shards.py
-    after_completion(storage, job, index, [counted] if counted else None)
-    return job
+    if not job.planning_done:  # read again after the commit: planning may have ended (shards.py)
+        job = records.load(storage, job_name)
+    return after_completion(storage, job, index, [counted] if counted else None)
 
 
 def _check_threshold(storage: Storage, job: JobRecord) -> None:
@@ -96,9 +96,9 @@ def skip(storage: Storage, job_name: str, index: int, reason: str) -> JobRecord:
             if not records.pending(row) or i != index + window * len(ops):
                 break
             key = job.shard_of(i)
+            if len(ops) + 1 + len(read) + (key not in read) > TRANSACTION_LIMIT:
+                break  # this row, and its shard row if new, would not fit
             if key not in read:
-                if len(ops) + len(read) + 2 > TRANSACTION_LIMIT:
-                    break
                 read[key], moved[key] = shards.get(storage, job, key), {}
             changes = lifecycle.tally(job, read[key].with_changes(moved[key]),
                                       lifecycle.MiniBatchFinished(i, Outcome.CANCELED))
@@ -122,7 +122,7 @@ def skip(storage: Storage, job_name: str, index: int, reason: str) -> JobRecord:
 
 
 def after_completion(storage: Storage, job: JobRecord, index: int,
-                     counted: list[Shard] | None = None) -> None:
+                     counted: list[Shard] | None = None) -> JobRecord:
     """Settle the shards just written (on a redelivery: the mini-batch's shard, in case the
     delivery that wrote it died before), then send the aggregation if every mini-batch is
     in, else keep the job's window full."""
@@ -135,6 +135,7 @@ def after_completion(storage: Storage, job: JobRecord, index: int,
         outbound.announce_if_pending(storage, job)
     else:
         planning.dispatch_if_pending(storage, job, index + job.window)
+    return job
 
 
 def request_cancel(storage: Storage, job_name: str) -> JobRecord:

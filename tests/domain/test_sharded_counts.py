@@ -100,3 +100,19 @@ def test_failures_past_the_threshold_stop_the_job(storage):
     job = records.load(storage, job_name)
     assert job.stop_reason == lifecycle.StopReason.ERROR_THRESHOLD
     assert "3 items failed" in job.error
+
+
+def test_a_cancel_skips_a_transaction_full_of_one_shard_at_a_time(storage):
+    job_name = job_of(storage, 1)  # only planned below, with more mini-batches
+    records.update_job(storage, job_name, lambda job: {"settings": {
+        **job.settings, "max_concurrency_per_instance": 1}, "shards": 2})  # window 2
+    total = 240
+    planning.write_minibatches(storage, job_name, 0, [[InputRef(f"f{i}")] for i in range(total)])
+    records.update_job(storage, job_name, lifecycle.PagePlanned(0, total, total))
+    fanin.request_cancel(storage, job_name)
+    fanin.skip(storage, job_name, 0, "canceled")  # 0, 2, ..., 196 and shard 0: 100 rows
+    assert shards.get(storage, records.load(storage, job_name), 0).mb_canceled == 99
+    for index in (198, 1, 199):  # what each skip's dispatch would deliver next
+        fanin.skip(storage, job_name, index, "canceled")
+    job = records.load(storage, job_name)
+    assert (job.status, job.mb_canceled, job.mb_done) == (JobStatus.FINALIZING, total, 0)
