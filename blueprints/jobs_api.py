@@ -84,7 +84,7 @@ def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpRes
 @endpoint_route(bp, "jobs/{job}", ["GET"])
 @handles_errors
 def show_job(req: func.HttpRequest) -> func.HttpResponse:
-    job = records.load(default_storage(), _job_name(req))
+    job = views.load(default_storage(), _job_name(req))
     return json_response(views.job_resource(job, api_base(req, "jobs")))
 
 
@@ -92,6 +92,7 @@ def show_job(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
     job = fanin.request_cancel(default_storage(), _job_name(req))
+    job = views.load(default_storage(), job.name)
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 
 

@@ -3,7 +3,9 @@ them. Pure: `apply(job, event, now)` returns the fields to change (None: the eve
 nothing, e.g. a duplicate delivery or a cancel after the end) or raises IllegalTransition.
 Everything that moves a job — planning, fan-in, the aggregator, the poison handlers,
 cancel, retry links — sends one of the events below through `apply`, inside an ETag-guarded
-write (records.update_job, fanin.complete).
+write (records.update_job). A mini-batch's completion moves only its counter shard
+(`tally`, in fanin.complete's transaction); the job row hears of counts once, when every
+shard is full (`AllCounted`, shards.py), or when failures pass error_threshold.
 
     Queued ─► Preparing ─► Running ─► Finalizing ─► Completed | Failed | Canceled
         (any of the first three) ─► CancelRequested ─► Finalizing ─► Canceled
@@ -22,6 +24,7 @@ from shared.errors import IllegalTransition
 
 if TYPE_CHECKING:
     from shared.jobs.records import JobRecord
+    from shared.jobs.shards import Shard
 
 
 class JobStatus(StrEnum):
@@ -39,6 +42,12 @@ class JobStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+    @property
+    def active(self) -> bool:
+        """Mini-batches may still finish: not yet Finalizing or ended."""
+        return self in (JobStatus.QUEUED, JobStatus.PREPARING, JobStatus.RUNNING,
+                        JobStatus.CANCEL_REQUESTED)
 
 
 class StopReason(StrEnum):
@@ -71,10 +80,30 @@ class PagePlanned:
 
 @dataclass(frozen=True)
 class MiniBatchFinished:
+    """Counted in its shard by `tally`, not by `apply`."""
+
     index: int
     outcome: Outcome
     items_ok: int = 0
     items_failed: int = 0
+
+
+@dataclass(frozen=True)
+class AllCounted:
+    """Every shard is full: the job's counters, summed from them."""
+
+    mb_done: int
+    mb_failed: int
+    mb_canceled: int
+    items_ok: int
+    items_failed: int
+
+
+@dataclass(frozen=True)
+class FailuresCounted:
+    """The items failed so far, summed from the shards after a completion with failures."""
+
+    items_failed: int
 
 
 @dataclass(frozen=True)
@@ -84,9 +113,12 @@ class CancelRequested:
 
 @dataclass(frozen=True)
 class PlanningFailed:
-    """The planning message was poisoned: the job goes on with what was planned."""
+    """The planning message was poisoned: the job goes on with what was planned, and with
+    the `written` mini-batch rows of the page that failed after writing them (they may
+    have been sent, and counted)."""
 
     error: str
+    written: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,10 +146,9 @@ class Linked:
     retried_by: str = ""
 
 
-Event = (PagePlanned | MiniBatchFinished | CancelRequested | PlanningFailed | AggregationFailed
-         | OutputsWritten | Linked)
+Event = (PagePlanned | AllCounted | FailuresCounted | CancelRequested | PlanningFailed
+         | AggregationFailed | OutputsWritten | Linked)
 Changes = dict[str, Any]
-_ACTIVE = (JobStatus.QUEUED, JobStatus.PREPARING, JobStatus.RUNNING, JobStatus.CANCEL_REQUESTED)
 _COUNTERS = {Outcome.DONE: "mb_done", Outcome.FAILED: "mb_failed",
              Outcome.CANCELED: "mb_canceled"}
 
@@ -128,7 +159,7 @@ def apply(job: JobRecord, event: Event, now: str) -> Changes | None:
 
 
 def _page_planned(job: JobRecord, e: PagePlanned, now: str) -> Changes | None:
-    if job.status not in _ACTIVE or job.planning_done or e.page != job.plan_pages:
+    if not job.status.active or job.planning_done or e.page != job.plan_pages:
         return None
     planned = job.mb_planned + e.batches
     changes: Changes = {"mb_planned": planned, "files_total": job.files_total + e.files,
@@ -145,44 +176,61 @@ def _page_planned(job: JobRecord, e: PagePlanned, now: str) -> Changes | None:
         if planned == 0 and not job.stop_reason:
             changes.update(stop_reason=StopReason.FAILED,
                            error=f"no input files found at {job.input['uri']}")
-        if job.accounted >= planned:
+        if planned == 0:  # else the completion or the settle that sees all counted does
             status = JobStatus.FINALIZING
     changes["status"] = status
     return changes
 
 
-def _minibatch_finished(job: JobRecord, e: MiniBatchFinished, now: str) -> Changes | None:
-    if job.status not in _ACTIVE or (job.planning_done and e.index >= job.mb_total):
+def tally(job: JobRecord, shard: Shard, e: MiniBatchFinished) -> Changes | None:
+    """The fields a mini-batch's completion changes on its shard row (None: it changes
+    nothing). Once planning is done, the shard's last mini-batch marks it full."""
+    if not job.status.active or (job.planning_done and e.index >= job.mb_total):
         return None  # late: every mini-batch was accounted for already, or not planned
     if e.outcome == Outcome.PENDING:
         raise IllegalTransition("a mini-batch cannot finish as pending")
+    if job.shard_of(e.index) != shard.key:
+        raise IllegalTransition(f"mini-batch {e.index} is not counted in shard {shard.key}")
     key = _COUNTERS[e.outcome]
-    changes: Changes = {key: getattr(job, key) + 1, "items_ok": job.items_ok + e.items_ok,
-                        "items_failed": job.items_failed + e.items_failed}
-    if job.status in (JobStatus.QUEUED, JobStatus.PREPARING):
-        changes["status"] = JobStatus.RUNNING
-    over = _threshold_error(job, changes["items_failed"])
-    if over and not job.stop_reason:
-        changes.update(stop_reason=StopReason.ERROR_THRESHOLD,
-                       error=over + "; remaining mini-batches were not scored")
-    if job.planning_done and job.accounted + 1 >= job.mb_total:
-        changes["status"] = JobStatus.FINALIZING
+    changes: Changes = {key: getattr(shard, key) + 1, "items_ok": shard.items_ok + e.items_ok,
+                        "items_failed": shard.items_failed + e.items_failed}
+    if job.planning_done and shard.accounted + 1 >= job.shard_size(shard.key):
+        changes["full"] = True
     return changes
 
 
+def _all_counted(job: JobRecord, e: AllCounted, now: str) -> Changes | None:
+    accounted = e.mb_done + e.mb_failed + e.mb_canceled
+    if not job.status.active or not job.planning_done or accounted < job.mb_total:
+        return None  # ended already, or some shard was not full when read
+    return {"mb_done": e.mb_done, "mb_failed": e.mb_failed, "mb_canceled": e.mb_canceled,
+            "items_ok": e.items_ok, "items_failed": e.items_failed,
+            "status": JobStatus.FINALIZING}
+
+
+def _failures_counted(job: JobRecord, e: FailuresCounted, now: str) -> Changes | None:
+    over = _threshold_error(job, e.items_failed)
+    if not job.status.active or job.stop_reason or not over:
+        return None
+    return {"stop_reason": StopReason.ERROR_THRESHOLD,
+            "error": over + "; remaining mini-batches were not scored"}
+
+
 def _cancel(job: JobRecord, e: CancelRequested, now: str) -> Changes | None:
-    if job.status not in _ACTIVE or job.stop_reason:
+    if not job.status.active or job.stop_reason:
         return None  # too late, or already stopping
     return {"status": JobStatus.CANCEL_REQUESTED, "stop_reason": StopReason.CANCELED,
             "error": "canceled by request"}
 
 
 def _planning_failed(job: JobRecord, e: PlanningFailed, now: str) -> Changes | None:
-    if job.status not in _ACTIVE or job.planning_done:
+    if not job.status.active or job.planning_done:
         return None
-    changes: Changes = {"planning_done": True, "mb_total": job.mb_planned, "error": e.error,
-                        "stop_reason": StopReason.FAILED, "started_at": job.started_at or now}
-    if job.accounted >= job.mb_planned:
+    total = job.mb_planned + e.written
+    changes: Changes = {"planning_done": True, "mb_total": total, "mb_planned": total,
+                        "error": e.error, "stop_reason": StopReason.FAILED,
+                        "started_at": job.started_at or now}
+    if total == 0:
         changes["status"] = JobStatus.FINALIZING
     return changes
 
@@ -231,7 +279,8 @@ def _threshold_error(job: JobRecord, items_failed: int) -> str:
             f"{threshold} allowed")
 
 
-_RULES = {PagePlanned: _page_planned, MiniBatchFinished: _minibatch_finished,
+_RULES = {PagePlanned: _page_planned, AllCounted: _all_counted,
+          FailuresCounted: _failures_counted,
           CancelRequested: _cancel, PlanningFailed: _planning_failed,
           AggregationFailed: _aggregation_failed, OutputsWritten: _outputs_written,
           Linked: _linked}

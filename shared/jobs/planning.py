@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +30,7 @@ from azure.storage.blob import BlobPrefix
 from shared import config
 from shared.errors import RetryableError
 from shared.events import outbound
-from shared.jobs import lifecycle, paths, records, splitting, watchdog
+from shared.jobs import lifecycle, paths, records, shards, splitting, watchdog
 from shared.jobs.inputs import InputRef, Part
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
@@ -51,8 +52,15 @@ INLINE_FILES_LIMIT = 30_000  # characters of file list kept in the table row its
 TRANSACTION_LIMIT = 100  # entity-group transaction size limit
 
 
-def plan_page(storage: Storage, msg: PlanPage) -> None:
+Listing = Callable[[Storage, JobRecord, str | None], tuple[list[InputRef], str | None]]
+
+
+def plan_page(storage: Storage, msg: PlanPage, listing: Listing | None = None) -> None:
+    """Plan one listing page; `listing` stands in for the input's listing (list_page) in
+    bench.plan's simulation of a folder too big to upload."""
     job = records.load(storage, msg.job)
+    if job.planning_done and not job.status.terminal:
+        follow_up(storage, job)  # a redelivery after the last page: settle the counts again
     if job.status.terminal or job.planning_done:
         return
     if msg.page < job.plan_pages:
@@ -66,7 +74,7 @@ def plan_page(storage: Storage, msg: PlanPage) -> None:
     if msg.page == 0:
         records.log(storage, job.name, f"planning: listing {job.input['uri']}")
         watchdog.arm(storage, job.name)
-    files, token = list_page(storage, job, msg.continuation)
+    files, token = (listing or list_page)(storage, job, msg.continuation)
     batches = splitting.batches(storage.blobs.get_container_client(job.input["container"]),
                                 job.settings, job.deployment["scoring"]["input"], files)
     start = job.mb_planned
@@ -81,10 +89,13 @@ def plan_page(storage: Storage, msg: PlanPage) -> None:
 
 
 def follow_up(storage: Storage, job: JobRecord) -> None:
-    """Next page, or the aggregation if everything finished already, or the end event."""
+    """Next page; or, planning done, count the shards that filled before the total was
+    known, then the aggregation if everything finished already, or the end event."""
     if job.plan_continuation and not job.planning_done:
         storage.send(PLAN_QUEUE, PlanPage(job.name, job.plan_pages, job.plan_continuation))
-    elif job.status == JobStatus.FINALIZING:
+        return
+    job = shards.settle_all(storage, job)
+    if job.status == JobStatus.FINALIZING:
         storage.send(AGGREGATE_QUEUE, AggregateJob(job=job.name))
     else:
         outbound.announce_if_pending(storage, job)

@@ -29,6 +29,7 @@ from shared.storage.clients import Storage
 
 JOB_ROW = "job"
 PREFETCH = 2  # mini-batches in flight per scoring slot (window)
+SHARDS_MAX = 256  # counter rows of a job at most: a running job's view reads them all
 _JSON_FIELDS = ("input", "output", "deployment", "settings")
 
 
@@ -77,6 +78,7 @@ class JobRecord:
     events_delivered: str = ""
     retry_of: str = ""
     retried_by: str = ""
+    shards: int = 1  # rows its mini-batch counters are spread over (shards.py)
     watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
     aggregating_until: float = 0.0  # an aggregator run's claim (aggregate.py)
     etag: str = field(default="", compare=False)
@@ -96,6 +98,13 @@ class JobRecord:
         never wait for storage between two mini-batches."""
         s = self.settings
         return PREFETCH * int(s["instance_count"]) * int(s["max_concurrency_per_instance"])
+
+    def shard_of(self, index: int) -> int:
+        return index % self.shards
+
+    def shard_size(self, key: int) -> int:
+        """Mini-batches counted in shard `key` (the total is known once planning is done)."""
+        return max(0, (self.mb_total - key + self.shards - 1) // self.shards)
 
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> JobRecord:
@@ -136,7 +145,8 @@ def table(storage: Storage) -> TableClient:
 
 
 def new_job_entity(name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    return JobRecord(name=name, created_at=now(), **fields).to_entity()
+    job = JobRecord(name=name, created_at=now(), **fields)
+    return job.with_changes({"shards": min(SHARDS_MAX, job.window)}).to_entity()
 
 
 def load(storage: Storage, name: str) -> JobRecord:
@@ -202,11 +212,12 @@ def minibatch_op(job_name: str, index: int, etag: str, changes: dict[str, Any]) 
 
 
 def submit(storage: Storage, operations: list[tuple]) -> None:
-    """One entity-group transaction; a 412 on any row raises ConcurrentUpdate."""
+    """One entity-group transaction; a 412 on any row (or a 409: a row it creates was made
+    meanwhile) raises ConcurrentUpdate."""
     try:
         table(storage).submit_transaction(operations)
     except (TableTransactionError, HttpResponseError) as e:
-        if e.status_code == 412:
+        if e.status_code in (409, 412):
             raise ConcurrentUpdate(str(e)) from e
         raise
 
@@ -229,12 +240,16 @@ def update_job(storage: Storage, name: str,
     return retry_on_conflict(attempt, f"job {name}")
 
 
-def get_minibatch(storage: Storage, job: str, index: int) -> tuple[dict[str, Any], str] | None:
+def get_row(storage: Storage, job: str, row_key: str) -> dict[str, Any] | None:
     try:
-        entity = table(storage).get_entity(job, mb_row(index))
+        return table(storage).get_entity(job, row_key)
     except ResourceNotFoundError:
         return None
-    return entity, entity.metadata["etag"]
+
+
+def get_minibatch(storage: Storage, job: str, index: int) -> tuple[dict[str, Any], str] | None:
+    entity = get_row(storage, job, mb_row(index))
+    return None if entity is None else (entity, entity.metadata["etag"])
 
 
 def minibatch_rows(storage: Storage, job: str, start: int = 0,

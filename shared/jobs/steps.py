@@ -59,7 +59,10 @@ def _score_poisoned(storage: Storage, m: ScoreMiniBatch) -> None:
 
 
 def _plan_poisoned(storage: Storage, m: PlanPage) -> None:
-    event = lifecycle.PlanningFailed(f"planning failed on listing page {m.page}: {POISONED}")
+    planned = records.load(storage, m.job).mb_planned
+    written = sum(1 for _ in records.minibatch_rows(storage, m.job, planned))
+    event = lifecycle.PlanningFailed(f"planning failed on listing page {m.page}: {POISONED}",
+                                     written)
     job, changed = records.update_job(storage, m.job, event)
     if changed:
         records.log(storage, m.job, event.error)

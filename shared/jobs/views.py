@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config
-from shared.jobs import records
+from shared.jobs import records, shards
 from shared.jobs.records import JobRecord
 from shared.resources import paging
 from shared.storage.clients import Storage
@@ -57,6 +57,11 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
     }
 
 
+def load(storage: Storage, name: str) -> JobRecord:
+    """The job as its resource shows it: with live counters while it runs."""
+    return shards.live(storage, records.load(storage, name))
+
+
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,
               deployment: str | None = None, status: str | None = None) -> paging.Page:
     """A page of jobs, in name order, filtered by the table query (not in Python): only
@@ -69,7 +74,7 @@ def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | Non
             params[column] = value
     found = paging.entities(storage.table(config.TABLE_JOBS), page, " and ".join(clauses),
                             params, select=["PartitionKey"])
-    jobs = [job for row in found.items
+    jobs = [shards.live(storage, job) for row in found.items
             if (job := records.find(storage, row["PartitionKey"])) is not None]
     return paging.Page(jobs, found.next_token)
 
@@ -126,6 +131,7 @@ def eta(job: JobRecord, now: datetime | None = None) -> float | None:
 
 def progress_log(storage: Storage, job: JobRecord) -> str:
     """Like Azure ML's logs/job_progress_overview.txt, followed by the job's event lines."""
+    job = shards.live(storage, job)
     p = progress(job)
     mb = p["mini_batches"]
     lines = [

@@ -5,8 +5,9 @@ storage emulator killed before it saved its queue, a message past its time-to-li
 step is idempotent, so sending again what should be in flight is always safe: a delayed
 `CheckJob` per job compares the job's progress with what it saw last time and, if nothing
 moved, re-sends the next planning page, the pending mini-batches of the window, or the
-aggregation. It re-arms itself until the job ends; the job row names the current check
-(`watch_token`), so a check delivered twice continues one chain, not two.
+aggregation, after settling the job's counter shards (shards.py). It re-arms itself until
+the job ends; the job row names the current check (`watch_token`), so a check delivered
+twice continues one chain, not two.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import uuid
 
-from shared.jobs import records
+from shared.jobs import records, shards
 from shared.jobs.lifecycle import JobStatus
 from shared.jobs.records import JobRecord
 from shared.messages import (
@@ -56,7 +57,7 @@ def check(storage: Storage, msg: CheckJob) -> None:
     token, _, seen = msg.progress.partition(":")
     if job is None or job.status.terminal or token != job.watch_token:
         return  # ended, or a duplicate of a check that was continued already
-    mark = progress_mark(job)
+    mark = progress_mark(shards.live(storage, job))
     if mark == seen:
         resend(storage, job)
     arm(storage, job.name, mark, current=token)
@@ -72,6 +73,7 @@ def resend(storage: Storage, job: JobRecord) -> None:
     if not job.planning_done:
         storage.send(PLAN_QUEUE, PlanPage(job.name, job.plan_pages,
                                           job.plan_continuation or None))
+    job = shards.settle_all(storage, job)  # a settle lost with a worker that died
     if job.status == JobStatus.FINALIZING:
         storage.send(AGGREGATE_QUEUE, AggregateJob(job=job.name))
         return

@@ -10,6 +10,7 @@ from shared.jobs import lifecycle as lc
 from shared.jobs.lifecycle import JobStatus as S
 from shared.jobs.lifecycle import Outcome, StopReason
 from shared.jobs.records import JobRecord
+from shared.jobs.shards import Shard
 
 NOW = "2026-01-01T00:00:00+00:00"
 ACTIVE = (S.QUEUED, S.PREPARING, S.RUNNING, S.CANCEL_REQUESTED)
@@ -45,10 +46,9 @@ TABLE = {
         QUEUED=S.PREPARING, PREPARING=S.PREPARING, RUNNING=S.RUNNING,
         CANCEL_REQUESTED=S.CANCEL_REQUESTED)),
     "repeated page": (lc.PagePlanned(0, 1, 3, "token"), row(ignored_from=tuple(S))),
-    "mini-batch done": (lc.MiniBatchFinished(0, Outcome.DONE, 4, 0), row(
-        QUEUED=S.RUNNING, PREPARING=S.RUNNING, RUNNING=S.RUNNING,
-        CANCEL_REQUESTED=S.CANCEL_REQUESTED)),
-    "mini-batch 'pending'": (lc.MiniBatchFinished(0, Outcome.PENDING), row()),
+    # while planning goes on (every active state here) the counts cannot all be in
+    "all counted": (lc.AllCounted(2, 0, 0, 8, 0), row(ignored_from=tuple(S))),
+    "failures counted, no threshold": (lc.FailuresCounted(3), row(ignored_from=tuple(S))),
     "cancel": (lc.CancelRequested(), row(
         QUEUED=S.CANCEL_REQUESTED, PREPARING=S.CANCEL_REQUESTED, RUNNING=S.CANCEL_REQUESTED,
         CANCEL_REQUESTED=IGNORED)),
@@ -82,15 +82,62 @@ def test_every_state_and_event(name, status):
         assert job.with_changes(changes).status == expected[status]
 
 
-def test_the_last_minibatch_moves_the_job_to_finalizing():
-    job = record(S.RUNNING, planning_done=True, mb_total=2, mb_done=1)
-    assert lc.apply(job, lc.MiniBatchFinished(1, Outcome.FAILED, 0, 4), NOW)["status"] == \
-        S.FINALIZING
+def shard(key: int = 0, **counts) -> Shard:
+    return Shard(key, **counts, etag="e")
+
+
+def test_a_completion_moves_its_shard_not_the_job():
+    job = record(S.RUNNING, shards=4)
+    changes = lc.tally(job, shard(1), lc.MiniBatchFinished(5, Outcome.DONE, 4, 1))
+    assert changes == {"mb_done": 1, "items_ok": 4, "items_failed": 1}
+    assert lc.tally(job, shard(1, mb_done=1), lc.MiniBatchFinished(9, Outcome.CANCELED)) == {
+        "mb_canceled": 1, "items_ok": 0, "items_failed": 0}
+
+
+def test_the_last_minibatch_of_a_shard_marks_it_full_once_planning_is_done():
+    job = record(S.RUNNING, shards=4, planning_done=True, mb_total=10)  # shard 1: 1, 5, 9
+    assert job.shard_size(1) == 3 and job.shard_size(3) == 2
+    full = lc.tally(job, shard(1, mb_done=2), lc.MiniBatchFinished(9, Outcome.FAILED, 0, 4))
+    assert full == {"mb_failed": 1, "items_ok": 0, "items_failed": 4, "full": True}
+    assert "full" not in lc.tally(job, shard(1, mb_done=1),
+                                  lc.MiniBatchFinished(9, Outcome.DONE, 1))
+    planning = record(S.RUNNING, shards=4)  # the same counts, total unknown: not full
+    assert "full" not in lc.tally(planning, shard(1, mb_done=2),
+                                  lc.MiniBatchFinished(9, Outcome.DONE, 1))
+
+
+@pytest.mark.parametrize("status", list(S), ids=lambda s: s.value)
+def test_a_completion_counts_only_while_the_job_is_active(status):
+    changes = lc.tally(record(status), shard(), lc.MiniBatchFinished(0, Outcome.DONE, 1))
+    assert (changes is not None) == status.active
 
 
 def test_a_completion_beyond_the_planned_total_is_ignored():
-    job = record(S.RUNNING, planning_done=True, mb_total=2, mb_done=1)
-    assert lc.apply(job, lc.MiniBatchFinished(5, Outcome.DONE, 1, 0), NOW) is None
+    job = record(S.RUNNING, planning_done=True, mb_total=2, shards=2)
+    assert lc.tally(job, shard(1), lc.MiniBatchFinished(5, Outcome.DONE, 1, 0)) is None
+
+
+def test_a_completion_is_counted_in_its_own_shard_and_never_as_pending():
+    job = record(S.RUNNING, shards=4)
+    with pytest.raises(IllegalTransition):
+        lc.tally(job, shard(2), lc.MiniBatchFinished(5, Outcome.DONE))
+    with pytest.raises(IllegalTransition):
+        lc.tally(job, shard(1), lc.MiniBatchFinished(5, Outcome.PENDING))
+
+
+@pytest.mark.parametrize("status", [S.RUNNING, S.CANCEL_REQUESTED], ids=lambda s: s.value)
+def test_all_counted_moves_the_job_to_finalizing_with_the_counts(status):
+    job = record(status, planning_done=True, mb_total=5, mb_done=0)
+    changes = lc.apply(job, lc.AllCounted(3, 1, 1, 30, 12), NOW)
+    after = job.with_changes(changes)
+    assert after.status == S.FINALIZING and after.all_accounted
+    assert (after.mb_done, after.mb_failed, after.mb_canceled, after.items_ok,
+            after.items_failed) == (3, 1, 1, 30, 12)
+
+
+def test_all_counted_short_of_the_total_changes_nothing():
+    job = record(S.RUNNING, planning_done=True, mb_total=5, mb_done=0)
+    assert lc.apply(job, lc.AllCounted(3, 1, 0, 30, 12), NOW) is None
 
 
 def test_an_empty_input_fails_through_the_aggregator():
@@ -119,10 +166,20 @@ def test_the_final_state_follows_the_stop_reason_and_the_outputs(stop, failed, f
 
 def test_error_threshold_stops_the_remaining_work():
     settings = {"error_threshold": 1, "instance_count": 1, "max_concurrency_per_instance": 1}
-    changes = lc.apply(record(S.RUNNING, settings=settings),
-                       lc.MiniBatchFinished(0, Outcome.DONE, 2, 2), NOW)
+    job = record(S.RUNNING, settings=settings)
+    assert lc.apply(job, lc.FailuresCounted(1), NOW) is None
+    changes = lc.apply(job, lc.FailuresCounted(2), NOW)
     assert changes["stop_reason"] == StopReason.ERROR_THRESHOLD
     assert "error_threshold exceeded" in changes["error"]
+    assert lc.apply(job.with_changes(changes), lc.FailuresCounted(3), NOW) is None
+
+
+def test_planning_poisoned_counts_the_rows_its_last_page_wrote():
+    changes = lc.apply(record(S.RUNNING, mb_planned=4), lc.PlanningFailed("x", written=3), NOW)
+    assert (changes["mb_total"], changes["stop_reason"]) == (7, StopReason.FAILED)
+    assert "status" not in changes  # the shards' settle moves it on
+    empty = lc.apply(record(S.PREPARING, mb_planned=0), lc.PlanningFailed("x"), NOW)
+    assert empty["status"] == S.FINALIZING
 
 
 def test_conflicts_are_retried_then_raise():
