@@ -190,9 +190,9 @@ def breakdown(label: str, workers: int, wall: float, spans: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mid-files", type=int, default=320)
+    parser.add_argument("--mid-files", type=int, default=480)
     parser.add_argument("--heavy-files", type=int, default=48)
-    parser.add_argument("--light-files", type=int, default=1000)
+    parser.add_argument("--light-files", type=int, default=2000)
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
     parser.add_argument("--only", default="mid,heavy,light", help="workloads to run")
     parser.add_argument("--repeats", type=int, default=1)
