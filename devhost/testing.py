@@ -88,7 +88,10 @@ class HostProcess:
         self.stop()
 
     def start(self) -> None:
-        env = {**os.environ, **self.extra_env}
+        # The project's local.settings.json names its storage; a connection string left in
+        # this process's environment (by a benchmark or fixture) must not override it.
+        env = {k: v for k, v in os.environ.items() if k != "AzureWebJobsStorage"}
+        env.update(self.extra_env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT),
                                                         env.get("PYTHONPATH", "")) if p)
         self._ready.clear()
