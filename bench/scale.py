@@ -200,13 +200,18 @@ def _complete_share(conn: str, job: str, n: int, m: int, deadline: float, shuffl
             share.given_up += given_up
             share.start, share.end = min(share.start, start), max(share.end, time.time())
 
+    _run_all(chain, completers)
+    share.retried = conflicts.retried() - before
+    return share
+
+
+def _run_all(chain, completers: list[int]) -> None:
+    """One thread per completer, all joined."""
     threads = [threading.Thread(target=chain, args=(c,)) for c in completers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    share.retried = conflicts.retried() - before
-    return share
 
 
 def _upsert_share(conn: str, partition: str, n: int, m: int, *, completers: list[int],
@@ -236,11 +241,7 @@ def _upsert_share(conn: str, partition: str, n: int, m: int, *, completers: list
             share.latencies += latencies
             share.start, share.end = min(share.start, start), max(share.end, time.time())
 
-    threads = [threading.Thread(target=chain, args=(c,)) for c in completers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_all(chain, completers)
     return share
 
 
