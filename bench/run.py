@@ -158,7 +158,8 @@ def service(api: BatchClient, endpoint: str, folder: str, poll: float = POLL
     return ended.total_seconds(), job.name
 
 
-def deploy(api: BatchClient, w: Workload, instances: int, tmp: Path) -> str:
+def deploy(api: BatchClient, w: Workload, instances: int, tmp: Path, concurrency: int = 1
+           ) -> str:
     version = uuid.uuid4().hex[:8]
     (tmp / f"{w.key}.onnx").write_bytes(w.model)
     api.models.create_or_update(Model(name=w.key, version=version,
@@ -168,9 +169,29 @@ def deploy(api: BatchClient, w: Workload, instances: int, tmp: Path) -> str:
         load_batch_endpoint(params_override=[{"name": endpoint}])).result()
     api.batch_deployments.begin_create_or_update(load_batch_deployment(params_override=[{
         "name": "bench", "endpoint_name": endpoint, "model": f"{w.key}:{version}",
-        "scoring": w.scoring, "settings": {"mini_batch_size": w.mini_batch},
+        "scoring": w.scoring, "settings": {"mini_batch_size": w.mini_batch,
+                     "max_concurrency_per_instance": concurrency},
         "resources": {"instance_count": instances}}])).result()
     return endpoint
+
+
+def start_storage(isolate: bool) -> azurite.Azurite:
+    """Azurite; isolated, it runs on the last CPU this process may use and everything started
+    afterwards (the script, the host and its workers) on the others (processes and threads
+    inherit the CPUs of the thread that starts them)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not isolate:
+        print(f"CPUs: {len(cpus)}, shared by the script or the service and Azurite")
+        return azurite.start(in_memory=True)
+    if len(cpus) < 2:
+        raise SystemExit("--isolate-storage needs at least 2 CPUs")
+    os.sched_setaffinity(0, cpus[-1:])
+    try:
+        server = azurite.start(in_memory=True)
+    finally:
+        os.sched_setaffinity(0, cpus[:-1])
+    print(f"CPUs: Azurite on CPU {cpus[-1]}; the script and the service on {cpus[:-1]}")
+    return server
 
 
 def timings(host: HostProcess, job: str) -> list[dict]:
@@ -196,10 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
     parser.add_argument("--only", default="mid,heavy,light", help="workloads to run")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--max-concurrency", type=int, default=1,
+                        help="the deployments' max_concurrency_per_instance")
+    parser.add_argument("--isolate-storage", action="store_true",
+                        help="Azurite on a CPU of its own, the script and the service on the "
+                             "others: in Azure, storage does not run on the instance's cores")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.workers.split(",")]
     loads = workloads(args)
-    server = azurite.start(in_memory=True)
+    server = start_storage(args.isolate_storage)
     results: dict[str, dict[str, float]] = {w.key: {} for w in loads}
     spans: list[str] = []
     latencies: list[float] = []
@@ -225,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                                        server.connection_string, host_json=ROOT / "host.json")
                 with HostProcess(project, workers=n) as host, \
                         BatchClient(host.api, host.function_key) as api:
-                    endpoints = {w.key: deploy(api, w, n, tmp) for w in loads}
+                    endpoints = {w.key: deploy(api, w, n, tmp, args.max_concurrency)
+                                 for w in loads}
                     for w in loads:  # warm: every worker's session loaded, connections open
                         service(api, endpoints[w.key],
                                 upload(store, w.files[:w.mini_batch * 2 * n]))

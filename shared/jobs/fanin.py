@@ -32,15 +32,25 @@ TRANSACTION_LIMIT = 100  # rows per entity-group transaction (Table storage)
 
 def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
              items_ok: int = 0, items_failed: int = 0, reason: str = "",
-             part: str = "") -> JobRecord:
+             part: str = "", read: tuple[JobRecord, tuple[dict, str]] | None = None
+             ) -> JobRecord:
     """Record mini-batch `index` as done/failed/canceled, once; then do what follows.
 
-    `part` names the result blobs of the attempt that won (minibatch.result_path)."""
+    `part` names the result blobs of the attempt that won (minibatch.result_path). `read`
+    is the job and the mini-batch row (with its ETag) as the caller read them: the first
+    attempt uses them instead of reading both again. That is as safe as reading them here:
+    the row's ETag guards the transaction (a delivery that finished it meanwhile makes it a
+    conflict, and the retry reads afresh), and the job row is never part of the transaction,
+    so what follows a commit reads it again if planning had not ended (shards.py)."""
     event = lifecycle.MiniBatchFinished(index, outcome, items_ok, items_failed)
+    known = [read] if read else []
 
     def attempt() -> tuple[JobRecord, Shard | None]:
-        job = records.load(storage, job_name)
-        got = records.get_minibatch(storage, job_name, index)
+        if known:
+            job, got = known.pop()
+        else:
+            job = records.load(storage, job_name)
+            got = records.get_minibatch(storage, job_name, index)
         if got is None:
             raise NotFoundError(f"job {job_name} has no mini-batch {index}")
         row, row_etag = got

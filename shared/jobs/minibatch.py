@@ -99,7 +99,7 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
                             overwrite=True)
     clock.lap("write")
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
-                   part=part)
+                   part=part, read=(job, got))
     clock.lap("commit_dispatch")
     timing_log.info("mini-batch timing %s", clock.report(job=job.name, index=msg.index,
                                                           items=len(refs)))

@@ -64,14 +64,14 @@ class Entra:
         return {"Authorization": f"Bearer {self.token(**override)}"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def entra():
     tenant = Entra()
     yield tenant
     tenant.server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api2_azurite():
     """Its own Azurite, so this host polls no queue another tier drives by hand."""
     server = azurite_process.start(in_memory=True)
@@ -88,19 +88,19 @@ def start_host(folder: Path, azurite, entra: Entra, **settings: str) -> HostProc
     return HostProcess(project, workers=1, env=env)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def host(api2_azurite, entra, tmp_path_factory):
     with start_host(tmp_path_factory.mktemp("api2") / "app", api2_azurite, entra) as process:
         yield process
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(host):
     with BatchClient(host.api, host.function_key) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def store(api2_azurite):
     return Storage.from_connection_string(api2_azurite.connection_string)
 
@@ -115,11 +115,11 @@ def endpoint_with_digits(api, auth_mode: str) -> str:
     return name
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def key_endpoint(api):
     return endpoint_with_digits(api, "key")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aad_endpoint(api):
     return endpoint_with_digits(api, "aad_token")

@@ -20,7 +20,7 @@ SCREENSHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS",
 DOCS = Path(__file__).resolve().parents[2] / "docs" if os.environ.get("STUDIO_DOCS") else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chrome(tmp_path_factory, downloads):
     if HOW_TO_ENABLE:
         pytest.skip(HOW_TO_ENABLE)
@@ -41,12 +41,12 @@ def chrome(tmp_path_factory, downloads):
     driver.quit()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def downloads(tmp_path_factory):
     return tmp_path_factory.mktemp("downloads")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def studio(chrome, service, downloads):  # noqa: F811 (the fixture imported above)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return Studio(chrome, f"{service.api}/studio/", SCREENSHOTS, DOCS, downloads)

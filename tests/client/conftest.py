@@ -85,7 +85,7 @@ def examples(tmp_path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ml(service, e2e_azurite):
     with BatchClient(service.api, service.function_key,
                      storage_connection_string=e2e_azurite.connection_string) as client:

@@ -18,7 +18,7 @@ from shared.storage.clients import Storage
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_azurite():
     """Its own Azurite: the in-process tests drive the same queue names by hand."""
     server = azurite_process.start(in_memory=True)
@@ -26,7 +26,7 @@ def e2e_azurite():
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(e2e_azurite, tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("app") / "app", ROOT / "function_app.py",
                            e2e_azurite.connection_string,
@@ -39,7 +39,7 @@ def service(e2e_azurite, tmp_path_factory):
         yield host
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(service):
     with BatchClient(service.api, service.function_key) as client:
         yield client
@@ -71,12 +71,12 @@ def output(api: BatchClient, job: str, output_name: str = "score") -> bytes:
         return path.read_bytes()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def store(e2e_azurite):
     return Storage.from_connection_string(e2e_azurite.connection_string)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def digits_endpoint(api):
     """An endpoint with two deployments of the digits model (blue is the default)."""
     name = "digits-" + uuid.uuid4().hex[:6]
