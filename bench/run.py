@@ -175,6 +175,17 @@ def deploy(api: BatchClient, w: Workload, instances: int, tmp: Path, concurrency
     return endpoint
 
 
+def queue_settings(concurrency: int) -> dict[str, str]:
+    """App settings (over host.json, as in Azure) letting an instance hold a mini-batch
+    ahead of each of its `concurrency` computing ones: at most batchSize +
+    newBatchThreshold messages of a queue are in flight per instance."""
+    if concurrency == 1:
+        return {}  # host.json's 1 + 1 already
+    prefix = "AzureFunctionsJobHost__extensions__queues__"
+    return {f"{prefix}batchSize": str(concurrency),
+            f"{prefix}newBatchThreshold": str(concurrency)}
+
+
 def start_storage(isolate: bool) -> azurite.Azurite:
     """Azurite; isolated, it runs on the last CPU this process may use and everything started
     afterwards (the script, the host and its workers) on the others (processes and threads
@@ -217,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
     parser.add_argument("--only", default="mid,heavy,light", help="workloads to run")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--max-concurrency", type=int, default=1,
-                        help="the deployments' max_concurrency_per_instance")
+    parser.add_argument("--max-concurrency", type=int, default=0,
+                        help="the deployments' max_concurrency_per_instance (default: the "
+                             "service's CPUs per worker, as one would set it in Azure ML for "
+                             "a CPU-bound model)")
     parser.add_argument("--isolate-storage", action="store_true",
                         help="Azurite on a CPU of its own, the script and the service on the "
                              "others: in Azure, storage does not run on the instance's cores")
@@ -249,10 +262,11 @@ def main(argv: list[str] | None = None) -> int:
             for n in counts:
                 project = make_project(tmp / f"app{n}", ROOT / "function_app.py",
                                        server.connection_string, host_json=ROOT / "host.json")
-                with HostProcess(project, workers=n) as host, \
+                concurrency = args.max_concurrency or max(1, len(os.sched_getaffinity(0)) // n)
+                with HostProcess(project, workers=n, env=queue_settings(concurrency)) as host, \
                         BatchClient(host.api, host.function_key) as api:
-                    endpoints = {w.key: deploy(api, w, n, tmp, args.max_concurrency)
-                                 for w in loads}
+                    print(f"{n} worker(s): max_concurrency_per_instance {concurrency}")
+                    endpoints = {w.key: deploy(api, w, n, tmp, concurrency) for w in loads}
                     for w in loads:  # warm: every worker's session loaded, connections open
                         service(api, endpoints[w.key],
                                 upload(store, w.files[:w.mini_batch * 2 * n]))

@@ -66,12 +66,37 @@ class _Slice:
 
 
 def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
-                files: Sequence[InputFile], deadline: float | None = None) -> MiniBatchResult:
+                files: Sequence[InputFile], deadline: float | None = None,
+                concurrency: int = 1) -> MiniBatchResult:
     """Score files in order; `deadline` (a time.monotonic() value) is checked between files
-    and between chunks, and raises MiniBatchTimeoutError once passed."""
+    and between chunks, and raises MiniBatchTimeoutError once passed. Decoding and inference
+    take one of the process's `concurrency` compute slots (scoring/sessions.py): both are
+    work for the cores, and downloads of the next mini-batches go on meanwhile."""
     blocks: list[tuple[str, Block]] = []
     errors: list[FailedItem] = []
     began = time.perf_counter()
+    with compute_slot(concurrency):
+        slot = time.perf_counter()
+        _decode(config, signature, files, blocks, errors, deadline)
+        decoded = time.perf_counter()
+        rows: list[ScoredRow] = []
+        run = _Runner(session, signature, output_names(config, signature),
+                      row_formatter(config, signature))
+        for chunk in _chunks(blocks, _chunk_size(config, signature, blocks)):
+            chunk_rows, chunk_errors = run.score(chunk)
+            rows += chunk_rows
+            errors += chunk_errors
+            _check(deadline)
+    done = time.perf_counter()
+    position = {f.name: i for i, f in enumerate(files)}
+    errors.sort(key=lambda e: (position.get(e.file_name, 0), -1 if e.row is None else e.row))
+    return MiniBatchResult(rows=tuple(rows), errors=tuple(errors), timings={
+        "slot_wait": slot - began, "decode": decoded - slot, "inference": done - decoded})
+
+
+def _decode(config: ScoringConfig, signature: ModelSignature, files: Sequence[InputFile],
+            blocks: list[tuple[str, Block]], errors: list[FailedItem],
+            deadline: float | None) -> None:
     for f in files:
         try:
             block, failures = read_file(config.input, signature, f.name, f.data)
@@ -86,22 +111,6 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
                 blocks.append((f.name, Block(block.rows + f.first_row, block.feeds)
                                if f.first_row else block))
         _check(deadline)
-    rows: list[ScoredRow] = []
-    run = _Runner(session, signature, output_names(config, signature),
-                  row_formatter(config, signature))
-    decoded = time.perf_counter()
-    with compute_slot():
-        slot = time.perf_counter()
-        for chunk in _chunks(blocks, _chunk_size(config, signature, blocks)):
-            chunk_rows, chunk_errors = run.score(chunk)
-            rows += chunk_rows
-            errors += chunk_errors
-            _check(deadline)
-    done = time.perf_counter()
-    position = {f.name: i for i, f in enumerate(files)}
-    errors.sort(key=lambda e: (position.get(e.file_name, 0), -1 if e.row is None else e.row))
-    return MiniBatchResult(rows=tuple(rows), errors=tuple(errors), timings={
-        "decode": decoded - began, "slot_wait": slot - decoded, "inference": done - slot})
 
 
 def _chunk_size(config: ScoringConfig, signature: ModelSignature,

@@ -28,14 +28,15 @@ class Scorer:
     signature: ModelSignature
     model_key: str
     load_model: Callable[[], bytes]
+    concurrency: int = 1  # the deployment's max_concurrency_per_instance
 
     @classmethod
     def from_snapshot(cls, scoring: dict[str, Any], model: dict[str, Any],
-                      load_model: Callable[[], bytes]) -> Scorer:
+                      load_model: Callable[[], bytes], concurrency: int = 1) -> Scorer:
         """`model` holds at least `sha256` and `signature` (as a job pins them)."""
         config, signature = _parsed(json.dumps(scoring, sort_keys=True),
                                     json.dumps(model["signature"], sort_keys=True))
-        return cls(config, signature, model["sha256"], load_model)
+        return cls(config, signature, model["sha256"], load_model, concurrency)
 
     @property
     def tabular(self) -> bool:
@@ -46,8 +47,9 @@ class Scorer:
 
     def score(self, files: Sequence[InputFile], deadline: float | None = None
               ) -> MiniBatchResult:
-        session = get_session(self.model_key, self.load_model)
-        return score_files(session, self.config, self.signature, files, deadline=deadline)
+        session = get_session(self.model_key, self.load_model, self.concurrency)
+        return score_files(session, self.config, self.signature, files, deadline=deadline,
+                           concurrency=self.concurrency)
 
     @staticmethod
     def rows_csv(result_rows: Sequence[Any]) -> bytes:

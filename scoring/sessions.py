@@ -1,14 +1,16 @@
-"""One ONNX Runtime session per model per process, loaded once and reused, and the process's
-compute slots.
+"""ONNX Runtime sessions, loaded once per process and reused, and the process's compute
+slots.
 
-Sessions are keyed by the model's sha256 and kept in a small LRU. Loading happens outside the
-cache lock (a big model does not stall lookups of others) but under a per-model lock, so two
-threads asking for the same new model load it once.
+Sessions are keyed by the model's sha256 (and their thread count) and kept in a small LRU.
+Loading happens outside the cache lock (a big model does not stall lookups of others) but
+under a per-model lock, so two threads asking for the same new model load it once.
 
-A session run already uses every thread it is given, so two mini-batches computing at once in
-one process only fight over the same cores. Runs therefore take a compute slot
-(`BATCH_SCORING_SLOTS`, default 1): the other mini-batches of the process download and decode
-meanwhile, which is what keeps the cores busy between mini-batches.
+A process has `BATCH_SCORING_THREADS` cores for ONNX Runtime (default: every CPU it may
+use). A deployment's `max_concurrency_per_instance` (Azure ML: scoring processes per node)
+splits them: that many mini-batches compute at once, each on cores ÷ concurrency threads,
+and the other mini-batches of the process download and decode meanwhile. Runs on single
+threads are the better use of shared cores: a parallel run waits at every operator for its
+slowest thread, and with storage or downloads on the same cores one thread is always late.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import onnxruntime as ort
 MAX_SESSIONS = 4
 
 _lock = threading.Lock()
-_slots = threading.BoundedSemaphore(max(1, int(os.environ.get("BATCH_SCORING_SLOTS") or 1)))
-_sessions: OrderedDict[str, ort.InferenceSession] = OrderedDict()
-_loading: dict[str, threading.Lock] = {}
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_sessions: OrderedDict[tuple[str, int], ort.InferenceSession] = OrderedDict()
+_loading: dict[tuple[str, int], threading.Lock] = {}
 
 
 def usable_cpus() -> int:
@@ -56,21 +58,26 @@ def _cgroup_quota() -> float | None:
         return None
 
 
-def compute_slot() -> threading.BoundedSemaphore:
-    """Held while a mini-batch runs through ONNX Runtime (a context manager)."""
-    return _slots
+def compute_slot(concurrency: int = 1) -> threading.BoundedSemaphore:
+    """Held while a mini-batch is decoded and run through ONNX Runtime (a context manager):
+    `concurrency` mini-batches of deployments with that max_concurrency_per_instance at once."""
+    concurrency = max(1, concurrency)
+    with _lock:
+        return _slots.setdefault(concurrency, threading.BoundedSemaphore(concurrency))
 
 
-def intra_op_threads() -> int:
-    """`BATCH_SCORING_THREADS` if set (e.g. an instance's share of the cores where several
-    worker processes share them), else every CPU this process may use."""
+def intra_op_threads(concurrency: int = 1) -> int:
+    """Threads of one run: the process's cores — `BATCH_SCORING_THREADS` if set (e.g. an
+    instance's share where several worker processes share them), else every CPU it may use —
+    shared by `concurrency` runs at once."""
     setting = (os.environ.get("BATCH_SCORING_THREADS") or "").strip()
-    return max(1, int(setting)) if setting else usable_cpus()
+    cores = max(1, int(setting)) if setting else usable_cpus()
+    return max(1, cores // max(1, concurrency))
 
 
-def session_options() -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads()
+    options.intra_op_num_threads = threads or intra_op_threads()
     options.inter_op_num_threads = 1
     # Several worker processes share the CPUs: threads that spin-wait after a run would
     # steal cycles from the other processes' sessions.
@@ -78,25 +85,28 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
-def get_session(key: str, load: Callable[[], bytes]) -> ort.InferenceSession:
-    """The session for model `key` (its sha256); `load` gives the ONNX bytes on a miss."""
+def get_session(key: str, load: Callable[[], bytes], concurrency: int = 1
+                ) -> ort.InferenceSession:
+    """The session for model `key` (its sha256) sized for `concurrency` runs at once; `load`
+    gives the ONNX bytes on a miss."""
+    cache_key = (key, intra_op_threads(concurrency))
     with _lock:
-        session = _sessions.get(key)
+        session = _sessions.get(cache_key)
         if session is not None:
-            _sessions.move_to_end(key)
+            _sessions.move_to_end(cache_key)
             return session
-        loading = _loading.setdefault(key, threading.Lock())
+        loading = _loading.setdefault(cache_key, threading.Lock())
     with loading:
         with _lock:
-            session = _sessions.get(key)
+            session = _sessions.get(cache_key)
         if session is None:
-            session = ort.InferenceSession(load(), session_options(),
+            session = ort.InferenceSession(load(), session_options(cache_key[1]),
                                            providers=["CPUExecutionProvider"])
             with _lock:
-                _sessions[key] = session
-                _sessions.move_to_end(key)
+                _sessions[cache_key] = session
+                _sessions.move_to_end(cache_key)
                 while len(_sessions) > MAX_SESSIONS:
                     _sessions.popitem(last=False)
     with _lock:
-        _loading.pop(key, None)
+        _loading.pop(cache_key, None)
     return session

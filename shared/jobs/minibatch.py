@@ -58,7 +58,8 @@ def scorer(storage: Storage, job: JobRecord) -> Scorer:
 
     model = job.deployment["model"]
     return Scorer.from_snapshot(job.deployment["scoring"], model,
-                                lambda: models.read_bytes(storage, model))
+                                lambda: models.read_bytes(storage, model),
+                                int(job.settings["max_concurrency_per_instance"]))
 
 
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:

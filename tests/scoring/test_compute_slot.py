@@ -1,5 +1,6 @@
-"""A process runs one ONNX Runtime session run at a time (the others decode meanwhile), with
-as many threads as it is given; each mini-batch says where its time went."""
+"""A process runs as many mini-batches through ONNX Runtime at once as the deployment's
+max_concurrency_per_instance, its cores split between them (the others download
+meanwhile); each mini-batch says where its time went."""
 
 from __future__ import annotations
 
@@ -35,28 +36,46 @@ class CountingSession:
                 self.running -= 1
 
 
-def test_session_runs_take_the_process_compute_slot_one_at_a_time():
+def most_at_once(concurrency: int, key: str) -> int:
+    """Runs overlapping in one process while 4 threads score mini-batches."""
     model = models.digits_classifier()
     signature = read_signature(model)
     config = parse_scoring_config(models.DIGITS_SCORING, signature)
-    session = CountingSession(sessions.get_session("slot-test", lambda: model))
+    session = CountingSession(sessions.get_session(key, lambda: model, concurrency))
     files = [InputFile(n, b) for n, b, _ in data.digit_pngs(40)]
     results = []
 
     def score(chunk):
         for _ in range(5):
-            results.append(score_files(session, config, signature, chunk))
+            results.append(score_files(session, config, signature, chunk,
+                                       concurrency=concurrency))
 
     threads = [threading.Thread(target=score, args=(files[i::4],)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert session.most == 1  # never two runs at once in one process
     assert len(results) == 20 and all(len(r.rows) == 10 and not r.errors for r in results)
     for r in results:
         assert set(r.timings) == {"decode", "slot_wait", "inference"}
         assert all(v >= 0 for v in r.timings.values())
+    return session.most
+
+
+def test_runs_at_once_follow_max_concurrency_per_instance():
+    assert most_at_once(1, "slot-1") == 1
+    assert 1 <= most_at_once(2, "slot-2") <= 2
+
+
+def test_concurrent_runs_share_the_cores(monkeypatch):
+    monkeypatch.setenv("BATCH_SCORING_THREADS", "4")
+    model = models.digits_classifier()
+    assert sessions.get_session("share", lambda: model, 1).get_session_options(
+    ).intra_op_num_threads == 4
+    assert sessions.get_session("share", lambda: model, 2).get_session_options(
+    ).intra_op_num_threads == 2
+    assert sessions.get_session("share", lambda: model, 8).get_session_options(
+    ).intra_op_num_threads == 1
 
 
 def test_scoring_threads_follow_the_setting(monkeypatch):
