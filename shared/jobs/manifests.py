@@ -88,7 +88,7 @@ def _index(storage: Storage, name: str) -> dict[str, int]:
 
 
 def _read_piece(storage: Storage, name: str, n: int, start: int = 0,
-                stop: int = PIECE) -> list[dict[str, Any]]:
+                stop: int | None = None) -> list[dict[str, Any]]:
     lines = _download(storage, _piece(name, n)).splitlines()[start:stop]
     return [json.loads(line) for line in lines]
 
