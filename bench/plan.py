@@ -9,7 +9,9 @@ blob it holds on each upload, so uploading 100,000 blobs costs it hours, while l
 is cheap. Part 2 plans a `--synthetic`-file listing that is never uploaded, in an in-memory
 Azurite: plan_page's `listing` seam gets a generator of 5,000-name pages (names and
 versions as the blob listing gives them); all the rest — mini-batch rows, dispatch, the job
-row — is the real code against Azurite.
+row — is the real code against Azurite. Part 3 (`--manifest`) plans a job over an explicit
+list of that many files (as a drop's or a retry's) twice: from a manifest in pieces, and
+from one JSON array that every page reads whole, as manifests were before.
 
 Per page: seconds, seconds per 10,000 files, the process's RSS after the page, and (part 2)
 the peak of Python allocations during the page (tracemalloc): flat means memory does not
@@ -92,6 +94,25 @@ def check_seeded(storage: Storage, folder: str, count: int) -> None:
     if (last.download_blob().readall(), last.get_blob_properties().etag) != (
             CONTENT, f'"0x8DB{count - 1:012X}"'):
         raise RuntimeError(f"Azurite did not take the seeded blobs of {folder}")
+
+
+def manifest_job(storage: Storage, endpoint: str, count: int, legacy: bool) -> str:
+    """A job over a manifest of `count` files (as a drop's: names with versions), in pieces,
+    or (`legacy`) as the one JSON array every page used to read whole."""
+    from dataclasses import replace
+
+    from shared.jobs import invoke, manifests
+
+    entries = ({"name": f"m/{i:08d}.png", "etag": f"0x8DC{i:012X}"} for i in range(count))
+    name = f"drops/bench-{uuid.uuid4().hex[:8]}"
+    if legacy:
+        name += ".json"
+        storage.container("batch-jobs").upload_blob(name, json.dumps(list(entries)))
+    else:
+        manifests.write(storage, name, entries)
+    request = invoke.parse_request({"inputs": {"x": {  # a manifest's files need not exist
+        "type": "uri_folder", "path": "azureml://datastores/workspaceblobstore/paths/m"}}})
+    return invoke.invoke(storage, endpoint, replace(request, manifest=name))[0].name
 
 
 def synthetic(total: int):
@@ -178,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="blobs of the folder to plan (0: skip)")
     parser.add_argument("--synthetic", type=int, default=1_000_000,
                         help="files of the simulated listing (0: skip)")
+    parser.add_argument("--manifest", type=int, default=0,
+                        help="entries of a manifest to plan, in pieces and whole (0: skip)")
     parser.add_argument("--mini-batch-size", type=int, default=10)
     args = parser.parse_args(argv)
     print(f"bench.plan on {os.cpu_count()} CPUs, mini_batch_size {args.mini_batch_size}",
@@ -205,6 +228,16 @@ def main(argv: list[str] | None = None) -> int:
             print("\n" + report("Simulated listing", plan_all(
                 storage, invoke_on(storage, endpoint, folder), synthetic(args.synthetic),
                 trace=True)), flush=True)
+    if args.manifest:
+        with serving(None) as storage:
+            endpoint = deploy(storage, 2, args.mini_batch_size)
+            tracemalloc.start()
+            for legacy in (False, True):
+                title = ("Manifest as one JSON array, read whole per page" if legacy
+                         else "Manifest in pieces")
+                print("\n" + report(title, plan_all(
+                    storage, manifest_job(storage, endpoint, args.manifest, legacy),
+                    trace=True)), flush=True)
     return 0
 
 

@@ -128,10 +128,12 @@ def _manifest_page(storage: Storage, job: JobRecord, container: Any, offset: int
     """A page of an explicit file list (a drop's arrivals, a retry's failed items): only
     the pieces of the manifest this page covers are read."""
     entries, following = manifests.page(storage, job.input["manifest"], offset, size)
+    refs = [InputRef.from_json(e) for e in entries]
     tables = job.deployment["scoring"]["input"]["type"] == "tabular"
-    refs = _PINS.map(lambda ref: _current(container, ref) if tables or not ref.etag else ref,
-                     (InputRef.from_json(e) for e in entries))
-    return list(refs), None if following is None else str(following)
+    if tables or not all(ref.etag for ref in refs):
+        refs = list(_PINS.map(lambda r: _current(container, r) if tables or not r.etag else r,
+                              refs))
+    return refs, None if following is None else str(following)
 
 
 def _current(container: Any, ref: InputRef) -> InputRef:
