@@ -13,9 +13,10 @@ row — is the real code against Azurite. Part 3 (`--manifest`) plans a job over
 list of that many files (as a drop's or a retry's) twice: from a manifest in pieces, and
 from one JSON array that every page reads whole, as manifests were before.
 
-Per page: seconds, seconds per 10,000 files, the process's RSS after the page, and (part 2)
-the peak of Python allocations during the page (tracemalloc): flat means memory does not
-grow with the folder.
+Per group of pages, per 10,000 files: seconds, of them listing, and CPU seconds of this
+process (the planner; the rest is waiting on Azurite); the process's RSS after the pages,
+and (parts 2 and 3) the peak of Python allocations during a page (tracemalloc): flat means
+memory does not grow with the folder.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Page:
     files: int  # planned so far
     seconds: float
     listing: float  # of which listing (folder) or making up (simulated) the page
+    cpu: float  # this process's CPU seconds in the page (the rest: waiting on Azurite)
     rss_mb: float
     traced_peak_mb: float | None
 
@@ -148,11 +150,11 @@ def plan_all(storage: Storage, job_name: str, listing=None, trace: bool = False)
     while True:
         if trace:
             tracemalloc.reset_peak()
-        t, listed[0] = time.perf_counter(), 0.0
+        t, cpu, listed[0] = time.perf_counter(), time.process_time(), 0.0
         planning.plan_page(storage, msg, timed)
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         job = records.load(storage, job_name)
-        pages.append(Page(job.files_total, seconds, listed[0], rss_mb(),
+        pages.append(Page(job.files_total, seconds, listed[0], cpu, rss_mb(),
                           tracemalloc.get_traced_memory()[1] / 2**20 if trace else None))
         if len(pages) % 20 == 0:
             print(f"  {job.files_total} files planned, {seconds:.1f} s for the last page",
@@ -171,10 +173,12 @@ def report(title: str, pages: list[Page]) -> str:
     total = sum(p.seconds for p in pages)
     lines = [f"{title}: {files} files, {len(pages)} pages, {total:.1f} s "
              f"({total / files * 10000:.2f} s per 10,000 files, "
-             f"{sum(p.listing for p in pages) / files * 10000:.2f} of them listing)",
-             "| pages | files | s per 10,000 files | of which listing | RSS after, MB |"
+             f"{sum(p.listing for p in pages) / files * 10000:.2f} of them listing, "
+             f"{sum(p.cpu for p in pages) / files * 10000:.2f} CPU s of the planner)",
+             "| pages | files | s per 10,000 files | of which listing | planner CPU s | "
+             "RSS after, MB |"
              + (" peak traced in a page, MB |" if pages[0].traced_peak_mb is not None else ""),
-             "|---|---|---|---|---|" + ("---|" if pages[0].traced_peak_mb is not None else "")]
+             "|---|---|---|---|---|---|" + ("---|" if pages[0].traced_peak_mb is not None else "")]
     step = max(1, len(pages) // 10)
     for i in range(0, len(pages), step):
         group = pages[i:i + step]
@@ -183,6 +187,7 @@ def report(title: str, pages: list[Page]) -> str:
         line = (f"| {i + 1}-{i + len(group)} | {group[-1].files} | "
                 f"{sum(p.seconds for p in group) * per:.2f} | "
                 f"{sum(p.listing for p in group) * per:.2f} | "
+                f"{sum(p.cpu for p in group) * per:.2f} | "
                 f"{max(p.rss_mb for p in group):.0f} |")
         if group[0].traced_peak_mb is not None:
             line += f" {max(p.traced_peak_mb for p in group):.1f} |"
