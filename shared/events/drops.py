@@ -274,8 +274,9 @@ def start_group_job(storage: Storage, group: str, why: str, *,
         try:
             _invoke(storage, row, job_name, manifest, source or row.get("source", ""))
         except BatchEndpointError as e:
-            manifests.delete(storage, manifest)  # a racing starter made it: take its own
             existing = records.find(storage, job_name) if isinstance(e, ConflictError) else None
+            if existing is None or existing.input["manifest"] != manifest:
+                manifests.delete(storage, manifest)  # a racing starter made it: take its own
             if existing is None:
                 for r in waiting:
                     reject(storage, BlobCreated(config.inbox_container(), r["blob"],
