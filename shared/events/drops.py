@@ -10,8 +10,10 @@ The blob trigger and the Event Grid trigger both call `on_blob_created`. Every a
 row keyed by (blob, ETag) in the group's partition of the `drops` table, so the same blob
 version is counted once however often it is delivered, and a job takes the arrivals waiting
 in its group under a name derived from (group, generation), so two racing starters make the
-same one job. A blob that arrived in several versions is in the job once, at its newest
-version (the manifest names the ETag it will be scored at).
+same one job: each starter writes a manifest of its own (shared/jobs/manifests.py), the job
+names the one it plans, and a starter that lost the race takes that one. A blob that arrived
+in several versions is in the job once, at its newest version (the manifest names the ETag
+it will be scored at).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +33,7 @@ from azure.storage.blob import BlobPrefix
 from shared import config
 from shared.conflicts import retry_on_conflict
 from shared.errors import BatchEndpointError, ConcurrentUpdate, ConflictError, Rejected
-from shared.jobs import invoke, records
+from shared.jobs import invoke, manifests, records
 from shared.messages import DROPS_QUEUE, QuietCheck
 from shared.resources import deployments, endpoints, paging
 from shared.storage.clients import Storage
@@ -259,32 +262,37 @@ def start_group_job(storage: Storage, group: str, why: str, *,
         row = _group_from(storage, group, waiting[0]["blob"])
     generation = int(row.get("generation", 0))
     job_name = f"drop-{group[:16]}-{generation}"
-    manifest = f"drops/{group}/{generation}.json"
     existing = records.find(storage, job_name)
     if existing is None:
         if not waiting:
             _close_generation(storage, group, generation, bump=False)
             return None
         newest = {r["blob"]: r for r in sorted(waiting, key=lambda r: r["at"])}
-        names = sorted(newest)
-        storage.container(config.JOBS_CONTAINER).upload_blob(
-            manifest, json.dumps([{"name": n, "etag": newest[n]["etag"]} for n in names]),
-            overwrite=True)
+        manifest = f"drops/{group}/{generation}-{uuid.uuid4().hex[:8]}"  # this starter's own
+        count = manifests.write(storage, manifest, ({"name": n, "etag": newest[n]["etag"]}
+                                                    for n in sorted(newest)))
         try:
             _invoke(storage, row, job_name, manifest, source or row.get("source", ""))
-        except ConflictError:
-            pass  # a racing starter made it: take what its manifest says
         except BatchEndpointError as e:
-            for r in waiting:
-                reject(storage, BlobCreated(config.inbox_container(), r["blob"], r["etag"],
-                                            source), str(e))
-            _mark(storage, group, [r for r in waiting], REJECTED, "")
-            _close_generation(storage, group, generation, bump=False)
-            return None
-        log.info("drop group %s (%s): job %s over %d files", group, why, job_name, len(names))
-    taken = {e["name"] for e in json.loads(storage.container(config.JOBS_CONTAINER)
-                                           .download_blob(manifest).readall())}
-    _mark(storage, group, [r for r in waiting if r["blob"] in taken], TAKEN, job_name)
+            existing = records.find(storage, job_name) if isinstance(e, ConflictError) else None
+            if existing is None or existing.input["manifest"] != manifest:
+                manifests.delete(storage, manifest)  # a racing starter made it: take its own
+            if existing is None:
+                for r in waiting:
+                    reject(storage, BlobCreated(config.inbox_container(), r["blob"],
+                                                r["etag"], source), str(e))
+                _mark(storage, group, [r for r in waiting], REJECTED, "")
+                _close_generation(storage, group, generation, bump=False)
+                return None
+        else:
+            log.info("drop group %s (%s): job %s over %d files", group, why, job_name, count)
+    if existing is not None:
+        manifest = existing.input["manifest"]  # the job's, whoever wrote it
+    rows_of: dict[str, list[dict[str, Any]]] = {}
+    for r in waiting:
+        rows_of.setdefault(r["blob"], []).append(r)
+    taken = [r for e in manifests.entries(storage, manifest) for r in rows_of.get(e["name"], [])]
+    _mark(storage, group, taken, TAKEN, job_name)
     _close_generation(storage, group, generation, bump=True)
     return job_name
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +31,7 @@ from azure.storage.blob import BlobPrefix
 from shared import config
 from shared.errors import RetryableError
 from shared.events import outbound
-from shared.jobs import lifecycle, paths, records, shards, splitting, watchdog
+from shared.jobs import lifecycle, manifests, paths, records, shards, splitting, watchdog
 from shared.jobs.inputs import InputRef, Part
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
@@ -48,6 +49,7 @@ from shared.storage.clients import Storage
 __all__ = ["InputRef", "Part", "plan_page"]
 
 LIST_PAGE_LIMIT = 5000  # Azure Blob storage's maximum page size
+_PINS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pin")  # _current's lookups
 INLINE_FILES_LIMIT = 30_000  # characters of file list kept in the table row itself
 TRANSACTION_LIMIT = 100  # entity-group transaction size limit
 
@@ -109,8 +111,7 @@ def list_page(storage: Storage, job: JobRecord,
     how = batching(job.settings["mini_batch_size"])  # files: at most 1,000, so a page holds
     size = (LIST_PAGE_LIMIT // how.amount) * how.amount if how.files else LIST_PAGE_LIMIT
     if source.get("manifest"):
-        return _manifest_page(storage, container, source["manifest"], int(continuation or 0),
-                              size)
+        return _manifest_page(storage, job, container, int(continuation or 0), size)
     if source["type"] == paths.URI_FILE:
         return [_current(container, InputRef(source["path"]))], None
     prefix = f"{source['path']}/" if source["path"] else ""
@@ -122,18 +123,23 @@ def list_page(storage: Storage, job: JobRecord,
     return refs, pager.continuation_token or None
 
 
-def _manifest_page(storage: Storage, container: Any, manifest: str, offset: int,
+def _manifest_page(storage: Storage, job: JobRecord, container: Any, offset: int,
                    size: int) -> tuple[list[InputRef], str | None]:
-    """A page of an explicit file list (a drop's arrivals, a retry's failed items)."""
-    entries = json.loads(storage.container(config.JOBS_CONTAINER).download_blob(manifest)
-                         .readall())
-    refs = [_current(container, InputRef.from_json(e)) for e in entries[offset:offset + size]]
-    return refs, str(offset + size) if offset + size < len(entries) else None
+    """A page of an explicit file list (a drop's arrivals, a retry's failed items): only
+    the pieces of the manifest this page covers are read."""
+    entries, following = manifests.page(storage, job.input["manifest"], offset, size)
+    refs = [InputRef.from_json(e) for e in entries]
+    tables = job.deployment["scoring"]["input"]["type"] == "tabular"
+    if tables or not all(ref.etag for ref in refs):
+        refs = list(_PINS.map(lambda r: _current(container, r) if tables or not r.etag else r,
+                              refs))
+    return refs, None if following is None else str(following)
 
 
 def _current(container: Any, ref: InputRef) -> InputRef:
     """Pin a file named without a version to the version there now (missing or changed:
-    scoring fails it), and learn its size, which tells whether a table is split."""
+    scoring fails it), and learn its size, which tells whether a table is split. Files
+    named with their version are asked only for tables: the size matters for nothing else."""
     try:
         props = container.get_blob_client(ref.name).get_blob_properties(
             **({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}

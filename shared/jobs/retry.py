@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import itertools
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import StorageStreamDownloader
 
-from shared import config
 from shared.errors import ConflictError, IllegalTransition
-from shared.jobs import invoke, lifecycle, paths, records
+from shared.jobs import invoke, lifecycle, manifests, paths, records
 from shared.jobs.records import JobRecord
 from shared.storage.clients import Storage
 
@@ -31,17 +33,17 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
     if original.retried_by:
         raise ConflictError(f"job {job_name} was retried already by job "
                             f"{original.retried_by}; retry that one")
-    entries = failed_items(storage, original)
-    if not entries:
+    items = failed_items(storage, original)
+    first = next(items, None)
+    if first is None:
         raise ConflictError(f"job {job_name} has no failed or canceled items to retry")
     name = f"{job_name[:44]}-retry-{uuid.uuid4().hex[:8]}"
     try:
         records.update_job(storage, job_name, lifecycle.Linked(retried_by=name))
     except IllegalTransition:
         raise ConflictError(f"job {job_name} was retried already") from None
-    manifest = f"retries/{name}.json"
-    storage.container(config.JOBS_CONTAINER).upload_blob(manifest, json.dumps(entries),
-                                                         overwrite=True)
+    manifest = f"retries/{name}"
+    count = manifests.write(storage, manifest, itertools.chain([first], items))
     source = original.input
     folder = (source["path"].rpartition("/")[0] if source["type"] == paths.URI_FILE
               else source["path"])  # a file's folder: its name in outputs stays the same
@@ -58,8 +60,8 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
         records.update_job(storage, job_name, _unlink(name))
         raise
     job, _ = records.update_job(storage, name, lifecycle.Linked(retry_of=job_name))
-    records.log(storage, job_name, f"retried by job {name} ({len(entries)} files)")
-    records.log(storage, name, f"retry of job {job_name}: {len(entries)} files")
+    records.log(storage, job_name, f"retried by job {name} ({count} files)")
+    records.log(storage, name, f"retry of job {job_name}: {count} files")
     return job
 
 
@@ -69,23 +71,37 @@ def _unlink(name: str):
     return change
 
 
-def failed_items(storage: Storage, job: JobRecord) -> list[dict]:
-    """The errors file's items as manifest entries: {"name": blob, "rows": [...]} where only
-    some rows of a tabular file failed, {"name": blob} for a whole file."""
+def failed_items(storage: Storage, job: JobRecord) -> Iterator[dict]:
+    """The errors file's items as manifest entries, read as a stream: {"name": blob,
+    "rows": [...]} where only some rows of a tabular file failed, {"name": blob} for a whole
+    file. The errors file lists a file's items together (mini-batches in order, a file's
+    ranges in consecutive ones), so one file's records are one run of it."""
     out = job.output
     try:
-        data = storage.container(out["container"]).download_blob(out["errors"]).readall()
+        download = storage.container(out["container"]).download_blob(out["errors"])
     except ResourceNotFoundError:
-        return []
-    rows: dict[str, set[int] | None] = {}
-    for record in csv.DictReader(io.StringIO(data.decode())):
-        blob = _blob_name(job, record["file_name"])
-        if record["row"] == "" or rows.get(blob, set()) is None:
-            rows[blob] = None
-        else:
-            rows.setdefault(blob, set()).add(int(record["row"]))  # type: ignore[union-attr]
-    return [{"name": blob} if wanted is None else {"name": blob, "rows": sorted(wanted)}
-            for blob, wanted in rows.items()]
+        return
+    text = io.TextIOWrapper(io.BufferedReader(_Stream(download)), encoding="utf-8", newline="")
+    found = csv.DictReader(text)
+    for blob, run in itertools.groupby(found, lambda r: _blob_name(job, r["file_name"])):
+        wanted = {r["row"] for r in run}
+        yield ({"name": blob} if "" in wanted
+               else {"name": blob, "rows": sorted(int(r) for r in wanted)})
+
+
+class _Stream(io.RawIOBase):
+    """A blob download as a file, so the csv module reads it a buffer at a time."""
+
+    def __init__(self, download: StorageStreamDownloader):
+        self._download = download
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._download.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def _blob_name(job: JobRecord, file_name: str) -> str:
