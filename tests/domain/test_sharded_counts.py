@@ -118,3 +118,18 @@ def test_a_cancel_skips_a_transaction_full_of_one_shard_at_a_time(storage):
         fanin.skip(storage, job_name, index, "canceled")
     job = records.load(storage, job_name)
     assert (job.status, job.mb_canceled, job.mb_done) == (JobStatus.FINALIZING, total, 0)
+
+
+def test_a_completion_from_a_stale_read_counts_nothing_twice(storage):
+    """The scoring step hands fanin.complete the job and mini-batch row it read before
+    scoring. If another delivery finished the mini-batch meanwhile, that row's ETag makes the
+    commit a conflict, and the retry reads again and finds it done."""
+    job_name = job_of(storage, 4)
+    planning.plan_page(storage, PlanPage(job_name))
+    stale = (records.load(storage, job_name), records.get_minibatch(storage, job_name, 0))
+    fanin.complete(storage, job_name, 0, Outcome.DONE, 2, 0, part="first")
+    fanin.complete(storage, job_name, 0, Outcome.DONE, 2, 0, part="second", read=stale)
+    row, _ = records.get_minibatch(storage, job_name, 0)
+    assert row["part"] == "first"
+    counted = shards.sums(shards.read_all(storage, records.load(storage, job_name)))
+    assert (counted["mb_done"], counted["items_ok"]) == (1, 2)
