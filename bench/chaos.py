@@ -40,6 +40,7 @@ TERMINAL = ("Completed", "Failed", "Canceled")
 # Azurite saves its state every few seconds: a kill -9 sooner after invoke can lose the job
 # row itself (a durability Azure Storage has and the emulator lacks), so the crash waits.
 EMULATOR_SAVE_SECONDS = 6.0
+FIRST_KILL = 2.0  # seconds after invoke: the job is planned and scoring by then
 SUMMARY_WAIT = 60.0  # seconds: past a queue lease and a watchdog check (BATCH_WATCHDOG_SECONDS)
 
 
@@ -194,7 +195,9 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
         "deployment_name": "green"})
     invoked.raise_for_status()
     job = invoked.json()["name"]
-    next_kill = started + (faults.kill_every if faults and faults.kill_every else 1e9)
+    # The first kill comes early (a small job can end within kill_every), then every ~kill_every.
+    next_kill = started + (min(FIRST_KILL, faults.kill_every) if faults and faults.kill_every
+                           else 1e9)
     crashed = not (faults and faults.storage_crash)
     deadline = started + timeout
     while time.monotonic() < deadline:
