@@ -68,7 +68,8 @@ def create_or_update(
     settings_doc = spec.resolved_settings().to_dict()
     check_batching(settings_doc["mini_batch_size"], scoring.input.type == "tabular",
                    "settings.mini_batch_size")
-    _check_against_model(storage, model, signature, scoring)  # the costly check comes last
+    _check_against_model(storage, model, signature, scoring,  # the costly check comes last
+                         int(settings_doc["max_concurrency_per_instance"]))
     existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()
     instance_count = settings_doc.pop("instance_count")
@@ -131,13 +132,15 @@ def users_of_model(storage: Storage, name: str, version: str) -> list[str]:
 
 
 def _check_against_model(storage: Storage, model: dict[str, Any], signature: Any,
-                         scoring: Any) -> None:
+                         scoring: Any, concurrency: int) -> None:
     """A synthetic item through the model's session (scoring/check.py): a configuration
-    that cannot score is a 400 now, not a job whose every item fails."""
+    that cannot score is a 400 now, not a job whose every item fails. The session is the
+    one the deployment's jobs will use (sized for its max_concurrency_per_instance)."""
     from scoring.check import ModelMismatchError, check_config_against_model
     from scoring.sessions import get_session
 
-    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model))
+    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model),
+                          concurrency)
     try:
         check_config_against_model(scoring, signature, session)
     except ModelMismatchError as e:

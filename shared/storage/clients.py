@@ -41,8 +41,7 @@ class _Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._environment: dict[tuple, dict[str, Any]] = {}
-        self._environment_lock = threading.Lock()
+        self._environment: dict[tuple, dict[str, Any]] = {}  # two threads may both fill a key
 
     def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
                                    cert: Any) -> dict[str, Any]:
@@ -52,8 +51,7 @@ class _Session(requests.Session):
         known = self._environment.get(key)
         if known is None:
             known = super().merge_environment_settings(url, proxies, stream, verify, cert)
-            with self._environment_lock:
-                self._environment[key] = known
+            self._environment[key] = known
         return {**known, "proxies": dict(known["proxies"])}
 
 
