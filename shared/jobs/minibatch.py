@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -30,6 +30,7 @@ from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
 from shared.messages import ScoreMiniBatch
 from shared.resources import models
+from shared.storage.blobreads import BlobTooLargeError
 from shared.storage.clients import Storage
 
 if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads with the first mini-batch
@@ -160,8 +161,8 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
 
     clock = clock or Stopwatch()
     scoring = scorer(storage, job)
-    container = storage.blobs.get_container_client(job.input["container"])
-    downloaded = list(_DOWNLOADS.map(lambda ref: _download(container, ref), refs))
+    container = job.input["container"]
+    downloaded = list(_DOWNLOADS.map(lambda ref: _download(storage, container, ref), refs))
     clock.lap("download")
     failures: list[tuple[str, str, str]] = []
     inputs = []
@@ -187,16 +188,17 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
     return scoring.rows_csv(rows), failures, len(rows)
 
 
-def _download(container: Any, ref: InputRef) -> tuple[InputRef, bytes, str]:
+def _download(storage: Storage, container: str, ref: InputRef) -> tuple[InputRef, bytes, str]:
     """The version planning listed (only the range's bytes, for a range), or why it cannot
     be had."""
-    blob = container.get_blob_client(ref.name)
-    pinned = ({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
-              if ref.etag else {})
     try:
         if ref.part is not None:
+            blob = storage.blobs.get_blob_client(container, ref.name)
+            pinned = ({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
+                      if ref.etag else {})
             return ref, splitting.read_part(blob, ref.part, pinned), ""
-        stream = blob.download_blob(max_concurrency=1, **pinned)
+        return ref, storage.reads.get(container, ref.name, etag=ref.etag,
+                                      limit=config.MAX_INPUT_FILE_BYTES), ""
     except ResourceNotFoundError:
         return ref, b"", "file not found (deleted after the job was planned?)"
     except ResourceModifiedError:
@@ -204,6 +206,5 @@ def _download(container: Any, ref: InputRef) -> tuple[InputRef, bytes, str]:
                           "is gone (retry the job's failed items to score the new one)")
     except splitting.UnreadableRange as e:
         return ref, b"", str(e)
-    if stream.size > config.MAX_INPUT_FILE_BYTES:
+    except BlobTooLargeError:
         return ref, b"", f"file is larger than {config.MAX_INPUT_FILE_BYTES} bytes"
-    return ref, stream.readall(), ""

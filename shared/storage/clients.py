@@ -1,4 +1,5 @@
-"""One set of storage clients per process, with the tables/containers/queues the app needs.
+"""One set of storage clients per process, with the tables/containers/queues the app needs,
+and the lean reader of input files (blobreads.py).
 
 Clients are thread-safe and expensive to build (TLS, pipelines), so they are made once per
 storage account setting (a connection string, or an identity-based connection with one
@@ -28,6 +29,7 @@ from azure.storage.queue import (
 
 from shared import outbox
 from shared.messages import Message, encode
+from shared.storage.blobreads import BlobReads
 from shared.storage.connection import StorageAccount, from_environment
 
 POOL_CONNECTIONS = 64  # per host: above the download threads (shared/jobs/minibatch.py)
@@ -42,6 +44,7 @@ class _Session(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._environment: dict[tuple, dict[str, Any]] = {}  # two threads may both fill a key
+        self.auth = _SignedBySdk()
 
     def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
                                    cert: Any) -> dict[str, Any]:
@@ -53,6 +56,15 @@ class _Session(requests.Session):
             known = super().merge_environment_settings(url, proxies, stream, verify, cert)
             self._environment[key] = known
         return {**known, "proxies": dict(known["proxies"])}
+
+
+class _SignedBySdk(requests.auth.AuthBase):
+    """The SDK's pipeline signs every request (shared key, SAS or token). With no session
+    auth, requests would look for `~/.netrc` credentials on each request (two stat calls,
+    3% of a worker's CPU) and put a match over the SDK's Authorization header."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
 
 
 def _transport() -> RequestsTransport:
@@ -73,6 +85,7 @@ class Storage:
         self.account = account
         conn = account.connection_string
         transport = {"transport": _transport()}
+        credential = None
         if conn is not None:
             self.blobs = BlobServiceClient.from_connection_string(conn, **transport)
             self.tables = TableServiceClient.from_connection_string(conn, **transport)
@@ -85,6 +98,7 @@ class Storage:
                                              **transport)
             self._queues = QueueServiceClient(account.queue_endpoint, credential=credential,
                                               **transport)
+        self.reads = BlobReads(account, credential, self.blobs.api_version, POOL_CONNECTIONS)
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}

@@ -1,0 +1,148 @@
+"""The lean reader of input files (shared/storage/blobreads.py) against a real Azurite: the
+bytes as stored, the pinned version, clear refusals, retries of transient failures; and the
+SDK's own requests never pick up ~/.netrc credentials."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import (
+    AccountSasPermissions,
+    ContentSettings,
+    ResourceTypes,
+    generate_account_sas,
+)
+
+from shared.storage.blobreads import BlobReads, BlobTooLargeError
+from shared.storage.clients import Storage
+from shared.storage.connection import AZURITE_ACCOUNT, AZURITE_KEY, StorageAccount
+
+
+def test_reads_the_bytes_as_stored_under_any_name(storage, unique_name):
+    container = storage.container(unique_name)
+    names = ["plain.png", "folder/with space/é #1?.png", "a+b%20c~d.bin"]
+    for i, name in enumerate(names):
+        container.upload_blob(name, bytes([i]) * 1000)
+    packed = gzip.compress(b"x" * 5000)  # stored compressed: returned as stored, not inflated
+    container.upload_blob("packed.csv", packed,
+                          content_settings=ContentSettings(content_encoding="gzip"))
+    for i, name in enumerate(names):
+        assert storage.reads.get(unique_name, name, limit=10_000) == bytes([i]) * 1000
+    assert storage.reads.get(unique_name, "packed.csv", limit=10_000) == packed
+
+
+def test_a_pinned_version_is_read_only_while_it_lasts(storage, unique_name):
+    container = storage.container(unique_name)
+    etag = container.upload_blob("a.png", b"first").get_blob_properties().etag
+    assert storage.reads.get(unique_name, "a.png", etag=etag, limit=100) == b"first"
+    container.upload_blob("a.png", b"second", overwrite=True)
+    with pytest.raises(ResourceModifiedError):
+        storage.reads.get(unique_name, "a.png", etag=etag, limit=100)
+    assert storage.reads.get(unique_name, "a.png", limit=100) == b"second"
+
+
+def test_missing_blobs_and_containers_are_not_found(storage, unique_name):
+    storage.container(unique_name)
+    with pytest.raises(ResourceNotFoundError, match="BlobNotFound"):
+        storage.reads.get(unique_name, "nothing.png", limit=100)
+    with pytest.raises(ResourceNotFoundError, match="ContainerNotFound"):
+        storage.reads.get(unique_name + "x", "nothing.png", limit=100)
+
+
+def test_a_blob_over_the_limit_is_refused_unread_and_the_pool_goes_on(storage, unique_name):
+    container = storage.container(unique_name)
+    container.upload_blob("big.bin", b"b" * 200_000)
+    container.upload_blob("small.bin", b"s")
+    for _ in range(3):  # more refusals than a connection: each one hands its connection back
+        with pytest.raises(BlobTooLargeError) as refused:
+            storage.reads.get(unique_name, "big.bin", limit=1000)
+        assert refused.value.size == 200_000
+    assert storage.reads.get(unique_name, "small.bin", limit=1000) == b"s"
+
+
+def test_a_connection_strings_own_sas_signs_the_reads(azurite, storage, unique_name):
+    storage.container(unique_name).upload_blob("a.png", b"signed")
+    sas = generate_account_sas(AZURITE_ACCOUNT, AZURITE_KEY,
+                               ResourceTypes(container=True, object=True),
+                               AccountSasPermissions(read=True),
+                               expiry=datetime.now(UTC) + timedelta(hours=1))
+    endpoint = f"http://127.0.0.1:{azurite.ports['blob']}/{AZURITE_ACCOUNT}"
+    account = StorageAccount.from_connection_string(
+        f"BlobEndpoint={endpoint};SharedAccessSignature={sas}")
+    reads = BlobReads(account, None, storage.blobs.api_version, 4)
+    assert reads.get(unique_name, "a.png", limit=100) == b"signed"
+    unsigned = BlobReads(StorageAccount(name=AZURITE_ACCOUNT, blob_endpoint=endpoint), None,
+                         storage.blobs.api_version, 4)
+    with pytest.raises(HttpResponseError) as refused:  # the same GET with no credentials
+        unsigned.get(unique_name, "a.png", limit=100)
+    assert refused.value.status_code in (401, 403, 404)
+
+
+class Flaky(BaseHTTPRequestHandler):
+    """Refuses the first GETs of each path with 503, then serves them."""
+
+    seen: dict[str, int] = {}
+    failures = 2
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        Flaky.seen[path] = Flaky.seen.get(path, 0) + 1
+        if Flaky.seen[path] <= Flaky.failures:
+            self.send_response(503)
+            self.send_header("x-ms-error-code", "ServerBusy")
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        body = b"served after %d refusals" % Flaky.failures
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Flaky.seen = {}
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/{AZURITE_ACCOUNT}"
+    finally:
+        server.shutdown()
+
+
+def test_transient_refusals_are_retried_and_a_lasting_one_is_raised(flaky, storage):
+    account = StorageAccount.from_connection_string(
+        f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint={flaky}")
+    reads = BlobReads(account, None, storage.blobs.api_version, 4)
+    assert reads.get("c", "a.png", limit=100) == b"served after 2 refusals"
+    assert Flaky.seen[f"/{AZURITE_ACCOUNT}/c/a.png"] == 3
+    Flaky.failures = 100
+    try:
+        with pytest.raises(HttpResponseError, match="503 ServerBusy") as refused:
+            reads.get("c", "b.png", limit=100)
+    finally:
+        Flaky.failures = 2
+    assert refused.value.status_code == 503  # retryable for the queue (shared/errors.py)
+    assert Flaky.seen[f"/{AZURITE_ACCOUNT}/c/b.png"] == 5  # the first try and 4 retries
+
+
+def test_the_sdk_requests_ignore_netrc_credentials(azurite, unique_name, tmp_path,
+                                                   monkeypatch):
+    """requests would put a ~/.netrc match over the SDK's signed Authorization header."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    direct = Storage(StorageAccount.from_connection_string(azurite.connection_string))
+    direct.container(unique_name).upload_blob("a.txt", b"signed by the SDK")
+    assert direct.container(unique_name).download_blob("a.txt").readall() == b"signed by the SDK"
