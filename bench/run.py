@@ -5,8 +5,9 @@ For each workload the same files go through
 - the engine: our scoring engine called in this process on the same bytes, in mini-batches;
 - the service: invoke → Completed through the local host, once per worker count (the upload
   to Azurite is done before the clock starts);
-- for the tiny model, Azurite alone: a bare concurrent GET loop over the same blobs with the
-  SDK, the ceiling any service reading them from this storage has.
+- for the tiny model, Azurite alone: a bare concurrent GET loop over the same blobs, with the
+  SDK's download_blob and with the lean GET the scoring step uses (shared/storage/
+  blobreads.py): the ceilings of a service reading them from this storage each way.
 All are measured in the same run. Then, per service run, where a mini-batch's time went (the
 `batch.timing` lines the scoring step logs) and how busy the compute slots were.
 """
@@ -111,27 +112,39 @@ def upload(store: Storage, files: list[tuple[str, bytes]]) -> str:
     return folder
 
 
+CEILINGS = ("sdk", "lean")
+
+
 def azurite_ceiling(conn: str, azurite_pid: int, folder: str, names: list[str],
-                    processes: int) -> tuple[float, float, float]:
-    """A bare concurrent GET loop with the SDK over the same blobs: `processes` processes (as
-    many as the host has workers) of DOWNLOAD_THREADS threads each, as the scoring step
-    downloads. Wall seconds, and the CPU seconds of the loop and of Azurite."""
+                    processes: int, how: str) -> tuple[float, float, float]:
+    """A bare concurrent GET loop over the same blobs, `how` = "sdk" (download_blob) or
+    "lean" (the scoring step's reader): `processes` processes (as many as the host has
+    workers) of DOWNLOAD_THREADS threads each, as the scoring step downloads. Wall seconds,
+    and the CPU seconds of the loop and of Azurite."""
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=spawn) as pool:
         before = cpu_seconds([azurite_pid])
         spans = list(pool.map(_get_all, [conn] * processes, [folder] * processes,
-                              [names[i::processes] for i in range(processes)]))
+                              [names[i::processes] for i in range(processes)],
+                              [how] * processes))
         azurite_cpu = cpu_seconds([azurite_pid]) - before
     return (max(end for _, end, _ in spans) - min(start for start, _, _ in spans),
             sum(cpu for _, _, cpu in spans), azurite_cpu)
 
 
-def _get_all(conn: str, folder: str, names: list[str]) -> tuple[float, float, float]:
-    container = Storage.from_connection_string(conn).container("workspaceblobstore")
-    container.download_blob(f"{folder}/{names[0]}").readall()  # connected, outside the clock
+def _get_all(conn: str, folder: str, names: list[str], how: str) -> tuple[float, float, float]:
+    store = Storage.from_connection_string(conn)
+    container = store.container("workspaceblobstore")
+
+    def get(name: str) -> bytes:
+        if how == "lean":
+            return store.reads.get(container.container_name, f"{folder}/{name}", limit=1 << 30)
+        return container.download_blob(f"{folder}/{name}").readall()
+
+    get(names[0])  # connected, outside the clock
     started, cpu = time.time(), time.process_time()
     with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
-        list(pool.map(lambda n: container.download_blob(f"{folder}/{n}").readall(), names))
+        list(pool.map(get, names))
     return started, time.time(), time.process_time() - cpu
 
 
@@ -253,11 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                     script(w, tmp) for _ in range(args.repeats))
                 results[w.key]["engine"] = min(engine(w) for _ in range(args.repeats))
                 if w.key == "light":
-                    for n in counts:
-                        (results[w.key][f"azurite{n}"], results[w.key][f"azurite{n}_cpu"],
-                         results[w.key][f"azurite{n}_server_cpu"]) = min(
+                    for n, how in ((n, how) for n in counts for how in CEILINGS):
+                        (results[w.key][f"{how}{n}"], results[w.key][f"{how}{n}_cpu"],
+                         results[w.key][f"{how}{n}_server_cpu"]) = min(
                             azurite_ceiling(server.connection_string, server.process.pid,
-                                            folders[w.key], [name for name, _ in w.files], n)
+                                            folders[w.key], [name for name, _ in w.files], n,
+                                            how)
                             for _ in range(args.repeats))
             for n in counts:
                 project = make_project(tmp / f"app{n}", ROOT / "function_app.py",
@@ -309,14 +323,14 @@ def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str
             rate = len(w.files) / r[key]
             cells.append(f"{rate:>8.1f} ({r['script'] / r[key]:.2f})")
         print(f"{w.label:<46} {len(w.files):>6} " + " ".join(f"{c:>16}" for c in cells))
-        for n in counts:
-            if f"azurite{n}" in r:
+        for n, how in ((n, how) for n in counts for how in CEILINGS):
+            if f"{how}{n}" in r:
                 print(f"{'':<46} Azurite alone, {n} process(es) x {DOWNLOAD_THREADS} "
-                      "concurrent GETs: "
-                      f"{len(w.files) / r[f'azurite{n}']:.0f} files/s (CPU ms per file: loop "
-                      f"{1000 * r[f'azurite{n}_cpu'] / len(w.files):.1f}, Azurite "
-                      f"{1000 * r[f'azurite{n}_server_cpu'] / len(w.files):.1f}); the service "
-                      f"with {n} worker(s) reaches {r[f'azurite{n}'] / r[f'service{n}']:.0%}")
+                      f"concurrent {how} GETs: "
+                      f"{len(w.files) / r[f'{how}{n}']:.0f} files/s (CPU ms per file: loop "
+                      f"{1000 * r[f'{how}{n}_cpu'] / len(w.files):.1f}, Azurite "
+                      f"{1000 * r[f'{how}{n}_server_cpu'] / len(w.files):.1f}); the service "
+                      f"with {n} worker(s) reaches {r[f'{how}{n}'] / r[f'service{n}']:.0%}")
     print("\nCPU ms per file of the script's loop: " + ", ".join(
         f"{w.key} {1000 * results[w.key]['script_cpu'] / len(w.files):.1f}" for w in loads)
         + " (the service's, workers and Azurite apart, are the last two columns below)")
