@@ -87,17 +87,12 @@ class BlobReads:
             response = self._pool.request("GET", f"{url}?{query}" if query else url,
                                           headers=headers, preload_content=False,
                                           decode_content=False)
+            try:
+                return _body(response, f"{container}/{name}", limit)
+            finally:
+                response.release_conn()
         except urllib3.exceptions.HTTPError as e:
             raise ServiceRequestError(f"GET {container}/{name}: {e}", error=e) from e
-        try:
-            if response.status != 200:
-                raise _refusal(response, f"{container}/{name}")
-            size = int(response.headers.get("Content-Length", "0"))
-            if size > limit:
-                raise BlobTooLargeError(size, limit)
-            return response.read(decode_content=False)
-        finally:
-            response.release_conn()
 
     def _sign(self, container: str, headers: dict[str, str]) -> str:
         """Add the request's credentials: a SAS query, or a bearer token header."""
@@ -142,6 +137,20 @@ def _pool(endpoint: str, connections: int) -> urllib3.PoolManager:
     if proxy and not proxy_bypass(url.hostname or ""):
         return urllib3.ProxyManager(proxy, **options)
     return urllib3.PoolManager(**options)
+
+
+def _body(response: urllib3.BaseHTTPResponse, what: str, limit: int) -> bytes:
+    """The body of a 200, at most `limit` bytes; the connection is left clean for the next
+    request either way (an error's small body read, an oversized one's connection closed)."""
+    if response.status != 200:
+        response.drain_conn()
+        raise _refusal(response, what)
+    size = int(response.headers.get("Content-Length") or 0)
+    data = b"" if size > limit else response.read(amt=limit + 1, decode_content=False)
+    if size > limit or len(data) > limit:
+        response.close()  # not worth reading to the end: a new connection is cheaper
+        raise BlobTooLargeError(max(size, len(data)), limit)
+    return data
 
 
 def _refusal(response: urllib3.BaseHTTPResponse, what: str) -> HttpResponseError:
