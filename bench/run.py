@@ -7,7 +7,10 @@ For each workload the same files go through
   to Azurite is done before the clock starts);
 - for the tiny model, Azurite alone: a bare concurrent GET loop over the same blobs, with the
   SDK's download_blob and with the lean GET the scoring step uses (shared/storage/
-  blobreads.py): the ceilings of a service reading them from this storage each way.
+  blobreads.py): the ceilings of a service reading them from this storage each way,
+  measured right after the service's runs with as many workers, once their host has
+  stopped: Azurite alone, holding the blobs the service's run saw (its GETs get slower with
+  every blob it holds).
 All are measured in the same run. Then, per service run, where a mini-batch's time went (the
 `batch.timing` lines the scoring step logs) and how busy the compute slots were.
 """
@@ -130,6 +133,19 @@ def azurite_ceiling(conn: str, azurite_pid: int, folder: str, names: list[str],
         azurite_cpu = cpu_seconds([azurite_pid]) - before
     return (max(end for _, end, _ in spans) - min(start for start, _, _ in spans),
             sum(cpu for _, _, cpu in spans), azurite_cpu)
+
+
+def ceilings(results: dict[str, float], server: azurite.Azurite, folder: str, w: Workload,
+             processes: int, repeats: int) -> None:
+    """Both ceilings for `processes` processes, measured once the host of the service's runs
+    with as many workers has stopped: Azurite alone, holding the blobs those runs saw (its
+    GETs get slower with every blob it holds, so measuring it earlier would flatter it)."""
+    for how in CEILINGS:
+        (results[f"{how}{processes}"], results[f"{how}{processes}_cpu"],
+         results[f"{how}{processes}_server_cpu"]) = min(
+            azurite_ceiling(server.connection_string, server.process.pid, folder,
+                            [name for name, _ in w.files], processes, how)
+            for _ in range(repeats))
 
 
 def _get_all(conn: str, folder: str, names: list[str], how: str) -> tuple[float, float, float]:
@@ -265,14 +281,6 @@ def main(argv: list[str] | None = None) -> int:
                 results[w.key]["script"], results[w.key]["script_cpu"] = min(
                     script(w, tmp) for _ in range(args.repeats))
                 results[w.key]["engine"] = min(engine(w) for _ in range(args.repeats))
-                if w.key == "light":
-                    for n, how in ((n, how) for n in counts for how in CEILINGS):
-                        (results[w.key][f"{how}{n}"], results[w.key][f"{how}{n}_cpu"],
-                         results[w.key][f"{how}{n}_server_cpu"]) = min(
-                            azurite_ceiling(server.connection_string, server.process.pid,
-                                            folders[w.key], [name for name, _ in w.files], n,
-                                            how)
-                            for _ in range(args.repeats))
             for n in counts:
                 project = make_project(tmp / f"app{n}", ROOT / "function_app.py",
                                        server.connection_string, host_json=ROOT / "host.json")
@@ -305,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                             started = time.perf_counter()
                             service(api, endpoints[loads[-1].key], small, poll=0.02)
                             latencies.append(time.perf_counter() - started)
+                for w in (w for w in loads if w.key == "light"):
+                    ceilings(results[w.key], server, folders[w.key], w, n, args.repeats)
     finally:
         server.stop()
     report(loads, counts, results, spans, latencies)
