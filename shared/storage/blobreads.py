@@ -1,6 +1,6 @@
 """Whole-blob GETs of a mini-batch's input files, on urllib3 directly.
 
-The SDK's `download_blob` costs 3.7–4.2 ms of client CPU for a 14 KB image (a BlobClient per
+The SDK's `download_blob` costs 3.7–4.8 ms of client CPU for a 14 KB image (a BlobClient per
 name, a StorageStreamDownloader, some fifteen pipeline policies, response headers parsed
 into models); one GET through urllib3 costs about 0.9 ms. Against a ~50 ms model that is a
 twentieth of a worker, and for small files it is most of it (`python -m bench.run` measures
@@ -22,10 +22,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
-from urllib.request import getproxies, proxy_bypass
+from urllib.parse import quote
 
-import certifi
+import requests
 import urllib3
 from azure.core.exceptions import (
     HttpResponseError,
@@ -34,6 +33,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
 
 from shared.storage.connection import StorageAccount, parse
 
@@ -126,17 +126,14 @@ class BlobReads:
 
 
 def _pool(endpoint: str, connections: int) -> urllib3.PoolManager:
-    """A pool with the CA bundle requests would use, through the proxy the environment
-    names for this endpoint (if any): the same rules as the SDK's requests transport."""
-    options: dict[str, Any] = {
-        "maxsize": connections, "retries": RETRY, "timeout": TIMEOUT,
-        "ca_certs": (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                     or certifi.where())}
-    url = urlsplit(endpoint)
-    proxy = getproxies().get(url.scheme)
-    if proxy and not proxy_bypass(url.hostname or ""):
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
+    """A pool with the CA bundle and the proxy that requests (the SDK's transport) would use
+    for this endpoint: its own reading of the environment, not a copy of its rules."""
+    env = requests.Session().merge_environment_settings(endpoint, {}, None, None, None)
+    verify = env["verify"] if isinstance(env["verify"], str) else DEFAULT_CA_BUNDLE_PATH
+    options: dict[str, Any] = {"maxsize": connections, "retries": RETRY, "timeout": TIMEOUT,
+                               "ca_cert_dir" if os.path.isdir(verify) else "ca_certs": verify}
+    proxy = select_proxy(endpoint, env["proxies"])
+    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
 
 def _body(response: urllib3.BaseHTTPResponse, what: str, limit: int) -> bytes:

@@ -144,6 +144,44 @@ def test_transient_refusals_are_retried_and_a_lasting_one_is_raised(flaky, stora
     assert reads.get("c", "unsized.bin", limit=5000) == b"u" * 5000
 
 
+class Proxy(BaseHTTPRequestHandler):
+    """A forward proxy for plain HTTP that answers itself and records what it was asked."""
+
+    asked: list[str] = []
+
+    def do_GET(self) -> None:
+        Proxy.asked.append(self.path)  # an absolute URL: the request came as to a proxy
+        body = b"through the proxy"
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_proxy_variables_and_no_proxy_are_honoured(azurite, storage, unique_name, monkeypatch):
+    storage.container(unique_name).upload_blob("a.png", b"direct")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Proxy.asked = []
+    account = StorageAccount.from_connection_string(azurite.connection_string)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        proxied = BlobReads(account, None, storage.blobs.api_version, 4)
+        assert proxied.get(unique_name, "a.png", limit=100) == b"through the proxy"
+        wanted = f"{account.blob_endpoint}/{unique_name}/a.png?"
+        assert Proxy.asked and Proxy.asked[0].startswith(wanted)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = BlobReads(account, None, storage.blobs.api_version, 4)
+        assert direct.get(unique_name, "a.png", limit=100) == b"direct"
+        assert len(Proxy.asked) == 1
+    finally:
+        server.shutdown()
+
+
 def test_the_sdk_requests_ignore_netrc_credentials(azurite, unique_name, tmp_path,
                                                    monkeypatch):
     """requests would put a ~/.netrc match over the SDK's signed Authorization header."""
