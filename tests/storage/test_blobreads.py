@@ -84,7 +84,21 @@ def test_a_connection_strings_own_sas_signs_the_reads(azurite, storage, unique_n
     assert refused.value.status_code in (401, 403, 404)
 
 
-class Flaky(BaseHTTPRequestHandler):
+class Server(BaseHTTPRequestHandler):
+    """A small local HTTP server's handler: one reply per GET, no logging."""
+
+    def reply(self, status: int, body: bytes = b"", **headers: str) -> None:
+        self.send_response(status)
+        for name, value in {"content-length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class Flaky(Server):
     """Refuses the first GETs of each path with 503, then serves them."""
 
     seen: dict[str, int] = {}
@@ -99,19 +113,9 @@ class Flaky(BaseHTTPRequestHandler):
             return
         Flaky.seen[path] = Flaky.seen.get(path, 0) + 1
         if Flaky.seen[path] <= Flaky.failures:
-            self.send_response(503)
-            self.send_header("x-ms-error-code", "ServerBusy")
-            self.send_header("content-length", "0")
-            self.end_headers()
+            self.reply(503, **{"x-ms-error-code": "ServerBusy"})
             return
-        body = b"served after %d refusals" % Flaky.failures
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+        self.reply(200, b"served after %d refusals" % Flaky.failures)
 
 
 @pytest.fixture
@@ -144,21 +148,14 @@ def test_transient_refusals_are_retried_and_a_lasting_one_is_raised(flaky, stora
     assert reads.get("c", "unsized.bin", limit=5000) == b"u" * 5000
 
 
-class Proxy(BaseHTTPRequestHandler):
+class Proxy(Server):
     """A forward proxy for plain HTTP that answers itself and records what it was asked."""
 
     asked: list[str] = []
 
     def do_GET(self) -> None:
         Proxy.asked.append(self.path)  # an absolute URL: the request came as to a proxy
-        body = b"through the proxy"
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+        self.reply(200, b"through the proxy")
 
 
 def test_proxy_variables_and_no_proxy_are_honoured(azurite, storage, unique_name, monkeypatch):
