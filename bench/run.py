@@ -174,17 +174,26 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def service(api: BatchClient, endpoint: str, folder: str, poll: float = POLL
-            ) -> tuple[float, str]:
-    """Seconds from the job's creation to its end, by the service's own record (so how often
-    this client polls changes neither the figure nor, much, the cores it is measured on)."""
+@dataclass(frozen=True)
+class Run:
+    """One job by the service's own record: created and ended (epoch seconds), so how often
+    this client polls changes neither the figure nor, much, the cores it is measured on."""
+    job: str
+    created: float
+    ended: float
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.created
+
+
+def service(api: BatchClient, endpoint: str, folder: str, poll: float = POLL) -> Run:
     job = api.batch_endpoints.invoke(
         endpoint, input=f"azureml://datastores/workspaceblobstore/paths/{folder}")
     done = api.jobs.stream(job.name, timeout=1800, interval=poll)
-    created = done.extra["creation_context"]["created_at"]
     assert done.ended_at, done
-    ended = datetime.fromisoformat(done.ended_at) - datetime.fromisoformat(created)
-    return ended.total_seconds(), job.name
+    return Run(job.name, datetime.fromisoformat(done.extra["creation_context"]["created_at"])
+               .timestamp(), datetime.fromisoformat(done.ended_at).timestamp())
 
 
 def deploy(api: BatchClient, w: Workload, instances: int, tmp: Path, concurrency: int = 1
@@ -240,13 +249,20 @@ def timings(host: HostProcess, job: str) -> list[dict]:
     return [t for t in map(json.loads, lines) if t.get("job") == job]
 
 
-def breakdown(label: str, workers: int, wall: float, spans: list[dict]) -> str:
+def breakdown(label: str, workers: int, run: Run, spans: list[dict]) -> str:
+    """A row of the mini-batch table: the mean phase times, how busy the compute slots
+    were, and the job's own start and end: from its creation to the first mini-batch's
+    start (invoke, planning, dispatch, pickup) and from the last mini-batch's end to
+    Completed (the aggregation)."""
     if not spans:
         return f"{label:<12} {workers:>2}  (no timing lines)"
     mean = {p: 1000 * statistics.fmean(s.get(p, 0.0) for s in spans) for p in PHASES}
-    busy = sum(s.get("inference", 0.0) for s in spans) / (wall * workers)
+    busy = sum(s.get("inference", 0.0) for s in spans) / (run.seconds * workers)
     cells = " ".join(f"{mean[p]:>9.1f}" for p in PHASES)
-    return f"{label:<12} {workers:>2} {len(spans):>5} {cells} {busy:>8.0%}"
+    start = 1000 * (min(s["began"] for s in spans) - run.created)
+    end = 1000 * (run.ended - max(s["ended"] for s in spans))
+    return (f"{label:<12} {workers:>2} {len(spans):>5} {cells} {busy:>8.0%} {start:>8.0f} "
+            f"{end:>8.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,33 +312,33 @@ def main(argv: list[str] | None = None) -> int:
                         best = None
                         for _ in range(args.repeats):
                             pids = {"workers": list(host.worker_pids().values()),
+                                    "host": [host.process.pid],
                                     "Azurite": [server.process.pid]}
                             before = {k: cpu_seconds(v) for k, v in pids.items()}
                             took = service(api, endpoints[w.key], folders[w.key])
                             cpu = {k: cpu_seconds(v) - before[k] for k, v in pids.items()}
-                            if best is None or took[0] < best[0]:
+                            if best is None or took.seconds < best.seconds:
                                 best, used = took, cpu
                         assert best is not None
-                        results[w.key][f"service{n}"] = best[0]
-                        spans.append(breakdown(w.key, n, best[0], timings(host, best[1]))
+                        results[w.key][f"service{n}"] = best.seconds
+                        results[w.key].update({f"{k}_cpu{n}": v for k, v in used.items()})
+                        spans.append(breakdown(w.key, n, best, timings(host, best.job))
                                      + "".join(f" {1000 * v / len(w.files):>8.1f}"
                                                for v in used.values()))
                     if n == counts[-1]:
                         small = upload(store, loads[-1].files[:10])
-                        for _ in range(5):
-                            started = time.perf_counter()
-                            service(api, endpoints[loads[-1].key], small, poll=0.02)
-                            latencies.append(time.perf_counter() - started)
+                        latencies += [service(api, endpoints[loads[-1].key], small).seconds
+                                      for _ in range(5)]
                 for w in (w for w in loads if w.key == "light"):
                     ceilings(results[w.key], server, folders[w.key], w, n, args.repeats)
     finally:
         server.stop()
-    report(loads, counts, results, spans, latencies)
+    report(loads, counts, results, spans, latencies, args.isolate_storage)
     return 0
 
 
 def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str, float]],
-           spans: list[str], latencies: list[float]) -> None:
+           spans: list[str], latencies: list[float], isolated: bool) -> None:
     print("\nfiles/s (and ratio to the script, 1.00 = as fast as the script)")
     heads = ["script", "engine"] + [f"service {n}w" for n in counts]
     print(f"{'workload':<46} {'files':>6} " + " ".join(f"{h:>16}" for h in heads))
@@ -343,17 +359,39 @@ def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str
                       f"with {n} worker(s) reaches {r[f'{how}{n}'] / r[f'service{n}']:.0%}")
     print("\nCPU ms per file of the script's loop: " + ", ".join(
         f"{w.key} {1000 * results[w.key]['script_cpu'] / len(w.files):.1f}" for w in loads)
-        + " (the service's, workers and Azurite apart, are the last two columns below)")
+        + " (the service's, its workers, its host and Azurite apart, are the last three "
+        "columns below)")
+    if not isolated:
+        print(storage_bound(loads, counts, results))
     print("\nwhere a mini-batch's time went (mean ms per mini-batch; busy = inference time / "
-          "(wall x workers)); CPU ms per file used by the host's workers and by Azurite")
+          "(wall x workers); start = the job's creation to its first mini-batch's start, "
+          "end = its last mini-batch's end to Completed); CPU ms per file used by the "
+          "host's workers, by the host itself and by Azurite")
     print(f"{'workload':<12} {'w':>2} {'mbs':>5} " + " ".join(f"{p[:9]:>9}" for p in PHASES)
-          + f" {'busy':>8} {'cpu wkrs':>8} {'cpu Azur':>8}")
+          + f" {'busy':>8} {'start':>8} {'end':>8} {'cpu wkrs':>8} {'cpu host':>8}"
+          f" {'cpu Azur':>8}")
     for line in spans:
         print(line)
     if latencies:
-        print(f"\n10-file job, warm host, invoke -> Completed: median "
+        print(f"\n10-file job, warm host, created -> Completed by the service's record: median "
               f"{statistics.median(latencies):.2f} s (min {min(latencies):.2f}, "
               f"max {max(latencies):.2f}) over {len(latencies)} jobs")
+
+
+def storage_bound(loads: list[Workload], counts: list[int],
+                  results: dict[str, dict[str, float]]) -> str:
+    """On cores shared with Azurite, a CPU-bound service can go no faster than the script's
+    CPU per file over (the script's CPU + Azurite's) per file, even if the service itself
+    cost no more than the script: the best ratio this emulator leaves on these cores."""
+    cells = []
+    for w in loads:
+        r = results[w.key]
+        for n in counts:
+            if f"Azurite_cpu{n}" in r:
+                bound = r["script_cpu"] / (r["script_cpu"] + r[f"Azurite_cpu{n}"])
+                cells.append(f"{w.key} {n}w {bound:.2f}")
+    return ("best ratio a CPU-bound service could reach on these cores given Azurite's CPU "
+            "per file (script CPU / (script CPU + Azurite CPU)): " + ", ".join(cells))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class Stopwatch:
     def __init__(self, **known: float):
         self.phases = dict(known)
         self.mark = time.perf_counter()
+        self.began = time.time()  # epoch seconds: where the job's own start and end went
 
     def lap(self, phase: str, parts: dict[str, float] | None = None) -> None:
         """Time since the last lap goes to `phase`, less what `parts` accounts for."""
@@ -126,7 +127,8 @@ class Stopwatch:
         self.mark = now
 
     def report(self, **about: object) -> str:
-        return json.dumps({**about, **{k: round(v, 5) for k, v in self.phases.items()}})
+        return json.dumps({**about, "began": round(self.began, 3), "ended": round(time.time(), 3),
+                           **{k: round(v, 5) for k, v in self.phases.items()}})
 
 
 def fail_minibatch(storage: Storage, job_name: str, index: int, reason: str) -> None:

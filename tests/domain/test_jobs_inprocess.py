@@ -292,4 +292,6 @@ def test_each_minibatch_logs_where_its_time_went(setup, caplog):
               "score_other", "write", "commit_dispatch"}
     for t in lines:
         assert phases <= set(t) and all(t[p] >= 0 for p in phases)
+        # the wall clock it began and ended at: bench.run places the job's start and end
+        assert t["ended"] - t["began"] >= sum(t[p] for p in phases - {"queued"}) - 0.01
     assert sum(t["items"] for t in lines if t["job"] == job_name) == 5
