@@ -26,7 +26,6 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError
-from azure.storage.blob import BlobPrefix
 
 from shared import config
 from shared.errors import RetryableError
@@ -115,12 +114,9 @@ def list_page(storage: Storage, job: JobRecord,
     if source["type"] == paths.URI_FILE:
         return [_current(container, InputRef(source["path"]))], None
     prefix = f"{source['path']}/" if source["path"] else ""
-    pager = container.walk_blobs(name_starts_with=prefix, delimiter="/",
-                                 results_per_page=size).by_page(continuation_token=continuation)
-    page = next(pager, [])
-    refs = [InputRef(b.name, b.etag, size=b.size) for b in page
-            if not isinstance(b, BlobPrefix)]
-    return refs, pager.continuation_token or None
+    listed, following = storage.reads.list_page(source["container"], prefix,
+                                                marker=continuation, max_results=size)
+    return [InputRef(b.name, b.etag, size=b.size) for b in listed], following or None
 
 
 def _manifest_page(storage: Storage, job: JobRecord, container: Any, offset: int,

@@ -1,6 +1,7 @@
 """The lean reader of input files (shared/storage/blobreads.py) against a real Azurite: the
-bytes as stored, the pinned version, clear refusals, retries of transient failures; and the
-SDK's own requests never pick up ~/.netrc credentials."""
+bytes as stored, the pinned version, clear refusals, retries of transient failures, listing
+pages as the SDK lists them; and the SDK's own requests never pick up ~/.netrc
+credentials."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import (
     AccountSasPermissions,
+    BlobPrefix,
     ContentSettings,
     ResourceTypes,
     generate_account_sas,
@@ -55,6 +57,38 @@ def test_missing_blobs_and_containers_are_not_found(storage, unique_name):
         storage.reads.get(unique_name + "x", "nothing.png", limit=100)
 
 
+def test_listing_pages_are_the_sdks_pages(storage, unique_name):
+    """Page by page, the same blobs (names, versions, sizes) and the same continuation as
+    the SDK's walk_blobs, whose token a job's plan message may carry; folders left out."""
+    container = storage.container(unique_name)
+    names = ["in/plain.png", "in/with space/é #1?.png", "in/a+b%20c~d.bin", "in/z.png",
+             "in/sub/deeper.png", "in/sub2/x.png", "in/é.png", "other/no.png", "in.png"]
+    for i, name in enumerate(names):
+        container.upload_blob(name, b"x" * (i + 1))
+    sdk_pages = container.walk_blobs(name_starts_with="in/", delimiter="/",
+                                     results_per_page=2).by_page()
+    marker: str | None = None
+    seen: list[str] = []
+    for sdk_page in sdk_pages:
+        listed, marker = storage.reads.list_page(unique_name, "in/", marker=marker,
+                                                 max_results=2)
+        expected = [(b.name, b.etag, b.size) for b in sdk_page
+                    if not isinstance(b, BlobPrefix)]
+        assert [(b.name, b.etag, b.size) for b in listed] == expected
+        assert marker == (sdk_pages.continuation_token or "")
+        seen += [b.name for b in listed]
+    assert marker == ""
+    assert sorted(seen) == sorted(n for n in names
+                                  if n.startswith("in/") and "/" not in n[3:])
+    everything, following = storage.reads.list_page(unique_name, "")
+    assert [b.name for b in everything] == ["in.png"] and following == ""
+
+
+def test_listing_a_missing_container_is_not_found(storage, unique_name):
+    with pytest.raises(ResourceNotFoundError, match="ContainerNotFound"):
+        storage.reads.list_page(unique_name + "x", "in/")
+
+
 def test_a_blob_over_the_limit_is_refused_unread_and_the_pool_goes_on(storage, unique_name):
     container = storage.container(unique_name)
     container.upload_blob("big.bin", b"b" * 200_000)
@@ -70,13 +104,15 @@ def test_a_connection_strings_own_sas_signs_the_reads(azurite, storage, unique_n
     storage.container(unique_name).upload_blob("a.png", b"signed")
     sas = generate_account_sas(AZURITE_ACCOUNT, AZURITE_KEY,
                                ResourceTypes(container=True, object=True),
-                               AccountSasPermissions(read=True),
+                               AccountSasPermissions(read=True, list=True),
                                expiry=datetime.now(UTC) + timedelta(hours=1))
     endpoint = f"http://127.0.0.1:{azurite.ports['blob']}/{AZURITE_ACCOUNT}"
     account = StorageAccount.from_connection_string(
         f"BlobEndpoint={endpoint};SharedAccessSignature={sas}")
     reads = BlobReads(account, None, storage.blobs.api_version, 4)
     assert reads.get(unique_name, "a.png", limit=100) == b"signed"
+    listed, _ = reads.list_page(unique_name, "")  # the SAS's own permissions: listing
+    assert [b.name for b in listed] == ["a.png"]
     unsigned = BlobReads(StorageAccount(name=AZURITE_ACCOUNT, blob_endpoint=endpoint), None,
                          storage.blobs.api_version, 4)
     with pytest.raises(HttpResponseError) as refused:  # the same GET with no credentials
@@ -189,3 +225,30 @@ def test_the_sdk_requests_ignore_netrc_credentials(azurite, unique_name, tmp_pat
     direct = Storage(StorageAccount.from_connection_string(azurite.connection_string))
     direct.container(unique_name).upload_blob("a.txt", b"signed by the SDK")
     assert direct.container(unique_name).download_blob("a.txt").readall() == b"signed by the SDK"
+
+
+class Encoding(Server):
+    """Lists one blob whose name Storage had to percent-encode (XML cannot carry it)."""
+
+    def do_GET(self) -> None:
+        self.reply(200, b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults>'
+                        b'<Blobs><Blob><Name Encoded="true">in%2Fbell%07.png</Name>'
+                        b'<Properties><Etag>0x1</Etag><Content-Length>3</Content-Length>'
+                        b'</Properties></Blob><BlobPrefix><Name>in/sub/</Name></BlobPrefix>'
+                        b'</Blobs><NextMarker>2!abc</NextMarker></EnumerationResults>',
+                   **{"content-type": "application/xml"})
+
+
+def test_an_encoded_name_is_listed_as_it_is_named(storage):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Encoding)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        account = StorageAccount.from_connection_string(
+            f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{server.server_port}/{AZURITE_ACCOUNT}")
+        listed, following = BlobReads(account, None, storage.blobs.api_version,
+                                      4).list_page("c", "in/")
+    finally:
+        server.shutdown()
+    assert [(b.name, b.etag, b.size) for b in listed] == [("in/bell\x07.png", "0x1", 3)]
+    assert following == "2!abc"

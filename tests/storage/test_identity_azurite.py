@@ -151,6 +151,7 @@ def test_managed_identity_connection_reads_and_writes_through_azurite(
     storage.container(unique_name).upload_blob("a.txt", b"signed in")
     assert storage.container(unique_name).download_blob("a.txt").readall() == b"signed in"
     assert storage.reads.get(unique_name, "a.txt", limit=100) == b"signed in"  # bearer token
+    assert [b.name for b in storage.reads.list_page(unique_name, "")[0]] == ["a.txt"]
     storage.send(unique_name, "message")
     assert next(storage.queue(unique_name).receive_messages()).content == "message"
     storage.table(unique_name).create_entity({"PartitionKey": "p", "RowKey": "r"})
