@@ -5,7 +5,7 @@ The SDK's `download_blob` costs 3.7–4.8 ms of client CPU for a 14 KB image (a 
 name, a StorageStreamDownloader, some fifteen pipeline policies, response headers parsed
 into models); one GET through urllib3 costs about 0.9 ms. Against a ~50 ms model that is a
 twentieth of a worker, and for small files it is most of it (`python -m bench.run` measures
-both). The SDK's listing turns each entry into a model object, 0.4–0.5 ms of client CPU per
+both). The SDK's listing turns each entry into a model object, 0.4–0.6 ms of client CPU per
 blob (a second for a page of 2,000, on the critical path of a job's start); ElementTree
 reads the same page's XML in a few milliseconds. Everything else (uploads, ranges of big
 tables, tables, queues) stays on the SDK.
