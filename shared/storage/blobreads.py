@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote, urlencode
 import requests
 import urllib3
 from azure.core.exceptions import (
+    ClientAuthenticationError,
     HttpResponseError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -207,8 +208,9 @@ def _text(element: ET.Element | None) -> str:
 def _refusal(response: urllib3.BaseHTTPResponse, what: str) -> HttpResponseError:
     code = response.headers.get("x-ms-error-code", "")
     message = f"GET {what}: HTTP {response.status} {code}".rstrip()
-    kind = {404: ResourceNotFoundError, 412: ResourceModifiedError}.get(response.status,
-                                                                      HttpResponseError)
+    kind = {401: ClientAuthenticationError, 403: ClientAuthenticationError,  # as the SDK maps
+            404: ResourceNotFoundError, 412: ResourceModifiedError}.get(response.status,
+                                                                        HttpResponseError)
     error = kind(message=message)
     error.status_code = response.status
     error.error_code = code or None

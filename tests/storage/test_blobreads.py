@@ -12,7 +12,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob import (
     AccountSasPermissions,
     BlobPrefix,
@@ -118,6 +123,15 @@ def test_a_connection_strings_own_sas_signs_the_reads(azurite, storage, unique_n
     with pytest.raises(HttpResponseError) as refused:  # the same GET with no credentials
         unsigned.get(unique_name, "a.png", limit=100)
     assert refused.value.status_code in (401, 403, 404)
+    read_only = generate_account_sas(AZURITE_ACCOUNT, AZURITE_KEY,
+                                     ResourceTypes(container=True, object=True),
+                                     AccountSasPermissions(read=True),
+                                     expiry=datetime.now(UTC) + timedelta(hours=1))
+    no_list = BlobReads(StorageAccount.from_connection_string(
+        f"BlobEndpoint={endpoint};SharedAccessSignature={read_only}"), None,
+        storage.blobs.api_version, 4)
+    with pytest.raises(ClientAuthenticationError, match="403"):  # as the SDK would raise it
+        no_list.list_page(unique_name, "")
 
 
 class Server(BaseHTTPRequestHandler):
