@@ -38,6 +38,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
+    ServiceResponseError,
 )
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
@@ -136,6 +137,9 @@ class BlobReads:
                 response.release_conn()
         except urllib3.exceptions.HTTPError as e:
             raise ServiceRequestError(f"GET {what}: {e}", error=e) from e
+        except ET.ParseError as e:  # a reply cut short: worth trying again, as the SDK would
+            raise ServiceResponseError(f"GET {what}: the listing is not XML: {e}",
+                                       error=e) from e
         blobs = [Listed(_text(b.find("Name")), _text(b.find("Properties/Etag")),
                         int(_text(b.find("Properties/Content-Length")) or 0))
                  for b in root.iterfind("Blobs/Blob")]

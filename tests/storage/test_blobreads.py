@@ -17,6 +17,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceModifiedError,
     ResourceNotFoundError,
+    ServiceResponseError,
 )
 from azure.storage.blob import (
     AccountSasPermissions,
@@ -242,9 +243,13 @@ def test_the_sdk_requests_ignore_netrc_credentials(azurite, unique_name, tmp_pat
 
 
 class Encoding(Server):
-    """Lists one blob whose name Storage had to percent-encode (XML cannot carry it)."""
+    """Lists one blob whose name Storage had to percent-encode (XML cannot carry it), or,
+    for the prefix `cut/`, a reply cut short."""
 
     def do_GET(self) -> None:
+        if "prefix=cut" in self.path:  # a reply cut short
+            self.reply(200, b"<EnumerationResults><Blobs><Blob><Name>cut/a")
+            return
         self.reply(200, b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults>'
                         b'<Blobs><Blob><Name Encoded="true">in%2Fbell%07.png</Name>'
                         b'<Properties><Etag>0x1</Etag><Content-Length>3</Content-Length>'
@@ -253,15 +258,17 @@ class Encoding(Server):
                    **{"content-type": "application/xml"})
 
 
-def test_an_encoded_name_is_listed_as_it_is_named(storage):
+def test_an_encoded_name_is_decoded_and_a_cut_listing_is_retryable(storage):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Encoding)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         account = StorageAccount.from_connection_string(
             f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{server.server_port}/{AZURITE_ACCOUNT}")
-        listed, following = BlobReads(account, None, storage.blobs.api_version,
-                                      4).list_page("c", "in/")
+        reads = BlobReads(account, None, storage.blobs.api_version, 4)
+        listed, following = reads.list_page("c", "in/")
+        with pytest.raises(ServiceResponseError, match="not XML"):  # retryable
+            reads.list_page("c", "cut/")
     finally:
         server.shutdown()
     assert [(b.name, b.etag, b.size) for b in listed] == [("in/bell\x07.png", "0x1", 3)]
