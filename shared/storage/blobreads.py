@@ -25,6 +25,7 @@ import os
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,21 +96,12 @@ class BlobReads:
         """The blob's bytes; raises ResourceNotFoundError (no such blob),
         ResourceModifiedError (`etag` given and the blob changed since), BlobTooLargeError,
         HttpResponseError (any other refusal) or ServiceRequestError (unreachable)."""
-        url = f"{self.endpoint}/{quote(container)}/{quote(name, safe='~/')}"
         headers = {"x-ms-version": self.api_version}
         if etag:
             headers["If-Match"] = etag
-        query = self._sign(container, headers)
-        try:
-            response = self._pool.request("GET", f"{url}?{query}" if query else url,
-                                          headers=headers, preload_content=False,
-                                          decode_content=False)
-            try:
-                return _body(response, f"{container}/{name}", limit)
-            finally:
-                response.release_conn()
-        except urllib3.exceptions.HTTPError as e:
-            raise ServiceRequestError(f"GET {container}/{name}: {e}", error=e) from e
+        path = f"{quote(container)}/{quote(name, safe='~/')}"
+        return self._fetch(container, path, "", headers, f"{container}/{name}",
+                           lambda response: _body(response, limit))
 
     def list_page(self, container: str, prefix: str, *, marker: str | None = None,
                   max_results: int = 5000, delimiter: str = "/") -> tuple[list[Listed], str]:
@@ -121,22 +113,12 @@ class BlobReads:
                   "delimiter": delimiter, "maxresults": str(max_results)}
         if marker:
             params["marker"] = marker
-        headers = {"x-ms-version": self.api_version}
-        query = "&".join(filter(None, [urlencode(params, quote_via=quote),
-                                       self._sign(container, headers)]))
         what = f"{container}/{prefix}*"
+        body = self._fetch(container, quote(container), urlencode(params, quote_via=quote),
+                           {"x-ms-version": self.api_version}, what,
+                           lambda response: response.read(decode_content=False))
         try:
-            response = self._pool.request("GET", f"{self.endpoint}/{quote(container)}?{query}",
-                                          headers=headers, preload_content=False)
-            try:
-                if response.status != 200:
-                    response.drain_conn()
-                    raise _refusal(response, what)
-                root = ET.fromstring(response.read())
-            finally:
-                response.release_conn()
-        except urllib3.exceptions.HTTPError as e:
-            raise ServiceRequestError(f"GET {what}: {e}", error=e) from e
+            root = ET.fromstring(body)
         except ET.ParseError as e:  # a reply cut short: worth trying again, as the SDK would
             raise ServiceResponseError(f"GET {what}: the listing is not XML: {e}",
                                        error=e) from e
@@ -144,6 +126,26 @@ class BlobReads:
                         int(_text(b.find("Properties/Content-Length")) or 0))
                  for b in root.iterfind("Blobs/Blob")]
         return blobs, _text(root.find("NextMarker"))
+
+    def _fetch(self, container: str, path: str, query: str, headers: dict[str, str],
+               what: str, read: Callable[[urllib3.BaseHTTPResponse], bytes]) -> bytes:
+        """One signed GET of `path` (under the endpoint): `read` takes the body of a 200;
+        any other status raises as the SDK would, after its small body is drained, and the
+        connection goes back to the pool either way."""
+        query = "&".join(filter(None, [query, self._sign(container, headers)]))
+        url = f"{self.endpoint}/{path}" + (f"?{query}" if query else "")
+        try:
+            response = self._pool.request("GET", url, headers=headers, preload_content=False,
+                                          decode_content=False)
+            try:
+                if response.status != 200:
+                    response.drain_conn()
+                    raise _refusal(response, what)
+                return read(response)
+            finally:
+                response.release_conn()
+        except urllib3.exceptions.HTTPError as e:
+            raise ServiceRequestError(f"GET {what}: {e}", error=e) from e
 
     def _sign(self, container: str, headers: dict[str, str]) -> str:
         """Add the request's credentials: a SAS query, or a bearer token header."""
@@ -187,12 +189,9 @@ def _pool(endpoint: str, connections: int) -> urllib3.PoolManager:
     return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
 
-def _body(response: urllib3.BaseHTTPResponse, what: str, limit: int) -> bytes:
-    """The body of a 200, at most `limit` bytes; the connection is left clean for the next
-    request either way (an error's small body read, an oversized one's connection closed)."""
-    if response.status != 200:
-        response.drain_conn()
-        raise _refusal(response, what)
+def _body(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+    """The body of a 200, at most `limit` bytes; an oversized one's connection is closed, so
+    the pool never hands it out half read."""
     size = int(response.headers.get("Content-Length") or 0)
     data = b"" if size > limit else response.read(amt=limit + 1, decode_content=False)
     if size > limit or len(data) > limit:
