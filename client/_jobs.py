@@ -12,7 +12,7 @@ from azure.core.polling import LROPoller
 
 from client._entities import BatchJob
 from client._operations import Operations
-from client._polling import TERMINAL, job_poller
+from client._polling import TERMINAL, job_poller, poll_delays
 
 OUTPUT_NAMES = ("score", "errors", "summary")
 
@@ -34,10 +34,13 @@ class JobOperations(Operations):
         return self._jobs("jobs", status=status)
 
     def stream(self, name: str, *, on_progress: Callable[[BatchJob], None] | None = None,
-               timeout: float = 3600.0, interval: float = 0.5,
+               timeout: float = 3600.0, interval: float | None = None,
                raise_on_failure: bool = True) -> BatchJob:
-        """Follow a job until it ends, calling `on_progress` with each state seen."""
+        """Follow a job until it ends, calling `on_progress` with each state seen; it is
+        read again after `interval` seconds each time, or by default after 0.5 s growing to
+        5 s (`poll_delays`)."""
         deadline = time.monotonic() + timeout
+        delays = poll_delays(interval)
         while True:
             job = self.get(name)
             if on_progress:
@@ -48,7 +51,7 @@ class JobOperations(Operations):
                 return job
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {name} still {job.status} after {timeout:.0f} s")
-            time.sleep(interval)
+            time.sleep(next(delays))
 
     def get_logs(self, name: str) -> str:
         """The progress overview and event lines (Azure ML's job_progress_overview.txt)."""
@@ -69,7 +72,7 @@ class JobOperations(Operations):
             written.append(file)
         return written
 
-    def begin_cancel(self, name: str, *, interval: float = 0.5) -> LROPoller[BatchJob]:
+    def begin_cancel(self, name: str, *, interval: float | None = None) -> LROPoller[BatchJob]:
         """Ask the job to stop; the poller follows it until it is Canceled (or ended)."""
         job = BatchJob._from_rest(self._json("POST", f"jobs/{name}/cancel"))
         return job_poller(job, self.get, interval)
@@ -80,7 +83,7 @@ class JobOperations(Operations):
         return BatchJob._from_rest(self._json("POST", f"jobs/{name}/retry", json=body))
 
     def begin_retry(self, name: str, *, deployment_name: str | None = None,
-                    interval: float = 0.5) -> LROPoller[BatchJob]:
+                    interval: float | None = None) -> LROPoller[BatchJob]:
         """`retry`, with a poller that follows the new job until it ends."""
         return job_poller(self.retry(name, deployment_name=deployment_name), self.get,
                           interval)

@@ -7,8 +7,9 @@ job until it ends.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from azure.core.polling import LROPoller, NoPolling, PollingMethod
@@ -16,6 +17,18 @@ from azure.core.polling import LROPoller, NoPolling, PollingMethod
 from client._entities import BatchJob
 
 TERMINAL = ("Completed", "Failed", "Canceled")
+FIRST_POLL, POLL_GROWTH, POLL_CAP = 0.5, 1.5, 5.0  # seconds, factor, seconds
+
+
+def poll_delays(interval: float | None = None) -> Iterator[float]:
+    """Seconds to wait before each next look at a job: `interval` every time if given, else
+    0.5 s growing by half each time up to 5 s. A short job is seen ending within a second or
+    so; a long one costs its instances one request per 5 s rather than two per second (each
+    job read is a few table reads on the app's instances). azure-ai-ml's `jobs.stream` waits
+    2 s, growing to 60 s."""
+    if interval is not None:
+        return itertools.repeat(interval)
+    return (min(POLL_CAP, FIRST_POLL * POLL_GROWTH ** n) for n in itertools.count())
 
 
 def done_poller(result: Any) -> LROPoller:
@@ -26,8 +39,8 @@ def done_poller(result: Any) -> LROPoller:
 class JobPolling(PollingMethod):
     """Follows a job through `get` until it reaches a terminal state."""
 
-    def __init__(self, get: Callable[[str], BatchJob], interval: float = 0.5):
-        self._get, self._interval = get, interval
+    def __init__(self, get: Callable[[str], BatchJob], interval: float | None = None):
+        self._get, self._delays = get, poll_delays(interval)
         self._job: BatchJob | None = None
 
     def initialize(self, client: Any, initial_response: BatchJob,
@@ -36,7 +49,7 @@ class JobPolling(PollingMethod):
 
     def run(self) -> None:
         while not self.finished():
-            time.sleep(self._interval)
+            time.sleep(next(self._delays))
             self._job = self._get(self._job.name)
 
     def status(self) -> str:
@@ -49,6 +62,6 @@ class JobPolling(PollingMethod):
         return self._job
 
 
-def job_poller(job: BatchJob, get: Callable[[str], BatchJob], interval: float = 0.5
+def job_poller(job: BatchJob, get: Callable[[str], BatchJob], interval: float | None = None
                ) -> LROPoller:
     return LROPoller(None, job, lambda r: r, JobPolling(get, interval))
