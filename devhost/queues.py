@@ -23,6 +23,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueSettings
+from devhost.queue_reads import QueueReads
 
 log = logging.getLogger("devhost")
 MIN_POLL = 0.1
@@ -61,6 +62,7 @@ class QueueListener:
         self.poison = QueueClient.from_connection_string(
             connection_string, poison_queue or f"{queue_name}-poison")
         self.name = queue_name
+        self.reads = QueueReads.lean(connection_string, self.client.url.split("?", 1)[0])
         self.settings = settings
         self.handler = handler
         self.max_dequeue = max_dequeue_count or settings.max_dequeue_count
@@ -84,9 +86,7 @@ class QueueListener:
                 await self.slot.wait()
                 continue
             try:
-                messages = [m async for m in self.client.receive_messages(
-                    messages_per_page=self.settings.batch_size,
-                    max_messages=self.settings.batch_size, visibility_timeout=lease)]
+                messages = await self._receive(lease)
                 warned = ""
             except Exception as e:  # keep polling; say so once per kind of trouble
                 problem = ("does not exist yet; polling until it does"
@@ -111,6 +111,19 @@ class QueueListener:
                 task = asyncio.create_task(self._process(message, lease))
                 self.tasks.add(task)
                 task.add_done_callback(self._done)
+
+    async def _receive(self, lease: int) -> list[Any]:
+        if self.reads is not None:
+            return await self.reads.receive(self.settings.batch_size, lease)
+        return [m async for m in self.client.receive_messages(
+            messages_per_page=self.settings.batch_size,
+            max_messages=self.settings.batch_size, visibility_timeout=lease)]
+
+    async def _delete(self, message: Any) -> None:
+        if self.reads is not None:
+            await self.reads.delete(message.id, message.pop_receipt)
+        else:
+            await self.client.delete_message(message.id, message.pop_receipt)
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)
@@ -142,7 +155,7 @@ class QueueListener:
             await renewer
         try:
             if ok:
-                await self.client.delete_message(message.id, message.pop_receipt)
+                await self._delete(message)
             elif message.dequeue_count >= self.max_dequeue:
                 await self._to_poison(message)
             else:
@@ -172,7 +185,7 @@ class QueueListener:
         with contextlib.suppress(ResourceExistsError):
             await self.poison.create_queue()
         await self.poison.send_message(message.content)  # same encoding as it came
-        await self.client.delete_message(message.id, message.pop_receipt)
+        await self._delete(message)
         log.warning("queue '%s': message %s moved to '%s' after %d dequeues", self.name,
                     message.id, self.poison.queue_name, message.dequeue_count)
 
@@ -185,6 +198,8 @@ class QueueListener:
             await asyncio.wait(set(self.tasks), timeout=timeout)
         await self.client.close()
         await self.poison.close()
+        if self.reads is not None:
+            await self.reads.close()
 
     async def stop(self) -> None:
         await self.drain(0)

@@ -27,7 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -45,11 +45,9 @@ from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
 
 from shared.storage.connection import StorageAccount, parse
+from shared.storage.sas import SasCache
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
-SAS_LIFETIME = timedelta(hours=2)
-SAS_RENEW_AFTER = timedelta(hours=1)  # half its life: a long mini-batch never holds a stale one
-SAS_CLOCK_SKEW = timedelta(minutes=15)
 TOKEN_RENEW_SECONDS = 300  # before a bearer token expires
 RETRY = urllib3.Retry(total=4, backoff_factor=0.5, backoff_max=30,
                       status_forcelist=(408, 429, 500, 502, 503, 504),
@@ -88,7 +86,7 @@ class BlobReads:
         self._sas = parts.get("SharedAccessSignature", "").lstrip("?")
         self._account_name = account.name
         self._lock = threading.Lock()
-        self._container_sas: dict[str, tuple[str, datetime]] = {}
+        self._container_sas = SasCache(self._make_sas)
         self._token: Any = None
         self._pool = _pool(self.endpoint, connections)
 
@@ -152,23 +150,16 @@ class BlobReads:
         if self._sas:
             return self._sas
         if self._account_key:
-            return self._sas_for(container)
+            return self._container_sas.get(container)
         if self._credential is not None:
             headers["Authorization"] = f"Bearer {self._bearer()}"
         return ""
 
-    def _sas_for(self, container: str) -> str:
-        now = datetime.now(UTC)
-        with self._lock:
-            known = self._container_sas.get(container)
-            if known is None or now >= known[1]:
-                sas = generate_container_sas(
-                    self._account_name, container, account_key=self._account_key,
-                    permission=ContainerSasPermissions(read=True, list=True),
-                    start=now - SAS_CLOCK_SKEW, expiry=now + SAS_LIFETIME)
-                known = (sas, now + SAS_RENEW_AFTER)
-                self._container_sas[container] = known
-            return known[0]
+    def _make_sas(self, container: str, start: datetime, expiry: datetime) -> str:
+        return generate_container_sas(self._account_name, container,
+                                      account_key=self._account_key,
+                                      permission=ContainerSasPermissions(read=True, list=True),
+                                      start=start, expiry=expiry)
 
     def _bearer(self) -> str:
         with self._lock:
