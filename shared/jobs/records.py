@@ -151,7 +151,7 @@ def new_job_entity(name: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 def load(storage: Storage, name: str) -> JobRecord:
     try:
-        entity = table(storage).get_entity(name, JOB_ROW)
+        entity = storage.rows.get_entity(config.TABLE_JOBS, name, JOB_ROW)
     except ResourceNotFoundError:
         raise NotFoundError(f"job {name} not found") from None
     return JobRecord.from_entity(entity)
@@ -242,7 +242,7 @@ def update_job(storage: Storage, name: str,
 
 def get_row(storage: Storage, job: str, row_key: str) -> dict[str, Any] | None:
     try:
-        return table(storage).get_entity(job, row_key)
+        return storage.rows.get_entity(config.TABLE_JOBS, job, row_key)
     except ResourceNotFoundError:
         return None
 

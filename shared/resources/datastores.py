@@ -23,7 +23,7 @@ _PARTITION = "datastore"
 
 
 def _table(storage: Storage) -> DocumentTable:
-    return DocumentTable(storage.table(config.TABLE_DATASTORES))
+    return DocumentTable(storage.table(config.TABLE_DATASTORES), storage.rows)
 
 
 def _builtins(storage: Storage) -> dict[str, dict[str, Any]]:

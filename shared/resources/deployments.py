@@ -23,7 +23,7 @@ from shared.storage.documents import DocumentTable
 
 
 def _table(storage: Storage) -> DocumentTable:
-    return DocumentTable(storage.table(config.TABLE_DEPLOYMENTS))
+    return DocumentTable(storage.table(config.TABLE_DEPLOYMENTS), storage.rows)
 
 
 def find(storage: Storage, endpoint: str, name: str) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ AUTH_MODES = ("key", "aad_token")
 
 
 def _table(storage: Storage) -> DocumentTable:
-    return DocumentTable(storage.table(config.TABLE_ENDPOINTS))
+    return DocumentTable(storage.table(config.TABLE_ENDPOINTS), storage.rows)
 
 
 def get(storage: Storage, name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from shared.storage.documents import DocumentTable
 
 
 def _table(storage: Storage) -> DocumentTable:
-    return DocumentTable(storage.table(config.TABLE_MODELS))
+    return DocumentTable(storage.table(config.TABLE_MODELS), storage.rows)
 
 
 def register(

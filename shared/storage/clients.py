@@ -1,5 +1,5 @@
 """One set of storage clients per process, with the tables/containers/queues the app needs,
-and the lean reader of input files (blobreads.py).
+the lean reader of input files (blobreads.py) and of single table rows (tablereads.py).
 
 Clients are thread-safe and expensive to build (TLS, pipelines), so they are made once per
 storage account setting (a connection string, or an identity-based connection with one
@@ -31,6 +31,7 @@ from shared import outbox
 from shared.messages import Message, encode
 from shared.storage.blobreads import BlobReads
 from shared.storage.connection import StorageAccount, from_environment
+from shared.storage.tablereads import TableReads
 
 POOL_CONNECTIONS = 64  # per host: above the download threads (shared/jobs/minibatch.py)
 
@@ -99,6 +100,8 @@ class Storage:
             self._queues = QueueServiceClient(account.queue_endpoint, credential=credential,
                                               **transport)
         self.reads = BlobReads(account, credential, self.blobs.api_version, POOL_CONNECTIONS)
+        self.rows = TableReads(self.tables.url, account, credential, self.tables.api_version,
+                               POOL_CONNECTIONS)
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}

@@ -15,15 +15,20 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.errors import ConflictError
+from shared.storage.tablereads import TableReads
 
 
 class DocumentTable:
-    def __init__(self, table: TableClient):
+    """`rows` reads single documents (tablereads.py); the rest goes through `table`."""
+
+    def __init__(self, table: TableClient, rows: TableReads | None = None):
         self.table = table
+        self.rows = rows
 
     def get(self, partition: str, row: str) -> dict[str, Any] | None:
         try:
-            entity = self.table.get_entity(partition, row)
+            entity = (self.rows.get_entity(self.table.table_name, partition, row) if self.rows
+                      else self.table.get_entity(partition, row))
         except ResourceNotFoundError:
             return None
         return json.loads(entity["doc"])

@@ -156,6 +156,7 @@ def test_managed_identity_connection_reads_and_writes_through_azurite(
     assert next(storage.queue(unique_name).receive_messages()).content == "message"
     storage.table(unique_name).create_entity({"PartitionKey": "p", "RowKey": "r"})
     assert storage.table(unique_name).get_entity("p", "r")["RowKey"] == "r"
+    assert storage.rows.get_entity(unique_name, "p", "r")["RowKey"] == "r"  # bearer token
 
     assert identity_endpoint, "no token was asked for"
     assert {(r["client_id"], r["header"], r["resource"]) for r in identity_endpoint} == {
