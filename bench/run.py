@@ -1,7 +1,9 @@
 """`python -m bench.run`: the service end to end against a hand-written script, side by side.
 
 For each workload the same files go through
-- the script: one process reading them from local disk (bench/baseline.py);
+- the script: one process reading them from local disk (bench/baseline.py), run first, then
+  again just before each host starts and just after it stops: each service run is compared
+  with the mean of the two around it, as the machine's speed drifts over minutes;
 - the engine: our scoring engine called in this process on the same bytes, in mini-batches;
 - the service: invoke → Completed through the local host, once per worker count (the upload
   to Azurite is done before the clock starts);
@@ -301,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                     script(w, tmp) for _ in range(args.repeats))
                 results[w.key]["engine"] = min(engine(w) for _ in range(args.repeats))
             for n in counts:
+                scripts(results, loads, tmp, args.repeats, f"{n}_before")
                 project = make_project(tmp / f"app{n}", ROOT / "function_app.py",
                                        server.connection_string, host_json=ROOT / "host.json")
                 concurrency = args.max_concurrency or max(1, len(os.sched_getaffinity(0)) // n)
@@ -332,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                         small = upload(store, loads[-1].files[:10])
                         latencies += [service(api, endpoints[loads[-1].key], small).seconds
                                       for _ in range(5)]
+                scripts(results, loads, tmp, args.repeats, f"{n}_after")
                 for w in (w for w in loads if w.key == "light"):
                     ceilings(results[w.key], server, folders[w.key], w, n, args.repeats)
     finally:
@@ -340,18 +344,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def scripts(results: dict[str, dict[str, float]], loads: list[Workload], tmp: Path,
+            repeats: int, when: str) -> None:
+    """The script again, just before a host starts and just after it stops (with the host
+    and its idle polling gone): the machine's speed drifts by up to 20% over minutes, so each
+    service run is compared with the mean of the two script runs around it."""
+    for w in loads:
+        results[w.key][f"script{when}"], results[w.key][f"script{when}_cpu"] = min(
+            script(w, tmp) for _ in range(repeats))
+
+
+def around(r: dict[str, float], n: int, cpu: bool = False) -> float:
+    """The script's seconds (wall, or CPU) around the n-worker runs: the mean of before and
+    after."""
+    suffix = "_cpu" if cpu else ""
+    return (r[f"script{n}_before{suffix}"] + r[f"script{n}_after{suffix}"]) / 2
+
+
 def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str, float]],
            spans: list[str], latencies: list[float], isolated: bool) -> None:
-    print("\nfiles/s (and ratio to the script, 1.00 = as fast as the script)")
+    print("\nfiles/s (and ratio to the script, 1.00 = as fast as the script; the engine's to "
+          "the script run just before it, each service's to the mean of the script runs just "
+          "before its host started and just after it stopped)")
     heads = ["script", "engine"] + [f"service {n}w" for n in counts]
     print(f"{'workload':<46} {'files':>6} " + " ".join(f"{h:>16}" for h in heads))
     for w in loads:
         r = results[w.key]
-        cells = []
-        for key in ["script", "engine"] + [f"service{n}" for n in counts]:
-            rate = len(w.files) / r[key]
-            cells.append(f"{rate:>8.1f} ({r['script'] / r[key]:.2f})")
+        cells = [f"{len(w.files) / r[key]:>8.1f} ({r['script'] / r[key]:.2f})"
+                 for key in ("script", "engine")]
+        cells += [f"{len(w.files) / r[f'service{n}']:>8.1f} "
+                  f"({around(r, n) / r[f'service{n}']:.2f})" for n in counts]
         print(f"{w.label:<46} {len(w.files):>6} " + " ".join(f"{c:>16}" for c in cells))
+        print(f"{'':<46} the script around the service's runs, files/s: " + ", ".join(
+            f"{n}w {len(w.files) / r[f'script{n}_before']:.1f} before, "
+            f"{len(w.files) / r[f'script{n}_after']:.1f} after" for n in counts))
         for n, how in ((n, how) for n in counts for how in CEILINGS):
             if f"{how}{n}" in r:
                 print(f"{'':<46} Azurite alone, {n} process(es) x {DOWNLOAD_THREADS} "
@@ -360,8 +386,11 @@ def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str
                       f"{1000 * r[f'{how}{n}_cpu'] / len(w.files):.1f}, Azurite "
                       f"{1000 * r[f'{how}{n}_server_cpu'] / len(w.files):.1f}); the service "
                       f"with {n} worker(s) reaches {r[f'{how}{n}'] / r[f'service{n}']:.0%}")
-    print("\nCPU ms per file of the script's loop: " + ", ".join(
-        f"{w.key} {1000 * results[w.key]['script_cpu'] / len(w.files):.1f}" for w in loads)
+    def script_ms(w: Workload, n: int) -> str:
+        return f"{n}w {1000 * around(results[w.key], n, cpu=True) / len(w.files):.1f}"
+
+    print("\nCPU ms per file of the script's loop (around the service's runs): " + ", ".join(
+        f"{w.key} " + " / ".join(script_ms(w, n) for n in counts) for w in loads)
         + " (the service's, its workers, its host and Azurite apart, are the last three "
         "columns below)")
     if not isolated:
@@ -391,7 +420,8 @@ def storage_bound(loads: list[Workload], counts: list[int],
         r = results[w.key]
         for n in counts:
             if f"Azurite_cpu{n}" in r:
-                bound = r["script_cpu"] / (r["script_cpu"] + r[f"Azurite_cpu{n}"])
+                script_cpu = around(r, n, cpu=True)
+                bound = script_cpu / (script_cpu + r[f"Azurite_cpu{n}"])
                 cells.append(f"{w.key} {n}w {bound:.2f}")
     return ("best ratio a CPU-bound service could reach on these cores given Azurite's CPU "
             "per file (script CPU / (script CPU + Azurite CPU)): " + ", ".join(cells))

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 120.0
 QUICK_EXIT = 5.0  # a worker that dies sooner than this after starting is crash-looping
 SCORING_THREADS = "BATCH_SCORING_THREADS"  # read by scoring/sessions.py
+COMPUTE_LOCKS = "BATCH_COMPUTE_LOCKS"  # likewise
 
 
 @dataclass
@@ -78,6 +80,9 @@ class Supervisor:
         self.backoff: dict[int, float] = {}
         self.stopping = threading.Event()
         self.azurite: azurite.Azurite | None = None
+        # the lock files of the machine's compute slots (scoring/sessions.machine_slot)
+        self._compute_locks = tempfile.TemporaryDirectory(prefix="devhost-compute-")
+        self.compute_locks = self._compute_locks.name
 
     @property
     def url(self) -> str:
@@ -94,6 +99,8 @@ class Supervisor:
         # Each Azure instance has its own cores; local workers share this machine's, so each
         # gets its share for ONNX Runtime (unless the app settings say otherwise).
         env.setdefault(SCORING_THREADS, str(max(1, len(os.sched_getaffinity(0)) // self.count)))
+        # More workers than cores: their runs take turns rather than time-slice one core.
+        env.setdefault(COMPUTE_LOCKS, self.compute_locks)
         return env
 
     def spawn(self, index: int) -> Worker:
@@ -195,6 +202,7 @@ class Supervisor:
                 worker.process.kill()
                 worker.process.wait()
         self.workers.clear()
+        self._compute_locks.cleanup()
         if self.azurite:
             self.azurite.stop()
             self.azurite = None

@@ -19,7 +19,7 @@ from scoring.config import MAX_BATCH_LIMIT, ScoringConfig
 from scoring.errors import ItemError, MiniBatchTimeoutError
 from scoring.outputs import output_columns, output_names, row_formatter
 from scoring.readers import Block, read_file
-from scoring.sessions import compute_slot
+from scoring.sessions import compute_slot, intra_op_threads, machine_slot
 from scoring.signature import ModelSignature
 
 __all__ = ["FailedItem", "InputFile", "MiniBatchResult", "ScoredRow", "output_columns",
@@ -75,7 +75,7 @@ def score_files(session: Any, config: ScoringConfig, signature: ModelSignature,
     blocks: list[tuple[str, Block]] = []
     errors: list[FailedItem] = []
     began = time.perf_counter()
-    with compute_slot(concurrency):
+    with compute_slot(concurrency), machine_slot(intra_op_threads(concurrency)):
         slot = time.perf_counter()
         _decode(config, signature, files, blocks, errors, deadline)
         decoded = time.perf_counter()

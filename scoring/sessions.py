@@ -11,15 +11,23 @@ splits them: that many mini-batches compute at once, each on cores ÷ concurrenc
 and the other mini-batches of the process download and decode meanwhile. Runs on single
 threads are the better use of shared cores: a parallel run waits at every operator for its
 slowest thread, and with storage or downloads on the same cores one thread is always late.
+
+Several worker processes on one machine (the local host's workers, or
+`FUNCTIONS_WORKER_PROCESS_COUNT` > 1) each see every core. When `BATCH_COMPUTE_LOCKS` names
+a directory they share, runs also take one of the machine's slots there (cores ÷ threads per
+run, as file locks): more runs than cores would only time-slice, and two ResNet-18 runs
+sharing one core cost 5.5% more CPU each than one after the other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import onnxruntime as ort
@@ -64,6 +72,41 @@ def compute_slot(concurrency: int = 1) -> threading.BoundedSemaphore:
     concurrency = max(1, concurrency)
     with _lock:
         return _slots.setdefault(concurrency, threading.BoundedSemaphore(concurrency))
+
+
+@contextlib.contextmanager
+def machine_slot(threads: int) -> Iterator[None]:
+    """Held around a run of `threads` threads: one of the machine's `usable_cpus() ÷ threads`
+    slots in `BATCH_COMPUTE_LOCKS`, shared by every process given that directory (none if
+    unset). A lock file's lock goes with its process, so a worker that dies frees its slot."""
+    folder = (os.environ.get("BATCH_COMPUTE_LOCKS") or "").strip()
+    if not folder:
+        yield
+        return
+    slots = max(1, usable_cpus() // max(1, threads))
+    paths = [Path(folder) / f"slot-{i}.lock" for i in range(slots)]
+    start = (os.getpid() + threading.get_ident()) % slots  # spread the first tries
+    opened = []
+    try:
+        held = None
+        for path in paths[start:] + paths[:start]:  # a free slot if there is one
+            opened.append(f := open(path, "a+b"))  # noqa: SIM115 - closed below
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = f
+                break
+            except BlockingIOError:
+                continue
+        if held is None:  # every slot taken: wait for the first one tried
+            held = opened[0]
+            fcntl.flock(held, fcntl.LOCK_EX)
+        for f in opened:
+            if f is not held:
+                f.close()
+        yield
+    finally:
+        for f in opened:
+            f.close()  # closing the held one releases its lock
 
 
 def intra_op_threads(concurrency: int = 1) -> int:

@@ -4,7 +4,10 @@ meanwhile); each mini-batch says where its time went."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -99,3 +102,69 @@ def test_local_workers_share_the_cores(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("BATCH_SCORING_THREADS", "3")  # the user's setting wins
     assert Supervisor(tmp_path, "function_app", 0, 2, use_azurite=False).env()[
         "BATCH_SCORING_THREADS"] == "3"
+
+
+def _free_slots(folder: Path, slots: int) -> int:
+    """Of `slots`, those another process could take now (each tried without waiting)."""
+    free = 0
+    for i in range(slots):
+        with (folder / f"slot-{i}.lock").open("a+b") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                free += 1
+            except BlockingIOError:
+                pass
+    return free
+
+
+def test_runs_of_processes_sharing_the_cores_take_the_machines_slots(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCH_COMPUTE_LOCKS", str(tmp_path))
+    monkeypatch.setattr(sessions, "usable_cpus", lambda: 2)
+    with sessions.machine_slot(1):  # 2 cores, runs of 1 thread: 2 slots
+        assert _free_slots(tmp_path, 2) == 1
+        with sessions.machine_slot(1):
+            assert _free_slots(tmp_path, 2) == 0
+        assert _free_slots(tmp_path, 2) == 1
+    assert _free_slots(tmp_path, 2) == 2
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    monkeypatch.setenv("BATCH_COMPUTE_LOCKS", str(wide))
+    with sessions.machine_slot(2):  # runs of both cores: one slot
+        assert _free_slots(wide, 1) == 0
+
+
+def test_a_waiting_run_goes_on_when_the_slot_frees_and_a_dead_holder_frees_it(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCH_COMPUTE_LOCKS", str(tmp_path))
+    monkeypatch.setattr(sessions, "usable_cpus", lambda: 1)
+    holder = subprocess.Popen(  # another worker process, in a run
+        [sys.executable, "-c", "import sys; from scoring import sessions\n"
+         "with sessions.machine_slot(sessions.usable_cpus()):  # its one slot\n"
+         "    print('in', flush=True); sys.stdin.read()"],
+        cwd=Path(__file__).resolve().parents[2], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "BATCH_COMPUTE_LOCKS": str(tmp_path)})
+    try:
+        assert holder.stdout.readline() == "in\n"
+        entered = threading.Event()
+
+        def run() -> None:
+            with sessions.machine_slot(1):
+                entered.set()
+
+        waiting = threading.Thread(target=run)
+        waiting.start()
+        assert _free_slots(tmp_path, 1) == 0 and not entered.is_set()
+        holder.kill()  # dies mid-run: its lock goes with it
+        assert entered.wait(30)
+        waiting.join(30)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _free_slots(tmp_path, 1) == 1
+
+
+def test_without_the_setting_runs_take_no_machine_slot(monkeypatch, tmp_path):
+    monkeypatch.delenv("BATCH_COMPUTE_LOCKS", raising=False)
+    with sessions.machine_slot(1):
+        assert list(tmp_path.iterdir()) == []
