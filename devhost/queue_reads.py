@@ -21,11 +21,11 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import aiohttp
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage, QueueSasPermissions, generate_queue_sas
 
 from shared.storage.connection import parse
 from shared.storage.sas import SasCache
+from shared.storage.signedgets import refusal
 
 API_VERSION = "2021-02-12"  # Get Messages and Delete Message have not changed since
 TIMEOUT = aiohttp.ClientTimeout(total=60, connect=20)
@@ -75,12 +75,7 @@ class QueueReads:
             body = await response.read()
             if response.status in (200, 204):
                 return body
-            code = response.headers.get("x-ms-error-code", "")
-            kind = ResourceNotFoundError if response.status == 404 else HttpResponseError
-            error = kind(message=f"{what}: HTTP {response.status} {code}".rstrip())
-            error.status_code = response.status
-            error.error_code = code or None
-            raise error
+            raise refusal(response.status, response.headers.get("x-ms-error-code", ""), what)
 
 
 def _message(element: ET.Element) -> QueueMessage:

@@ -21,14 +21,13 @@ from shared.storage.tablereads import TableReads
 class DocumentTable:
     """`rows` reads single documents (tablereads.py); the rest goes through `table`."""
 
-    def __init__(self, table: TableClient, rows: TableReads | None = None):
+    def __init__(self, table: TableClient, rows: TableReads):
         self.table = table
         self.rows = rows
 
     def get(self, partition: str, row: str) -> dict[str, Any] | None:
         try:
-            entity = (self.rows.get_entity(self.table.table_name, partition, row) if self.rows
-                      else self.table.get_entity(partition, row))
+            entity = self.rows.get_entity(self.table.table_name, partition, row)
         except ResourceNotFoundError:
             return None
         return json.loads(entity["doc"])

@@ -78,7 +78,8 @@ class SignedGets:
             try:
                 if response.status != 200:
                     response.drain_conn()
-                    raise _refusal(response, what)
+                    raise refusal(response.status,
+                                  response.headers.get("x-ms-error-code", ""), f"GET {what}")
                 return read(response)
             finally:
                 response.release_conn()
@@ -114,13 +115,12 @@ def _pool(endpoint: str, connections: int) -> urllib3.PoolManager:
     return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
 
-def _refusal(response: urllib3.BaseHTTPResponse, what: str) -> HttpResponseError:
-    code = response.headers.get("x-ms-error-code", "")
-    message = f"GET {what}: HTTP {response.status} {code}".rstrip()
-    kind = {401: ClientAuthenticationError, 403: ClientAuthenticationError,  # as the SDK maps
-            404: ResourceNotFoundError, 412: ResourceModifiedError}.get(response.status,
+def refusal(status: int, code: str, what: str) -> HttpResponseError:
+    """A refused request's exception, as the SDKs map statuses (`code`: x-ms-error-code)."""
+    kind = {401: ClientAuthenticationError, 403: ClientAuthenticationError,
+            404: ResourceNotFoundError, 412: ResourceModifiedError}.get(status,
                                                                         HttpResponseError)
-    error = kind(message=message)
-    error.status_code = response.status
+    error = kind(message=f"{what}: HTTP {status} {code}".rstrip())
+    error.status_code = status
     error.error_code = code or None
     return error
