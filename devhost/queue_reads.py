@@ -25,7 +25,7 @@ from azure.storage.queue import QueueMessage, QueueSasPermissions, generate_queu
 
 from shared.storage.connection import parse
 from shared.storage.sas import SasCache
-from shared.storage.signedgets import refusal
+from shared.storage.signedrequests import refusal
 
 API_VERSION = "2021-02-12"  # Get Messages and Delete Message have not changed since
 TIMEOUT = aiohttp.ClientTimeout(total=60, connect=20)

@@ -48,6 +48,10 @@ from shared.storage.clients import Storage
 __all__ = ["InputRef", "Part", "plan_page"]
 
 LIST_PAGE_LIMIT = 5000  # Azure Blob storage's maximum page size
+# A folder's first page holds only the job's first two windows of mini-batches: they start
+# after listing that many (a listing's time grows with its size: 60 ms for 32 blobs against
+# 250 ms for 480 on Azurite), and the rest is listed while they are scored.
+FIRST_PAGE_WINDOWS = 2
 _PINS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pin")  # _current's lookups
 INLINE_FILES_LIMIT = 30_000  # characters of file list kept in the table row itself
 TRANSACTION_LIMIT = 100  # entity-group transaction size limit
@@ -113,6 +117,8 @@ def list_page(storage: Storage, job: JobRecord,
         return _manifest_page(storage, job, container, int(continuation or 0), size)
     if source["type"] == paths.URI_FILE:
         return [_current(container, InputRef(source["path"]))], None
+    if continuation is None and how.files:
+        size = min(size, FIRST_PAGE_WINDOWS * job.window * how.amount)
     prefix = f"{source['path']}/" if source["path"] else ""
     listed, following = storage.reads.list_page(source["container"], prefix,
                                                 marker=continuation, max_results=size)

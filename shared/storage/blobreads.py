@@ -10,7 +10,7 @@ blob (a second for a page of 2,000, on the critical path of a job's start); Elem
 reads the same page's XML in a few milliseconds. Uploads and ranges of big tables stay on
 the SDK.
 
-Signing, retries, proxies and refusals: signedgets.py.
+Signing, retries, proxies and refusals: signedrequests.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from azure.core.exceptions import ServiceResponseError
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
 from shared.storage.connection import StorageAccount
-from shared.storage.signedgets import SignedGets
+from shared.storage.signedrequests import SignedRequests
 
 
 class BlobTooLargeError(ValueError):
@@ -46,7 +46,7 @@ class Listed:
     size: int
 
 
-class BlobReads(SignedGets):
+class BlobReads(SignedRequests):
     """GETs of whole blobs, and listing pages, in one account; one per Storage."""
 
     def __init__(self, account: StorageAccount, credential: Any, api_version: str,

@@ -8,7 +8,7 @@ a `TableEntity` by the SDK's own deserializer (`_convert_to_entity`: the same ty
 ETag and timestamp), so callers cannot tell the two apart; a test compares them row by row.
 Queries, writes and transactions stay on the SDK.
 
-Signing, retries, proxies and refusals: signedgets.py (an account key signs a read-only
+Signing, retries, proxies and refusals: signedrequests.py (an account key signs a read-only
 table SAS).
 """
 
@@ -23,12 +23,12 @@ from azure.core.exceptions import ServiceResponseError
 from azure.data.tables import TableEntity, TableSasPermissions, generate_table_sas
 from azure.data.tables._deserialize import _convert_to_entity
 
-from shared.storage.signedgets import SignedGets
+from shared.storage.signedrequests import SignedRequests
 
 ACCEPT = "application/json;odata=minimalmetadata"  # typed values, as the SDK asks for them
 
 
-class TableReads(SignedGets):
+class TableReads(SignedRequests):
     """Point reads of rows in one account's tables; one per Storage."""
 
     def get_entity(self, table: str, partition_key: str, row_key: str) -> TableEntity:

@@ -39,6 +39,18 @@ def start(storage, endpoint, folder, **kw) -> str:
     return job.name
 
 
+def plan_all(storage, job_name) -> records.JobRecord:
+    """Run every planning page in turn, as the plan queue would deliver them."""
+    from shared.jobs import planning
+    from shared.messages import PlanPage
+
+    page = 0
+    while not (job := records.load(storage, job_name)).planning_done:
+        planning.plan_page(storage, PlanPage(job_name, page, job.plan_continuation or None))
+        page += 1
+    return job
+
+
 def _output(storage, job_name, key) -> bytes | None:
     job = records.load(storage, job_name)
     blob = storage.container(job.output["container"]).get_blob_client(job.output[key])

@@ -11,7 +11,7 @@ from shared.jobs import fanin, lifecycle, planning, records, shards, views
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.planning import InputRef
 from shared.messages import PlanPage
-from tests.domain.support import digits_endpoint, start, upload
+from tests.domain.support import digits_endpoint, plan_all, start, upload
 
 THREADS = 16
 
@@ -41,8 +41,8 @@ def complete(storage, job: str, index: int) -> None:
 def test_concurrent_completions_with_duplicates_finish_the_job_exactly_once(storage):
     total = 96
     job_name = job_of(storage, total)
-    planning.plan_page(storage, PlanPage(job_name))
-    job = records.load(storage, job_name)
+    job = plan_all(storage, job_name)  # the first page holds two windows, the second the rest
+    assert job.plan_pages == 2
     assert (job.mb_total, job.shards, job.status) == (total, THREADS, JobStatus.RUNNING)
 
     def chain(slot: int) -> None:  # as dispatch hands them out: slot, slot+window, ...

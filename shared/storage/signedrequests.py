@@ -1,4 +1,5 @@
-"""Signed GETs on urllib3 directly, for the reads on the hot path (blobreads.py, tablereads.py).
+"""Signed requests on urllib3 directly, for what the hot path does: GETs of blobs and rows
+(blobreads.py, tablereads.py) and entity-group transactions (tabletransactions.py).
 
 The SDKs' pipelines cost 3.5–5 ms of client CPU a request (some fifteen policies, request and
 response models); one GET through urllib3 costs about 1 ms. Signing follows the connection:
@@ -44,8 +45,8 @@ TIMEOUT = urllib3.Timeout(connect=20, read=60)  # the SDK's connection and read 
 Read = Callable[[urllib3.BaseHTTPResponse], bytes]
 
 
-class SignedGets:
-    """GETs under one service endpoint of one account, thread-safe."""
+class SignedRequests:
+    """Requests under one service endpoint of one account, thread-safe."""
 
     def __init__(self, endpoint: str, account: StorageAccount, credential: Any,
                  api_version: str, connections: int):
@@ -70,21 +71,28 @@ class SignedGets:
         """One signed GET of `path` (under the endpoint): `read` takes the body of a 200;
         any other status raises as the SDK would, after its small body is drained, and the
         connection goes back to the pool either way."""
+        return self._send("GET", resource, path, query, headers, what, read)
+
+    def _send(self, method: str, resource: str, path: str, query: str,
+              headers: dict[str, str], what: str, read: Read, *, body: bytes | None = None,
+              ok: int = 200, retries: urllib3.Retry | None = None) -> bytes:
+        """One signed request; `read` takes the body of an `ok` reply (see `_fetch`)."""
         query = "&".join(filter(None, [query, self._sign(resource, headers)]))
         url = f"{self.endpoint}/{path}" + (f"?{query}" if query else "")
         try:
-            response = self._pool.request("GET", url, headers=headers, preload_content=False,
-                                          decode_content=False)
+            response = self._pool.request(method, url, headers=headers, body=body,
+                                          preload_content=False, decode_content=False,
+                                          **({"retries": retries} if retries else {}))
             try:
-                if response.status != 200:
+                if response.status != ok:
                     response.drain_conn()
                     raise refusal(response.status,
-                                  response.headers.get("x-ms-error-code", ""), f"GET {what}")
+                                  response.headers.get("x-ms-error-code", ""), f"{method} {what}")
                 return read(response)
             finally:
                 response.release_conn()
         except urllib3.exceptions.HTTPError as e:
-            raise ServiceRequestError(f"GET {what}: {e}", error=e) from e
+            raise ServiceRequestError(f"{method} {what}: {e}", error=e) from e
 
     def _sign(self, resource: str, headers: dict[str, str]) -> str:
         """Add the request's credentials: a SAS query, or a bearer token header."""
