@@ -14,7 +14,14 @@ import pytest
 from shared.errors import ConflictError, ValidationError
 from shared.jobs import records
 from shared.jobs.lifecycle import JobStatus
-from shared.messages import AGGREGATE_QUEUE, SCORE_QUEUE, ScoreMiniBatch, encode
+from shared.messages import (
+    AGGREGATE_QUEUE,
+    PLAN_QUEUE,
+    SCORE_QUEUE,
+    ScoreMiniBatch,
+    decode,
+    encode,
+)
 from shared.resources import deployments, endpoints, models
 from tests import builders
 from tests.domain.support import digits_endpoint, errors, predictions, start, upload
@@ -185,6 +192,32 @@ def test_multi_page_planning_with_window(setup, monkeypatch):
     job = records.load(storage, job_name)
     assert job.status == JobStatus.COMPLETED
     assert job.plan_pages == 3 and job.mb_total == 6
+    assert [r["file_name"] for r in predictions(storage, job_name)] == [f for f, _, _ in files]
+
+
+def test_the_first_page_lists_two_windows_and_they_are_scored_while_the_rest_is_listed(setup):
+    """A folder's first listing page is short, so the first mini-batches start after a
+    short listing; the rest is listed by the next page while they run."""
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    files = builders.digit_pngs(20)
+    upload(storage, folder, files)
+    job_name = start(storage, endpoint, folder, mini_batch_size=2)
+    host = InProcessHost(storage)
+    assert host.step(PLAN_QUEUE)
+    job = records.load(storage, job_name)
+    window = job.window
+    assert 2 * window * 2 < len(files)  # the test needs a second page
+    assert (job.plan_pages, job.mb_planned, job.planning_done) == (1, 2 * window, False)
+    queued = [decode(ScoreMiniBatch, m.content).index
+              for m in storage.queue(SCORE_QUEUE).peek_messages(max_messages=32)]
+    assert sorted(queued) == list(range(window))
+    assert host.step(SCORE_QUEUE)  # mini-batch 0, before the second page is planned
+    assert records.load(storage, job_name).mb_planned == 2 * window
+    host.run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert (job.plan_pages, job.mb_total, job.items_ok) == (2, 10, 20)
     assert [r["file_name"] for r in predictions(storage, job_name)] == [f for f, _, _ in files]
 
 
