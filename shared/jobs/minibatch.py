@@ -94,11 +94,10 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
                        f"{dequeue_count} attempts: {type(e).__name__}: {e}")
         return
     part = uuid.uuid4().hex[:12]
-    results = storage.container(config.JOBS_CONTAINER)
-    results.upload_blob(result_path(job.name, msg.index, part), rows_csv, overwrite=True)
+    storage.put(config.JOBS_CONTAINER, result_path(job.name, msg.index, part), rows_csv)
     if failures:
-        results.upload_blob(errors_path(job.name, msg.index, part), errorsfile.lines(failures),
-                            overwrite=True)
+        storage.put(config.JOBS_CONTAINER, errors_path(job.name, msg.index, part),
+                    errorsfile.lines(failures))
     clock.lap("write")
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
                    part=part, read=(job, got))

@@ -212,10 +212,11 @@ def minibatch_op(job_name: str, index: int, etag: str, changes: dict[str, Any]) 
 
 
 def submit(storage: Storage, operations: list[tuple]) -> None:
-    """One entity-group transaction; a 412 on any row (or a 409: a row it creates was made
-    meanwhile) raises ConcurrentUpdate."""
+    """One entity-group transaction (through the lean writer: tabletransactions.py); a 412
+    on any row (or a 409: a row it creates was made meanwhile) raises ConcurrentUpdate."""
+    jobs = table(storage)  # made on first use
     try:
-        table(storage).submit_transaction(operations)
+        storage.transactions.submit(jobs.table_name, operations)
     except (TableTransactionError, HttpResponseError) as e:
         if e.status_code in (409, 412):
             raise ConcurrentUpdate(str(e)) from e

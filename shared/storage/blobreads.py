@@ -7,8 +7,8 @@ into models); one GET through urllib3 costs about 0.9 ms. Against a ~50 ms model
 twentieth of a worker, and for small files it is most of it (`python -m bench.run` measures
 both). The SDK's listing turns each entry into a model object, 0.4–0.6 ms of client CPU per
 blob (a second for a page of 2,000, on the critical path of a job's start); ElementTree
-reads the same page's XML in a few milliseconds. Uploads and ranges of big tables stay on
-the SDK.
+reads the same page's XML in a few milliseconds. Result parts are PUT by blobputs.py;
+other uploads and ranges of big tables stay on the SDK.
 
 Signing, retries, proxies and refusals: signedrequests.py.
 """

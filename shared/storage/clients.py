@@ -1,5 +1,6 @@
 """One set of storage clients per process, with the tables/containers/queues the app needs,
-the lean reader of input files (blobreads.py) and of single table rows (tablereads.py).
+and the lean requests of the hot path: reads of input files (blobreads.py) and of single
+table rows (tablereads.py), transactions (tabletransactions.py), result parts (blobputs.py).
 
 Clients are thread-safe and expensive to build (TLS, pipelines), so they are made once per
 storage account setting (a connection string, or an identity-based connection with one
@@ -29,9 +30,11 @@ from azure.storage.queue import (
 
 from shared import outbox
 from shared.messages import Message, encode
+from shared.storage.blobputs import PUT_LIMIT, BlobPuts
 from shared.storage.blobreads import BlobReads
 from shared.storage.connection import StorageAccount, from_environment
 from shared.storage.tablereads import TableReads
+from shared.storage.tabletransactions import TableTransactions
 
 POOL_CONNECTIONS = 64  # per host: above the download threads (shared/jobs/minibatch.py)
 
@@ -102,6 +105,11 @@ class Storage:
         self.reads = BlobReads(account, credential, self.blobs.api_version, POOL_CONNECTIONS)
         self.rows = TableReads(self.tables.url, account, credential, self.tables.api_version,
                                POOL_CONNECTIONS)
+        self.transactions = TableTransactions(self.tables.url, account, credential,
+                                              self.tables.api_version, POOL_CONNECTIONS,
+                                              self.rows.pool)
+        self.puts = BlobPuts(account, credential, self.blobs.api_version, POOL_CONNECTIONS,
+                             self.reads.pool)
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
@@ -130,6 +138,16 @@ class Storage:
             with self._lock:
                 self._containers[name] = client
         return client
+
+    def put(self, container: str, name: str, data: bytes | str) -> None:
+        """Write a whole blob, replacing it: one lean PUT (blobputs.py), or the SDK's
+        upload in blocks for what is too big for one."""
+        body = data.encode() if isinstance(data, str) else data
+        client = self.container(container)  # made on first use
+        if len(body) > PUT_LIMIT:
+            client.upload_blob(name, body, overwrite=True)
+        else:
+            self.puts.put(container, name, body)
 
     def queue(self, name: str) -> QueueClient:
         """A queue client speaking base64, as the Functions host expects by default."""

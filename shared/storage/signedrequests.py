@@ -49,7 +49,8 @@ class SignedRequests:
     """Requests under one service endpoint of one account, thread-safe."""
 
     def __init__(self, endpoint: str, account: StorageAccount, credential: Any,
-                 api_version: str, connections: int):
+                 api_version: str, connections: int,
+                 pool: urllib3.PoolManager | None = None):
         self.endpoint = endpoint.rstrip("/")
         self.api_version = api_version
         self._credential = credential
@@ -60,7 +61,7 @@ class SignedRequests:
         self._lock = threading.Lock()
         self._resource_sas = SasCache(self.make_sas)
         self._token: Any = None
-        self._pool = _pool(self.endpoint, connections)
+        self.pool = pool or _pool(self.endpoint, connections)  # may be shared: same endpoint
 
     def make_sas(self, resource: str, start: datetime, expiry: datetime) -> str:
         """A SAS for `resource` from the account key (what this reader needs of it)."""
@@ -80,7 +81,7 @@ class SignedRequests:
         query = "&".join(filter(None, [query, self._sign(resource, headers)]))
         url = f"{self.endpoint}/{path}" + (f"?{query}" if query else "")
         try:
-            response = self._pool.request(method, url, headers=headers, body=body,
+            response = self.pool.request(method, url, headers=headers, body=body,
                                           preload_content=False, decode_content=False,
                                           **({"retries": retries} if retries else {}))
             try:

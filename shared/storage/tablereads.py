@@ -6,7 +6,7 @@ through urllib3 costs about 1.5 ms. A mini-batch reads four or five rows and a j
 the API three, so on a ResNet-class model this is 1–2% of a worker. The reply is turned into
 a `TableEntity` by the SDK's own deserializer (`_convert_to_entity`: the same typed values,
 ETag and timestamp), so callers cannot tell the two apart; a test compares them row by row.
-Queries, writes and transactions stay on the SDK.
+Transactions: tabletransactions.py; queries and single writes stay on the SDK.
 
 Signing, retries, proxies and refusals: signedrequests.py (an account key signs a read-only
 table SAS).

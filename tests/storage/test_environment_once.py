@@ -31,7 +31,7 @@ def test_proxy_settings_are_read_once_per_host_and_honoured(azurite, unique_name
 
     monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
     direct = Storage(StorageAccount.from_connection_string(azurite.connection_string))
-    assert len(reads) == 2  # the lean readers (blobreads.py, tablereads.py), once each
+    assert len(reads) == 2  # the lean requests' two pools (blob and table endpoints)
     reads.clear()
     container = direct.container(unique_name)
     for i in range(5):

@@ -152,11 +152,17 @@ def test_managed_identity_connection_reads_and_writes_through_azurite(
     assert storage.container(unique_name).download_blob("a.txt").readall() == b"signed in"
     assert storage.reads.get(unique_name, "a.txt", limit=100) == b"signed in"  # bearer token
     assert [b.name for b in storage.reads.list_page(unique_name, "")[0]] == ["a.txt"]
+    storage.puts.put(unique_name, "b.txt", b"put")  # bearer token
+    assert storage.reads.get(unique_name, "b.txt", limit=100) == b"put"
     storage.send(unique_name, "message")
     assert next(storage.queue(unique_name).receive_messages()).content == "message"
     storage.table(unique_name).create_entity({"PartitionKey": "p", "RowKey": "r"})
     assert storage.table(unique_name).get_entity("p", "r")["RowKey"] == "r"
     assert storage.rows.get_entity(unique_name, "p", "r")["RowKey"] == "r"  # bearer token
+    storage.transactions.submit(unique_name, [("create", {"PartitionKey": "p", "RowKey": "s"}),
+                                              ("update", {"PartitionKey": "p", "RowKey": "r",
+                                                          "v": 1})])  # bearer token
+    assert storage.table(unique_name).get_entity("p", "r")["v"] == 1
 
     assert identity_endpoint, "no token was asked for"
     assert {(r["client_id"], r["header"], r["resource"]) for r in identity_endpoint} == {
