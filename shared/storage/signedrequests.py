@@ -1,15 +1,16 @@
 """Signed requests on urllib3 directly, for what the hot path does: GETs of blobs and rows
-(blobreads.py, tablereads.py) and entity-group transactions (tabletransactions.py).
+(blobreads.py, tablereads.py), PUTs of result parts (blobputs.py) and entity-group
+transactions (tabletransactions.py).
 
 The SDKs' pipelines cost 3.5–5 ms of client CPU a request (some fifteen policies, request and
 response models); one GET through urllib3 costs about 1 ms. Signing follows the connection:
 an account key signs a SAS per resource (a container, a table: `make_sas`), renewed long
 before it ends; a connection string's own SAS is used as it is; an identity-based
 connection sends a bearer token from the same azure-identity credential the SDK clients
-use. As the SDKs do, transient failures (connection errors, 408, 429, 5xx) are retried with
-exponential backoff (urllib3's Retry), proxy variables and NO_PROXY are honoured, refusals
-raise the SDK's exceptions, and bytes come back exactly as stored (no Content-Encoding
-decoding).
+use. As the SDKs do, transient failures (connection errors, 408, 429, 5xx; a writer names
+what it may retry for its method) are retried with exponential backoff (urllib3's Retry),
+proxy variables and NO_PROXY are honoured, refusals raise the SDK's exceptions, and bytes
+come back exactly as stored (no Content-Encoding decoding).
 """
 
 from __future__ import annotations
