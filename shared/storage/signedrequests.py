@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import formatdate
 from typing import Any
 
 import requests
@@ -104,6 +105,7 @@ class SignedRequests:
             return self._resource_sas.get(resource)
         if self._credential is not None:
             headers["Authorization"] = f"Bearer {self._bearer()}"
+            headers["x-ms-date"] = formatdate(usegmt=True)  # as the SDKs send it with a token
         return ""
 
     def _bearer(self) -> str:
