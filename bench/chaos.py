@@ -195,7 +195,8 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
         "deployment_name": "green"})
     invoked.raise_for_status()
     job = invoked.json()["name"]
-    # The first kill comes early (a small job can end within kill_every), then every ~kill_every.
+    # The first kill comes early (a small job can end within kill_every): at FIRST_KILL, or
+    # as soon as a mini-batch has finished if that is sooner; then every ~kill_every.
     next_kill = started + (min(FIRST_KILL, faults.kill_every) if faults and faults.kill_every
                            else 1e9)
     crashed = not (faults and faults.storage_crash)
@@ -211,6 +212,8 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
                 refused = _delete_attempt(rig, endpoint, version)
             if faults.inject and finished:
                 _inject(rig.store, job, counts)
+            if faults.kill_every and finished and not counts["worker kill -9"]:
+                next_kill = min(next_kill, time.monotonic())  # scoring: kill now, not later
             if (not crashed and done["total"] and finished >= done["total"] * 0.3
                     and time.monotonic() - started > EMULATOR_SAVE_SECONDS):
                 rig.crash_storage(faults.storage_down)
