@@ -143,7 +143,7 @@ def fresh_worker(host: HostProcess, api: httpx.Client, container: object,
             "fresh worker: old one killed → first mini-batch scored": first,
             "  of which that mini-batch (ONNX Runtime import, session load)":
                 sum(v for k, v in phases.items() if k not in ("job", "index", "items",
-                                                              "queued"))}
+                                                              "queued", "began", "ended"))}
 
 
 def main(argv: list[str] | None = None) -> int:
