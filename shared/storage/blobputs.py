@@ -13,11 +13,11 @@ that may create and write blobs).
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
 
 import urllib3
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
+from shared.storage.blobreads import blob_path
 from shared.storage.connection import StorageAccount
 from shared.storage.signedrequests import SignedRequests
 
@@ -44,8 +44,8 @@ class BlobPuts(SignedRequests):
             raise ValueError(f"{len(data)} bytes: over the single PUT's {PUT_LIMIT}")
         headers = {"x-ms-version": self.api_version, "x-ms-blob-type": "BlockBlob",
                    "Content-Type": content_type}
-        self._send("PUT", container, f"{quote(container)}/{quote(name, safe='~/')}", "",
-                   headers, f"{container}/{name}", lambda response: b"", body=data, ok=201,
+        self._send("PUT", container, blob_path(container, name), "", headers,
+                   f"{container}/{name}", lambda response: b"", body=data, ok=201,
                    retries=RETRY)
 
     def make_sas(self, container: str, start: datetime, expiry: datetime) -> str:

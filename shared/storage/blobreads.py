@@ -60,7 +60,7 @@ class BlobReads(SignedRequests):
         headers = {"x-ms-version": self.api_version}
         if etag:
             headers["If-Match"] = etag
-        path = f"{quote(container)}/{quote(name, safe='~/')}"
+        path = blob_path(container, name)
         return self._fetch(container, path, "", headers, f"{container}/{name}",
                            lambda response: _body(response, limit))
 
@@ -93,6 +93,11 @@ class BlobReads(SignedRequests):
                                       account_key=self._account_key,
                                       permission=ContainerSasPermissions(read=True, list=True),
                                       start=start, expiry=expiry)
+
+
+def blob_path(container: str, name: str) -> str:
+    """A blob's address under the endpoint, as the SDK writes it."""
+    return f"{quote(container)}/{quote(name, safe='~/')}"
 
 
 def _body(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:

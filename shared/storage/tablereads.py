@@ -35,8 +35,7 @@ class TableReads(SignedRequests):
         """The row as `TableClient.get_entity` returns it; raises ResourceNotFoundError (no
         such row or table), ClientAuthenticationError, HttpResponseError (any other refusal)
         or ServiceRequestError (unreachable)."""
-        path = (f"{quote(table)}(PartitionKey='{_key(partition_key)}',"
-                f"RowKey='{_key(row_key)}')")
+        path = row_address(table, partition_key, row_key)
         headers = {"x-ms-version": self.api_version, "DataServiceVersion": "3.0",
                    "Accept": ACCEPT}
         what = f"{table}({partition_key}, {row_key})"
@@ -55,7 +54,8 @@ class TableReads(SignedRequests):
                                   start=start, expiry=expiry)
 
 
-def _key(value: str) -> str:
-    """A key in the row's address: quotes doubled (OData), then percent-encoded, as the SDK
-    writes it."""
-    return quote(value.replace("'", "''"), safe="")
+def row_address(table: str, partition_key: str, row_key: str) -> str:
+    """A row's address under the endpoint, keys written as the SDK writes them: quotes
+    doubled (OData), then percent-encoded."""
+    pk, rk = (quote(str(k).replace("'", "''"), safe="") for k in (partition_key, row_key))
+    return f"{quote(table)}(PartitionKey='{pk}',RowKey='{rk}')"

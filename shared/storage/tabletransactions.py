@@ -22,7 +22,6 @@ import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 from urllib.parse import quote
 
 import urllib3
@@ -38,6 +37,7 @@ from azure.data.tables import (
 from azure.data.tables._serialize import _add_entity_properties
 
 from shared.storage.signedrequests import SignedRequests, refusal
+from shared.storage.tablereads import row_address
 
 # As azure-core retries a POST: on 500, 503 and 504; a reply lost on the way (a read error)
 # is not retried, since the service may have applied the transaction: the caller's retry
@@ -84,7 +84,8 @@ class TableTransactions(SignedRequests):
         elif kind == "update":
             mode = options.get("mode", UpdateMode.MERGE)
             method = {UpdateMode.MERGE: "PATCH", UpdateMode.REPLACE: "PUT"}[UpdateMode(mode)]
-            line = f"{method} {self.endpoint}/{_address(table, entity)} HTTP/1.1"
+            address = row_address(table, entity["PartitionKey"], entity["RowKey"])
+            line = f"{method} {self.endpoint}/{address} HTTP/1.1"
             headers["Accept"] = "application/json"
             condition = options.get("match_condition", MatchConditions.Unconditionally)
             if condition == MatchConditions.IfNotModified:
@@ -111,14 +112,6 @@ class TableTransactions(SignedRequests):
                                     ResourceTypes(object=True),
                                     AccountSasPermissions(add=True, update=True),
                                     start=start, expiry=expiry)
-
-
-def _address(table: str, entity: dict[str, Any]) -> str:
-    """The row's address, keys written as the SDK writes them (quotes doubled, then
-    percent-encoded)."""
-    keys = [quote(str(entity[k]).replace("'", "''"), safe="") for k in ("PartitionKey",
-                                                                       "RowKey")]
-    return f"{quote(table)}(PartitionKey='{keys[0]}',RowKey='{keys[1]}')"
 
 
 def _raise_for_parts(reply: bytes, what: str) -> None:
