@@ -2,8 +2,10 @@
 
 For each workload the same files go through
 - the script: one process reading them from local disk (bench/baseline.py), run first, then
-  again just before each host starts and just after it stops: each service run is compared
-  with the mean of the two around it, as the machine's speed drifts over minutes;
+  again just before and just after each service run, with the host and its workers paused
+  (SIGSTOP) meanwhile: each service run is compared with the mean of the two around it, as
+  the machine's speed drifts over minutes (`--repeats` service runs, each between two
+  script runs; the ratio reported is their median, and every one is printed);
 - the engine: our scoring engine called in this process on the same bytes, in mini-batches;
 - the service: invoke → Completed through the local host, once per worker count (the upload
   to Azurite is done before the clock starts);
@@ -20,16 +22,18 @@ All are measured in the same run. Then, per service run, where a mini-batch's ti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -191,6 +195,41 @@ class Run:
         return self.ended - self.created
 
 
+@dataclass(frozen=True)
+class Pair:
+    """One service run, the CPU seconds it cost (its workers, its host, Azurite), and the
+    script's (wall, CPU) seconds just before and just after it."""
+    run: Run
+    cpu: dict[str, float]
+    before: tuple[float, float]
+    after: tuple[float, float]
+
+    def script(self, cpu: bool = False) -> float:
+        """The script's seconds around the run (wall, or CPU): the mean of before and after."""
+        return (self.before[int(cpu)] + self.after[int(cpu)]) / 2
+
+    @property
+    def ratio(self) -> float:
+        return self.script() / self.run.seconds
+
+
+def median_pair(pairs: list[Pair]) -> Pair:
+    """The run whose ratio is the median (the lower of the two middle ones if even)."""
+    ranked = sorted(pairs, key=lambda p: p.ratio)
+    return ranked[(len(ranked) - 1) // 2]
+
+
+@contextlib.contextmanager
+def paused(host: HostProcess) -> Iterator[None]:
+    """The host and its workers stopped (SIGSTOP to its process group) while the script runs:
+    an idle host still polls its queues, and the script should not pay for that."""
+    os.killpg(host.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(host.process.pid, signal.SIGCONT)
+
+
 def service(api: BatchClient, endpoint: str, folder: str) -> Run:
     """Invoke, then follow the job as a user of the client does (its default polling)."""
     job = api.batch_endpoints.invoke(
@@ -292,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--light-files", type=int, default=2000)
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
     parser.add_argument("--only", default="mid,heavy,light", help="workloads to run")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="service runs per workload and worker count, each between two "
+                             "script runs (the median ratio is reported, every one printed)")
     parser.add_argument("--max-concurrency", type=int, default=0,
                         help="the deployments' max_concurrency_per_instance (default: the "
                              "service's CPUs per worker, as one would set it in Azure ML for "
@@ -305,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     loads = workloads(args)
     server = start_storage(args.isolate_storage)
     results: dict[str, dict[str, float]] = {w.key: {} for w in loads}
+    pairs: dict[tuple[str, int], list[Pair]] = {(w.key, n): [] for w in loads for n in counts}
     spans: list[str] = []
     latencies: list[float] = []
     try:
@@ -318,7 +360,6 @@ def main(argv: list[str] | None = None) -> int:
                     script(w, tmp) for _ in range(args.repeats))
                 results[w.key]["engine"] = min(engine(w) for _ in range(args.repeats))
             for n in counts:
-                scripts(results, loads, tmp, args.repeats, f"{n}_before")
                 project = make_project(tmp / f"app{n}", ROOT / "function_app.py",
                                        server.connection_string, host_json=ROOT / "host.json")
                 concurrency = args.max_concurrency or max(1, len(os.sched_getaffinity(0)) // n)
@@ -330,69 +371,55 @@ def main(argv: list[str] | None = None) -> int:
                         warm(host, n, partial(service, api, endpoints[w.key],
                                               upload(store, w.files[:w.mini_batch * 2 * n])))
                     for w in loads:
-                        best = None
+                        pids = {"workers": list(host.worker_pids().values()),
+                                "host": [host.process.pid], "Azurite": [server.process.pid]}
+                        with paused(host):
+                            before = script(w, tmp)
                         for _ in range(args.repeats):
-                            pids = {"workers": list(host.worker_pids().values()),
-                                    "host": [host.process.pid],
-                                    "Azurite": [server.process.pid]}
-                            before = {k: cpu_seconds(v) for k, v in pids.items()}
+                            used = {k: cpu_seconds(v) for k, v in pids.items()}
                             took = service(api, endpoints[w.key], folders[w.key])
-                            cpu = {k: cpu_seconds(v) - before[k] for k, v in pids.items()}
-                            if best is None or took.seconds < best.seconds:
-                                best, used = took, cpu
-                        assert best is not None
-                        results[w.key][f"service{n}"] = best.seconds
-                        results[w.key].update({f"{k}_cpu{n}": v for k, v in used.items()})
-                        spans.append(breakdown(w.key, n, best, timings(host, best.job))
-                                     + "".join(f" {1000 * v / len(w.files):>8.1f}"
-                                               for v in used.values()))
+                            used = {k: cpu_seconds(v) - used[k] for k, v in pids.items()}
+                            with paused(host):
+                                after = script(w, tmp)
+                            pairs[w.key, n].append(Pair(took, used, before, after))
+                            spans.append(breakdown(w.key, n, took, timings(host, took.job))
+                                         + "".join(f" {1000 * v / len(w.files):>8.1f}"
+                                                   for v in used.values()))
+                            before = after
                     if n == counts[-1]:
                         small = upload(store, loads[-1].files[:10])
                         latencies += [service(api, endpoints[loads[-1].key], small).seconds
                                       for _ in range(5)]
-                scripts(results, loads, tmp, args.repeats, f"{n}_after")
-                for w in (w for w in loads if w.key == "light"):
-                    ceilings(results[w.key], server, folders[w.key], w, n, args.repeats)
+                for w in loads:
+                    results[w.key][f"service{n}"] = median_pair(pairs[w.key, n]).run.seconds
+                    if w.key == "light":
+                        ceilings(results[w.key], server, folders[w.key], w, n, args.repeats)
     finally:
         server.stop()
-    report(loads, counts, results, spans, latencies, args.isolate_storage)
+    report(loads, counts, results, pairs, spans, latencies, args.isolate_storage)
     return 0
 
 
-def scripts(results: dict[str, dict[str, float]], loads: list[Workload], tmp: Path,
-            repeats: int, when: str) -> None:
-    """The script again, just before a host starts and just after it stops (with the host
-    and its idle polling gone): the machine's speed drifts by up to 20% over minutes, so each
-    service run is compared with the mean of the two script runs around it."""
-    for w in loads:
-        results[w.key][f"script{when}"], results[w.key][f"script{when}_cpu"] = min(
-            script(w, tmp) for _ in range(repeats))
-
-
-def around(r: dict[str, float], n: int, cpu: bool = False) -> float:
-    """The script's seconds (wall, or CPU) around the n-worker runs: the mean of before and
-    after."""
-    suffix = "_cpu" if cpu else ""
-    return (r[f"script{n}_before{suffix}"] + r[f"script{n}_after{suffix}"]) / 2
-
-
 def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str, float]],
-           spans: list[str], latencies: list[float], isolated: bool) -> None:
+           pairs: dict[tuple[str, int], list[Pair]], spans: list[str], latencies: list[float],
+           isolated: bool) -> None:
     print("\nfiles/s (and ratio to the script, 1.00 = as fast as the script; the engine's to "
-          "the script run just before it, each service's to the mean of the script runs just "
-          "before its host started and just after it stopped)")
+          "the script run just before it, each service run's to the mean of the script runs "
+          "just before and just after it, the host paused meanwhile; with --repeats, the run "
+          "of the median ratio)")
     heads = ["script", "engine"] + [f"service {n}w" for n in counts]
     print(f"{'workload':<46} {'files':>6} " + " ".join(f"{h:>16}" for h in heads))
     for w in loads:
         r = results[w.key]
         cells = [f"{len(w.files) / r[key]:>8.1f} ({r['script'] / r[key]:.2f})"
                  for key in ("script", "engine")]
-        cells += [f"{len(w.files) / r[f'service{n}']:>8.1f} "
-                  f"({around(r, n) / r[f'service{n}']:.2f})" for n in counts]
+        cells += [f"{len(w.files) / median_pair(pairs[w.key, n]).run.seconds:>8.1f} "
+                  f"({median_pair(pairs[w.key, n]).ratio:.2f})" for n in counts]
         print(f"{w.label:<46} {len(w.files):>6} " + " ".join(f"{c:>16}" for c in cells))
-        print(f"{'':<46} the script around the service's runs, files/s: " + ", ".join(
-            f"{n}w {len(w.files) / r[f'script{n}_before']:.1f} before, "
-            f"{len(w.files) / r[f'script{n}_after']:.1f} after" for n in counts))
+        for n in counts:
+            print(f"{'':<46} {n}w, every run: ratio (script before -> after, files/s): "
+                  + ", ".join(f"{p.ratio:.2f} ({len(w.files) / p.before[0]:.1f} -> "
+                              f"{len(w.files) / p.after[0]:.1f})" for p in pairs[w.key, n]))
         for n, how in ((n, how) for n in counts for how in CEILINGS):
             if f"{how}{n}" in r:
                 print(f"{'':<46} Azurite alone, {n} process(es) x {DOWNLOAD_THREADS} "
@@ -401,17 +428,18 @@ def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str
                       f"{1000 * r[f'{how}{n}_cpu'] / len(w.files):.1f}, Azurite "
                       f"{1000 * r[f'{how}{n}_server_cpu'] / len(w.files):.1f}); the service "
                       f"with {n} worker(s) reaches {r[f'{how}{n}'] / r[f'service{n}']:.0%}")
-    def script_ms(w: Workload, n: int) -> str:
-        return f"{n}w {1000 * around(results[w.key], n, cpu=True) / len(w.files):.1f}"
 
-    print("\nCPU ms per file of the script's loop (around the service's runs): " + ", ".join(
+    def script_ms(w: Workload, n: int) -> str:
+        return f"{n}w {1000 * median_pair(pairs[w.key, n]).script(cpu=True) / len(w.files):.1f}"
+
+    print("\nCPU ms per file of the script's loop (around the median run): " + ", ".join(
         f"{w.key} " + " / ".join(script_ms(w, n) for n in counts) for w in loads)
         + " (the service's, its workers, its host and Azurite apart, are the last three "
         "columns below)")
     if not isolated:
-        print(storage_bound(loads, counts, results))
-    print("\nwhere a mini-batch's time went (mean ms per mini-batch; busy = inference time / "
-          "(wall x workers); start = the job's creation to its first mini-batch's start, "
+        print(storage_bound(loads, counts, pairs))
+    print("\nwhere a mini-batch's time went, every run (mean ms per mini-batch; busy = inference "
+          "time / (wall x workers); start = the job's creation to its first mini-batch's start, "
           "end = its last mini-batch's end to Completed; polls = the client's reads of the job); "
           "CPU ms per file used by the host's workers, by the host itself and by Azurite")
     print(f"{'workload':<12} {'w':>2} {'mbs':>5} " + " ".join(f"{p[:9]:>9}" for p in PHASES)
@@ -426,20 +454,19 @@ def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str
 
 
 def storage_bound(loads: list[Workload], counts: list[int],
-                  results: dict[str, dict[str, float]]) -> str:
+                  pairs: dict[tuple[str, int], list[Pair]]) -> str:
     """On cores shared with Azurite, a CPU-bound service can go no faster than the script's
     CPU per file over (the script's CPU + Azurite's) per file, even if the service itself
     cost no more than the script: the best ratio this emulator leaves on these cores."""
     cells = []
     for w in loads:
-        r = results[w.key]
         for n in counts:
-            if f"Azurite_cpu{n}" in r:
-                script_cpu = around(r, n, cpu=True)
-                bound = script_cpu / (script_cpu + r[f"Azurite_cpu{n}"])
-                cells.append(f"{w.key} {n}w {bound:.2f}")
+            pair = median_pair(pairs[w.key, n])
+            script_cpu = pair.script(cpu=True)
+            bound = script_cpu / (script_cpu + pair.cpu["Azurite"])
+            cells.append(f"{w.key} {n}w {bound:.2f}")
     return ("best ratio a CPU-bound service could reach on these cores given Azurite's CPU "
-            "per file (script CPU / (script CPU + Azurite CPU)): " + ", ".join(cells))
+            "per file (script CPU / (script CPU + Azurite CPU)), median runs: " + ", ".join(cells))
 
 
 if __name__ == "__main__":
