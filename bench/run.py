@@ -295,17 +295,23 @@ def warm(host: HostProcess, workers: int, job: Callable[[], Run], tries: int = 8
     seen: set[str] = set()
     for _ in range(tries):
         done = job()
-        seen |= {line.split("[", 1)[1].split("]", 1)[0] for line in host.logs().splitlines()
-                 if "mini-batch timing " in line and done.job in line and "[w" in line}
+        seen |= {span["worker"] for span in timings(host, done.job)} - {"?"}
         if len(seen) >= workers:
             return
     raise SystemExit(f"after {tries} warm-up jobs only workers {sorted(seen)} had scored")
 
 
 def timings(host: HostProcess, job: str) -> list[dict]:
+    """The job's `batch.timing` lines, each with the worker that logged it ("w0", ...)."""
     marker = "mini-batch timing "
-    lines = [line.split(marker, 1)[1] for line in host.logs().splitlines() if marker in line]
-    return [t for t in map(json.loads, lines) if t.get("job") == job]
+    spans = []
+    for line in host.logs().splitlines():
+        if marker in line:
+            span = json.loads(line.split(marker, 1)[1])
+            if span.get("job") == job:
+                span["worker"] = line.split("[", 1)[1].split("]", 1)[0] if "[w" in line else "?"
+                spans.append(span)
+    return spans
 
 
 def breakdown(label: str, workers: int, run: Run, spans: list[dict]) -> str:
@@ -320,8 +326,12 @@ def breakdown(label: str, workers: int, run: Run, spans: list[dict]) -> str:
     cells = " ".join(f"{mean[p]:>9.1f}" for p in PHASES)
     start = 1000 * (min(s["began"] for s in spans) - run.created)
     end = 1000 * (run.ended - max(s["ended"] for s in spans))
+    firsts = {}  # each worker's first mini-batch: how long after the job's creation it began
+    for s in spans:
+        firsts[s["worker"]] = min(firsts.get(s["worker"], s["began"]), s["began"])
+    each = "/".join(f"{1000 * (t - run.created):.0f}" for _, t in sorted(firsts.items()))
     return (f"{label:<12} {workers:>2} {len(spans):>5} {cells} {busy:>8.0%} {start:>8.0f} "
-            f"{end:>8.0f} {run.polls:>6}")
+            f"{end:>8.0f} {run.polls:>6} {each:>11}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -440,11 +450,13 @@ def report(loads: list[Workload], counts: list[int], results: dict[str, dict[str
         print(storage_bound(loads, counts, pairs))
     print("\nwhere a mini-batch's time went, every run (mean ms per mini-batch; busy = inference "
           "time / (wall x workers); start = the job's creation to its first mini-batch's start, "
-          "end = its last mini-batch's end to Completed; polls = the client's reads of the job); "
-          "CPU ms per file used by the host's workers, by the host itself and by Azurite")
+          "end = its last mini-batch's end to Completed; polls = the client's reads of the job; "
+          "firsts = when each worker began its first mini-batch, ms after the job's creation, "
+          "w0/w1/...); CPU ms per file used by the host's workers, by the host itself and by "
+          "Azurite")
     print(f"{'workload':<12} {'w':>2} {'mbs':>5} " + " ".join(f"{p[:9]:>9}" for p in PHASES)
-          + f" {'busy':>8} {'start':>8} {'end':>8} {'polls':>6} {'cpu wkrs':>8} {'cpu host':>8}"
-          f" {'cpu Azur':>8}")
+          + f" {'busy':>8} {'start':>8} {'end':>8} {'polls':>6} {'firsts':>11} {'cpu wkrs':>8}"
+          f" {'cpu host':>8} {'cpu Azur':>8}")
     for line in spans:
         print(line)
     if latencies:
