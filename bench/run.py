@@ -301,6 +301,14 @@ def warm(host: HostProcess, workers: int, job: Callable[[], Run], tries: int = 8
     raise SystemExit(f"after {tries} warm-up jobs only workers {sorted(seen)} had scored")
 
 
+def warm_files(w: Workload, workers: int) -> list[tuple[str, bytes]]:
+    """Two mini-batches per worker (each worker's listener holds two messages), from the
+    workload's files repeated under new names if it has fewer."""
+    count = w.mini_batch * 2 * workers
+    return [(f"warm-{i:05d}-{w.files[i % len(w.files)][0]}", w.files[i % len(w.files)][1])
+            for i in range(count)]
+
+
 def timings(host: HostProcess, job: str) -> list[dict]:
     """The job's `batch.timing` lines, each with the worker that logged it ("w0", ...)."""
     marker = "mini-batch timing "
@@ -379,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                     endpoints = {w.key: deploy(api, w, n, tmp, concurrency) for w in loads}
                     for w in loads:  # warm: every worker's session loaded, connections open
                         warm(host, n, partial(service, api, endpoints[w.key],
-                                              upload(store, w.files[:w.mini_batch * 2 * n])))
+                                              upload(store, warm_files(w, n))))
                     for w in loads:
                         pids = {"workers": list(host.worker_pids().values()),
                                 "host": [host.process.pid], "Azurite": [server.process.pid]}
