@@ -81,12 +81,13 @@ def workloads(args: argparse.Namespace) -> list[Workload]:
 def script(w: Workload, tmp: Path) -> tuple[float, float]:
     """Wall and CPU seconds of the script's scoring loop (after its session loaded, like a
     warm service)."""
-    folder = tmp / f"in-{uuid.uuid4().hex[:6]}"
-    folder.mkdir()
-    for name, blob in w.files:
-        (folder / name).write_bytes(blob)
-    (tmp / "model.onnx").write_bytes(w.model)
-    done = subprocess.run([sys.executable, "-m", "bench.baseline", str(tmp / "model.onnx"),
+    folder, model = tmp / f"in-{w.key}", tmp / f"script-{w.key}.onnx"
+    if not folder.exists():  # written once per workload: the script runs around every run
+        folder.mkdir()
+        for name, blob in w.files:
+            (folder / name).write_bytes(blob)
+        model.write_bytes(w.model)
+    done = subprocess.run([sys.executable, "-m", "bench.baseline", str(model),
                            str(folder), str(tmp / "out.csv"), json.dumps(w.scoring["input"]),
                            str(w.mini_batch)], check=True, cwd=ROOT, capture_output=True,
                           text=True)
