@@ -4,12 +4,19 @@
 // - instance memory is 512, 2048 (default) or 4096 MB; CPU and network scale with it. ONNX
 //   Runtime sessions live in each instance's memory, so 2048 MB is the smallest size that fits
 //   the benchmark's CNN with room for a mini-batch of decoded images;
-// - up to 1,000 instances per app (maximumInstanceCount; client tools default to 100);
+// - maximumInstanceCount from 40 (the lowest Flex accepts) to 1,000 (client tools default to
+//   100); functions scale per group: the HTTP functions together, the Event Grid blob trigger,
+//   and each queue-triggered function on its own (docs/deploy.md has the sizing table);
 // - blob triggers must use the Event Grid source (`source=EventGrid`); the polling blob trigger
 //   does not run on Flex, hence the Event Grid subscription on the inbox container below;
 // - functionTimeout defaults to 30 minutes (host.json sets 10) and may be unbounded;
 // - the runtime is chosen in functionAppConfig, so FUNCTIONS_WORKER_RUNTIME and
-//   FUNCTIONS_EXTENSION_VERSION must not be app settings.
+//   FUNCTIONS_EXTENSION_VERSION must not be app settings;
+// - updates roll (functionAppConfig.siteUpdateStrategy): old instances drain while new ones
+//   start, so two versions of the code run side by side during a deploy.
+//
+// No Bicep compiler runs where this was written: tests/infra parses every file with pycep
+// and runs checkov on it (with privateNetworking off and on), nothing more.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -32,10 +39,22 @@ param principalType string = 'User'
 @description('Memory of each Flex Consumption instance, in MB.')
 param instanceMemoryMB int = 2048
 
+@minValue(40)
+@maxValue(1000)
+@description('Upper bound of the instances the app scales out to (Flex Consumption accepts 40 to 1,000).')
+param maximumInstanceCount int = 100
+
+@minValue(0)
+@description('Always-ready instances for the HTTP functions (0: the API cold-starts after idling; each one bills around the clock).')
+param httpAlwaysReadyInstances int = 0
+
 @minValue(1)
 @maxValue(1000)
-@description('Upper bound of the instances the app scales out to.')
-param maximumInstanceCount int = 100
+@description('HTTP requests one instance takes at once (the Flex default at 2048 MB is 16).')
+param httpPerInstanceConcurrency int = 16
+
+@description('Private networking: VNet integration for the app, private endpoints (blob, queue, table, Key Vault) with private DNS zones, public network access to storage and Key Vault off. Off by default so a first `azd up` from a laptop can upload inputs.')
+param privateNetworking bool = false
 
 @description('Container whose new blobs become jobs (BATCH_INBOX_CONTAINER).')
 param inboxContainerName string = 'inbox'
@@ -96,6 +115,30 @@ module storage 'core/storage.bicep' = {
     tags: tags
     containers: concat([deploymentContainerName], appContainers)
     queues: appQueues
+    privateNetworking: privateNetworking
+  }
+}
+
+module vault 'core/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-batch-${resourceToken}'
+    location: location
+    tags: tags
+    privateNetworking: privateNetworking
+  }
+}
+
+module network 'core/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  scope: rg
+  params: {
+    vnetName: 'vnet-batch-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    keyVaultName: vault.outputs.name
   }
 }
 
@@ -139,7 +182,10 @@ module api 'app/api.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     inboxContainerName: inboxContainerName
     dropQuietSeconds: dropQuietSeconds
-    jobEventsTopicEndpoint: jobEventsTopicEnabled ? jobEvents.outputs.endpoint : ''
+    jobEventsTopicEndpoint: jobEventsTopicEnabled ? jobEvents!.outputs.endpoint : ''
+    httpAlwaysReadyInstances: httpAlwaysReadyInstances
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    subnetId: privateNetworking ? network!.outputs.appSubnetId : ''
   }
 }
 
@@ -152,7 +198,8 @@ module rbac 'app/rbac.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
-    jobEventsTopicName: jobEventsTopicEnabled ? jobEvents.outputs.name : ''
+    jobEventsTopicName: jobEventsTopicEnabled ? jobEvents!.outputs.name : ''
+    keyVaultName: vault.outputs.name
   }
 }
 
@@ -177,3 +224,5 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output SERVICE_API_BASE_URL string = api.outputs.baseUrl
 output INBOX_CONTAINER_NAME string = inboxContainerName
+output AZURE_KEY_VAULT_NAME string = vault.outputs.name
+output AZURE_KEY_VAULT_URI string = vault.outputs.uri

@@ -14,6 +14,12 @@ param maximumInstanceCount int
 param inboxContainerName string
 param dropQuietSeconds int
 param jobEventsTopicEndpoint string = ''
+@description('Instances kept warm for the HTTP scale group (0: scale from zero).')
+param httpAlwaysReadyInstances int = 0
+@description('HTTP requests one instance runs at once before the platform adds another.')
+param httpPerInstanceConcurrency int = 16
+@description('Subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic leaves through; empty for none.')
+param subnetId string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -34,6 +40,7 @@ var appSettings = union({
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   AZURE_CLIENT_ID: identityClientId
+  PYTHON_ISOLATE_WORKER_DEPENDENCIES: '1'
   BATCH_INBOX_CONTAINER: inboxContainerName
   BATCH_DROP_QUIET_SECONDS: string(dropQuietSeconds)
 }, empty(jobEventsTopicEndpoint) ? {} : {
@@ -58,7 +65,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_17: callers authenticate with function keys (the Azure ML batch-endpoint contract), not client certificates
   //checkov:skip=CKV_AZURE_222: callers and Event Grid reach the API over the internet; function keys and the blobs_extension key guard it
-  //checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; always-ready instances would bill around the clock for a batch service
+  //checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; always-ready instances (httpAlwaysReadyInstances) are the operator's choice since they bill around the clock
+  //checkov:skip=CKV_AZURE_78: Flex Consumption deprecates siteConfig.ftpsState (FTPS is not supported there); FTP and SCM basic publishing credentials are off below
   //checkov:skip=CKV_AZURE_213: App Service health check does not apply to Flex Consumption, whose instances come and go with the load (down to zero)
   name: name
   location: location
@@ -71,9 +79,16 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Outbound through the VNet when private networking is on (storage and Key Vault are
+    // then reachable only through their private endpoints).
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
+    // App settings may be Key Vault references (@Microsoft.KeyVault(...)), resolved with the
+    // user-assigned identity (Key Vault Secrets User in app/rbac.bicep).
+    keyVaultReferenceIdentity: identityId
+    // Only properties Flex Consumption keeps (the deprecations list: no ftpsState, alwaysOn,
+    // linuxFxVersion, use32BitWorkerProcess, functionAppScaleLimit...; tests/infra checks).
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
     functionAppConfig: {
@@ -87,9 +102,25 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           }
         }
       }
+      // Per-function scaling: the HTTP functions scale as one group (`http`), the Event Grid
+      // blob trigger as `blob`, and every queue-triggered function on its own instances
+      // (`function:<name>`). Queue concurrency per instance is host.json's batchSize +
+      // newBatchThreshold; docs/deploy.md has the sizing table.
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: httpAlwaysReadyInstances > 0 ? [
+          { name: 'http', instanceCount: httpAlwaysReadyInstances }
+        ] : []
+        triggers: {
+          http: { perInstanceConcurrency: httpPerInstanceConcurrency }
+        }
+      }
+      // Deploys and setting changes drain instances in batches: running executions finish
+      // (up to the 60-minute scale-in grace period) while new instances start on the new
+      // version, so both versions run side by side for a while (shared/messages.py).
+      siteUpdateStrategy: {
+        type: 'RollingUpdate'
       }
       runtime: {
         name: 'python'

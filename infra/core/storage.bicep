@@ -6,10 +6,12 @@ param location string
 param tags object = {}
 param containers array
 param queues array
+@description('Private networking: the account is reachable only through its private endpoints (core/network.bicep) and trusted Azure services (Event Grid dead-lettering).')
+param privateNetworking bool = false
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  //checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches storage over its public endpoint; access needs an Entra token since shared keys are disabled
-  //checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: public network access with identity-only authorization
+  //checkov:skip=CKV_AZURE_35: the default (privateNetworking off) lets Flex Consumption without VNet integration reach storage over its public endpoint; access needs an Entra token since shared keys are disabled; privateNetworking=true denies it
+  //checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: public network access with identity-only authorization unless privateNetworking=true
   //checkov:skip=CKV_AZURE_206: LRS keeps cost low; job state is rebuilt by re-running a job, not by geo-failover
   name: name
   location: location
@@ -24,10 +26,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
   }
 

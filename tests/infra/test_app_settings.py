@@ -21,6 +21,7 @@ HOST_READ = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host: where telemetry goes",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host: Entra ID auth of telemetry",
     "AZURE_CLIENT_ID": "azure-identity DefaultAzureCredential: the user-assigned identity",
+    "PYTHON_ISOLATE_WORKER_DEPENDENCIES": "Python worker: the app's azure-functions over its own",
 }
 # Connection suffixes the Functions host and shared/storage/connection.py both read.
 CONNECTION_SUFFIXES = {"accountName", "credential", "clientId", "serviceUri",
