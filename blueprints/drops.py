@@ -9,7 +9,8 @@ import azure.functions as func
 
 from blueprints.http_util import handles_errors, page_request, paged_response
 from shared.events import drops, eventgrid
-from shared.messages import DROPS_QUEUE, QuietCheck, decode
+from shared.jobs import steps
+from shared.messages import DROPS_QUEUE
 from shared.storage.clients import default_storage
 
 bp = func.Blueprint()
@@ -47,7 +48,7 @@ def storage_blob_created(event: func.EventGridEvent) -> None:
 
 @bp.queue_trigger(arg_name="msg", queue_name=DROPS_QUEUE, connection=CONNECTION)
 def drop_quiet_check(msg: func.QueueMessage) -> None:
-    drops.quiet_check(default_storage(), decode(QuietCheck, msg.get_body()))
+    steps.handle(default_storage(), DROPS_QUEUE, msg.get_body(), msg.dequeue_count or 1)
 
 
 @bp.route(route="drops/rejected", methods=["GET"])

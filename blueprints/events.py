@@ -7,8 +7,8 @@ import logging
 
 import azure.functions as func
 
-from shared.events import outbound
-from shared.messages import EVENTS_QUEUE, JobEnded, decode, poison
+from shared.jobs import steps
+from shared.messages import EVENTS_QUEUE, poison
 from shared.storage.clients import default_storage
 
 bp = func.Blueprint()
@@ -18,7 +18,7 @@ CONNECTION = "AzureWebJobsStorage"
 
 @bp.queue_trigger(arg_name="msg", queue_name=EVENTS_QUEUE, connection=CONNECTION)
 def publish_job_event(msg: func.QueueMessage) -> None:
-    outbound.publish(default_storage(), decode(JobEnded, msg.get_body()).job)
+    steps.handle(default_storage(), EVENTS_QUEUE, msg.get_body(), msg.dequeue_count or 1)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=poison(EVENTS_QUEUE), connection=CONNECTION)

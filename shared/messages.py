@@ -1,4 +1,12 @@
-"""Queue names and the messages that travel on them (frozen, JSON on the wire)."""
+"""Queue names and the messages that travel on them (frozen, JSON on the wire).
+
+Every message carries its format version `v` (FORMAT). A rolling update runs the old and the
+new code side by side, so a worker may meet a message written by a newer one: `decode` raises
+NewerFormat for it, and the step leaves the message alone (shared/jobs/steps.py puts it back
+with a visibility delay for an up-to-date worker to take). A change to a message's fields
+that an older worker could not read bumps FORMAT; a message without `v` is format 1 (what
+the code wrote before the field existed).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ EVENTS_QUEUE = "batch-events"
 DROPS_QUEUE = "batch-drops"
 CHECK_QUEUE = "batch-check"
 ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE, CHECK_QUEUE)
+FORMAT = 1  # the message format this code writes and the newest it reads
 
 
 def poison(queue: str) -> str:
@@ -71,13 +80,28 @@ class CheckJob:
 Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded | QuietCheck | CheckJob
 
 
+class NewerFormat(ValueError):
+    """A message written by newer code than this worker's (during a rolling update)."""
+
+    def __init__(self, kind: type, version: int):
+        super().__init__(f"{kind.__name__} message of format {version}; this worker reads up "
+                         f"to {FORMAT}")
+        self.version = version
+
+
 def encode(message: Message) -> str:
-    return json.dumps(asdict(message), separators=(",", ":"))
+    return json.dumps({"v": FORMAT, **asdict(message)}, separators=(",", ":"))
 
 
 def decode(kind: type, body: bytes | str) -> Message:
-    """Decode a message body; malformed bodies raise ValueError (the host then retries/poisons)."""
+    """Decode a message body; malformed bodies raise ValueError (the host then retries/poisons),
+    one of a newer format NewerFormat."""
     data = json.loads(body)
     if not isinstance(data, dict):
         raise ValueError(f"{kind.__name__} message must be a JSON object")
+    version = data.pop("v", 1)
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{kind.__name__} message: 'v' must be a format number, not {version!r}")
+    if version > FORMAT:
+        raise NewerFormat(kind, version)
     return kind(**data)

@@ -9,6 +9,10 @@ logged and the message dropped; a retryable one is raised for the host's next at
 after a growing pause. A delivery from the POISON_ATTEMPTS-th on (failures, or workers that
 died holding the message, used up the others) only parks a fresh copy back on the poison
 queue with a delay, well before the host's maxDequeueCount would move it on.
+
+A message of a newer format than this code reads (a newer version of the app wrote it during
+a rolling update) is left alone: a copy goes back on its queue, invisible for NEWER_DELAY
+seconds, and this delivery succeeds, so neither the retries nor the poison queue use it up.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from shared.messages import (
     AggregateJob,
     CheckJob,
     JobEnded,
+    NewerFormat,
     PlanPage,
     QuietCheck,
     ScoreMiniBatch,
@@ -45,6 +50,7 @@ POISON_ATTEMPTS = 3  # below the host's maxDequeueCount (5): nothing reaches poi
 PARK_SECONDS = 30
 BACKOFF_SECONDS = 1.0
 POISONED = "the host gave up on its message after maxDequeueCount attempts"
+NEWER_DELAY = 60  # seconds a newer-format message waits for an up-to-date worker
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,19 @@ STEPS: dict[str, Step] = {
 
 def handle(storage: Storage, queue: str, body: bytes | str, dequeue_count: int = 1) -> None:
     step = STEPS[queue]
-    step.run(storage, decode(step.message, body), dequeue_count)
+    try:
+        message = decode(step.message, body)
+    except NewerFormat as e:
+        leave_for_newer_worker(storage, queue, body, e)
+        return
+    step.run(storage, message, dequeue_count)
+
+
+def leave_for_newer_worker(storage: Storage, queue: str, body: bytes | str,
+                           newer: NewerFormat) -> None:
+    text = body if isinstance(body, str) else body.decode()
+    log.warning("%s: %s; put back for %d s for a newer worker", queue, newer, NEWER_DELAY)
+    storage.send(queue, text, delay=NEWER_DELAY)
 
 
 def handle_poison(storage: Storage, queue: str, body: bytes | str,
@@ -99,6 +117,9 @@ def handle_poison(storage: Storage, queue: str, body: bytes | str,
     step = STEPS[queue]
     try:
         message = decode(step.message, body)
+    except NewerFormat as e:
+        leave_for_newer_worker(storage, poison(queue), body, e)
+        return
     except (ValueError, TypeError):
         log.error("dropping malformed message from %s: %r", poison(queue), body[:200])
         return

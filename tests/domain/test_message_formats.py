@@ -1,0 +1,65 @@
+"""Versioned messages: during a rolling update an old worker leaves a newer message alone (it
+goes back on its queue, undamaged, for an up-to-date worker), over real Azurite."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from shared import messages
+from shared.jobs import records, steps
+from shared.messages import (
+    FORMAT,
+    PLAN_QUEUE,
+    NewerFormat,
+    PlanPage,
+    ScoreMiniBatch,
+    decode,
+    encode,
+)
+from tests import builders
+from tests.domain.support import digits_endpoint, start, upload
+
+
+def test_messages_carry_their_format_and_older_bodies_still_decode():
+    body = encode(PlanPage("job-1", 2, "token"))
+    assert json.loads(body)["v"] == FORMAT
+    assert decode(PlanPage, body) == PlanPage("job-1", 2, "token")
+    assert decode(PlanPage, '{"job":"job-1","page":2}') == PlanPage("job-1", 2)  # no `v`: 1
+    with pytest.raises(NewerFormat, match="format 2; this worker reads up to 1"):
+        decode(ScoreMiniBatch, json.dumps({"v": FORMAT + 1, "job": "j", "index": 0}))
+    for bad in ('{"v":"2","job":"j"}', '{"v":0,"job":"j"}'):
+        with pytest.raises(ValueError, match="'v' must be a format number"):
+            decode(PlanPage, bad)
+
+
+def _find(storage, queue: str, body: str, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(m.content == body for m in storage.queue(queue).peek_messages(max_messages=32)):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_an_old_worker_puts_a_newer_message_back_and_a_new_worker_runs_it(storage,
+                                                                          monkeypatch):
+    endpoint = digits_endpoint(storage)
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(3))
+    job_name = start(storage, endpoint, folder)
+    newer = json.dumps({"v": FORMAT + 1, "job": job_name, "page": 0, "continuation": None},
+                       separators=(",", ":"))
+    monkeypatch.setattr(steps, "NEWER_DELAY", 0)  # visible again at once, for the test
+
+    steps.handle(storage, PLAN_QUEUE, newer, 1)  # the old worker: no error, no retry used up
+    assert records.load(storage, job_name).mb_planned == 0
+    assert _find(storage, PLAN_QUEUE, newer), "the newer message was not put back as it was"
+
+    monkeypatch.setattr(messages, "FORMAT", FORMAT + 1)  # the new worker reads it
+    steps.handle(storage, PLAN_QUEUE, newer, 1)
+    job = records.load(storage, job_name)
+    assert job.planning_done and job.mb_planned == 1
