@@ -1,5 +1,5 @@
 """HTTP API for jobs: invoke, list, show, cancel, retry the failed items, download outputs,
-errors and logs.
+errors and logs, re-send the job-ended event.
 
 The routes of one endpoint's jobs are served through both doors (blueprints/endpoint_auth.py);
 `GET /jobs`, across endpoints, only with a function key."""
@@ -22,6 +22,7 @@ from blueprints.http_util import (
 )
 from shared import names, outbox
 from shared.errors import NotFoundError, ValidationError
+from shared.events import outbound, undelivered
 from shared.jobs import fanin, invoke, records, retry, views
 from shared.messages import PLAN_QUEUE
 from shared.resources import deployments
@@ -130,7 +131,19 @@ def job_errors(req: func.HttpRequest) -> func.HttpResponse:
 def job_logs(req: func.HttpRequest) -> func.HttpResponse:
     storage = default_storage()
     job = records.load(storage, _job_name(req))
-    return func.HttpResponse(views.progress_log(storage, job), mimetype="text/plain")
+    text = views.progress_log(storage, job) + undelivered.log_section(storage, job.name)
+    return func.HttpResponse(text, mimetype="text/plain")
+
+
+@endpoint_route(bp, "jobs/{job}/events/resend", ["POST"])
+@handles_errors
+def resend_job_event(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    name = _job_name(req)
+    pending = undelivered.listed(storage, name)
+    job = outbound.resend(storage, name)
+    return json_response({"job": job.name, "status": job.status.value,
+                          "resending_to": [r["target"] for r in pending]}, status=202)
 
 
 def _job_name(req: func.HttpRequest) -> str:

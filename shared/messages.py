@@ -1,11 +1,11 @@
 """Queue names and the messages that travel on them (frozen, JSON on the wire).
 
-Every message carries its format version `v` (FORMAT). A rolling update runs the old and the
-new code side by side, so a worker may meet a message written by a newer one: `decode` raises
-NewerFormat for it, and the step leaves the message alone (shared/jobs/steps.py puts it back
-with a visibility delay for an up-to-date worker to take). A change to a message's fields
-that an older worker could not read bumps FORMAT; a message without `v` is format 1 (what
-the code wrote before the field existed).
+Each kind of message has a format version (FORMATS; 1 unless listed), written as `v`. A
+rolling update runs the old and the new code side by side, so a worker may meet a message
+written by a newer one: `decode` raises NewerFormat for it, and the step leaves the message
+alone (shared/jobs/steps.py puts it back with a visibility delay for an up-to-date worker to
+take). A change to a message's fields that older code could not read bumps its format.
+Format 1 is written without `v`, as the code before versioning wrote it and can read it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ EVENTS_QUEUE = "batch-events"
 DROPS_QUEUE = "batch-drops"
 CHECK_QUEUE = "batch-check"
 ALL_QUEUES = (PLAN_QUEUE, SCORE_QUEUE, AGGREGATE_QUEUE, EVENTS_QUEUE, DROPS_QUEUE, CHECK_QUEUE)
-FORMAT = 1  # the message format this code writes and the newest it reads
 
 
 def poison(queue: str) -> str:
@@ -57,9 +56,11 @@ class AggregateJob:
 
 @dataclass(frozen=True)
 class JobEnded:
-    """Publish the final-state event of `job` to its configured targets (at least once)."""
+    """Publish the final-state event of `job` to its configured targets (at least once);
+    `attempt` counts the failed deliveries before this one (shared/events/outbound.py)."""
 
     job: str
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ class CheckJob:
 
 
 Message = PlanPage | ScoreMiniBatch | AggregateJob | JobEnded | QuietCheck | CheckJob
+# The format this code writes and the newest it reads, per kind (1 unless listed).
+FORMATS: dict[type, int] = {JobEnded: 2}  # 2: `attempt`
+
+
+def format_of(kind: type) -> int:
+    return FORMATS.get(kind, 1)
 
 
 class NewerFormat(ValueError):
@@ -85,12 +92,14 @@ class NewerFormat(ValueError):
 
     def __init__(self, kind: type, version: int):
         super().__init__(f"{kind.__name__} message of format {version}; this worker reads up "
-                         f"to {FORMAT}")
+                         f"to {format_of(kind)}")
         self.version = version
 
 
 def encode(message: Message) -> str:
-    return json.dumps({"v": FORMAT, **asdict(message)}, separators=(",", ":"))
+    version = format_of(type(message))
+    fields = asdict(message) if version == 1 else {"v": version, **asdict(message)}
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def decode(kind: type, body: bytes | str) -> Message:
@@ -102,6 +111,6 @@ def decode(kind: type, body: bytes | str) -> Message:
     version = data.pop("v", 1)
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"{kind.__name__} message: 'v' must be a format number, not {version!r}")
-    if version > FORMAT:
+    if version > format_of(kind):
         raise NewerFormat(kind, version)
     return kind(**data)

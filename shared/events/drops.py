@@ -33,6 +33,7 @@ from azure.storage.blob import BlobPrefix
 from shared import config
 from shared.conflicts import retry_on_conflict
 from shared.errors import BatchEndpointError, ConcurrentUpdate, ConflictError, Rejected
+from shared.events import deadletters
 from shared.jobs import invoke, manifests, records
 from shared.messages import DROPS_QUEUE, QuietCheck
 from shared.resources import deployments, endpoints, paging
@@ -53,7 +54,7 @@ class BlobCreated:
     container: str
     name: str
     etag: str
-    source: str  # "blob-drop" | "eventgrid"
+    source: str  # "blob-drop" | "eventgrid" | "eventgrid-deadletter" (never delivered)
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,22 @@ def parse_target(storage: Storage, blob_name: str) -> DropTarget:
                       folder="/".join(parts[:-1]))
 
 
-def reject(storage: Storage, blob: BlobCreated, reason: str) -> None:
+def reject(storage: Storage, blob: BlobCreated, reason: str, at: str = "") -> None:
     log.warning("drop %s/%s rejected: %s", blob.container, blob.name, reason)
     table = storage.table(config.TABLE_REJECTED_DROPS)
     table.upsert_entity({
         "PartitionKey": "rejected", "RowKey": _key(blob.name, blob.etag), "blob": blob.name,
         "container": blob.container, "etag": blob.etag, "reason": reason, "source": blob.source,
-        "at": records.now(),
+        "at": at or records.now(),
     })
 
 
 def list_rejected(storage: Storage, page: paging.PageRequest = paging.PageRequest()
                   ) -> paging.Page:
-    """A page of rejected drops (in key order, which is by blob name and ETag hash)."""
+    """A page of rejected drops (in key order, which is by blob name and ETag hash), the
+    inbox events Event Grid dead-lettered included (deadletters.py)."""
+    deadletters.import_new(storage, lambda container, name, etag, reason, at: reject(
+        storage, BlobCreated(container, name, etag, "eventgrid-deadletter"), reason, at))
     keep = ["container", "blob", "etag", "reason", "source", "at"]
     found = paging.entities(storage.table(config.TABLE_REJECTED_DROPS), page,
                             "PartitionKey eq 'rejected'", select=keep)

@@ -76,6 +76,7 @@ class JobRecord:
     aggregate_failures: int = 0
     events_state: str = ""
     events_delivered: str = ""
+    events_attempts: int = 0  # failed delivery rounds of the current chain (events/outbound.py)
     retry_of: str = ""
     retried_by: str = ""
     shards: int = 1  # rows its mini-batch counters are spread over (shards.py)

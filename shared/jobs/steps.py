@@ -88,7 +88,7 @@ STEPS: dict[str, Step] = {
     SCORE_QUEUE: Step(ScoreMiniBatch, minibatch.score_minibatch, _score_poisoned),
     AGGREGATE_QUEUE: Step(AggregateJob, lambda s, m, n: aggregate.aggregate(s, m),
                           _aggregate_poisoned),
-    EVENTS_QUEUE: Step(JobEnded, lambda s, m, n: outbound.publish(s, m.job)),
+    EVENTS_QUEUE: Step(JobEnded, lambda s, m, n: outbound.publish(s, m.job, m.attempt)),
     DROPS_QUEUE: Step(QuietCheck, lambda s, m, n: drops.quiet_check(s, m)),
     CHECK_QUEUE: Step(CheckJob, lambda s, m, n: watchdog.check(s, m)),
 }

@@ -137,7 +137,10 @@ OPERATIONS = (
        "the job has ended", ok={200: BINARY}),
     Op("get", f"{JOB}/errors", "Jobs_DownloadErrors", "Every failed item with its reason",
        ok={200: BINARY}),
-    Op("get", f"{JOB}/logs", "Jobs_Logs", "Progress overview and events", ok={200: TEXT}),
+    Op("get", f"{JOB}/logs", "Jobs_Logs", "Progress overview and events, then the job-ended "
+       "events no target accepted", ok={200: TEXT}),
+    Op("post", f"{JOB}/events/resend", "Jobs_ResendEvent", "Send the ended job's event again "
+       "to the targets that do not have it (409 while the job runs)", ok={202: r.EventResend}),
     Op("get", "/drops/rejected", "Drops_ListRejected", "Dropped files that could not become "
        "jobs, with the reason", ok={200: r.page_of(r.RejectedDrop)}, params=(*PAGE,)),
     Op("get", "/openapi.json", "OpenApi_Get", "This document", ok={200: None}, anonymous=True),

@@ -14,7 +14,7 @@ import pytest
 from shared.events import drops, eventgrid
 from shared.jobs import manifests, records
 from shared.jobs.lifecycle import JobStatus
-from shared.resources import deployments, endpoints, models
+from shared.resources import deployments, endpoints, models, paging
 from tests import builders
 from tests.inprocess import InProcessHost
 
@@ -119,6 +119,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint, monkeypatch):
     monkeypatch.setenv("BATCH_ALLOW_LOOPBACK_WEBHOOKS", "true")  # the receiver is on 127.0.0.1
+    monkeypatch.setenv("BATCH_EVENT_RETRY_SECONDS", "0")  # the retry is visible at once
     _Receiver.received, _Receiver.fail_first = [], 1
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -144,6 +145,48 @@ def test_job_end_event_reaches_the_endpoint_webhook_with_retry(storage, endpoint
     assert event["data"]["items"] == {"succeeded": 3, "failed": 0, "canceled": 0}
     assert event["data"]["outputs"]["score"].endswith("predictions.csv")
     assert records.load(storage, job.name).events_state == "delivered"
+
+
+def test_an_event_no_target_accepts_is_kept_listed_and_resent(storage, endpoint, monkeypatch):
+    from shared.events import outbound, undelivered
+    from shared.jobs import invoke, views
+
+    monkeypatch.setenv("BATCH_ALLOW_LOOPBACK_WEBHOOKS", "true")
+    monkeypatch.setenv("BATCH_EVENT_RETRY_SECONDS", "0")
+    monkeypatch.setenv("BATCH_EVENT_ATTEMPTS", "3")
+    _Receiver.received, _Receiver.fail_first = [], 3
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoints.create_or_update(storage, endpoint, {"notifications": {
+            "webhook_url": f"http://127.0.0.1:{server.server_port}/hook"}})
+        folder = uuid.uuid4().hex
+        for name, data, _ in builders.digit_pngs(2):
+            storage.container("workspaceblobstore").upload_blob(f"{folder}/{name}", data)
+        job, _ = invoke.invoke(storage, endpoint, invoke.parse_request({"inputs": {"x": {
+            "path": f"workspaceblobstore/{folder}"}}}))
+        host = InProcessHost(storage)
+        host.run_until_idle()  # three refusals: the event is given up on and kept
+        ended = records.load(storage, job.name)
+        assert (ended.events_state, ended.events_attempts) == ("undelivered", 3)
+        assert _Receiver.received == []
+        (kept,) = undelivered.listed(storage, job.name)
+        assert kept["target"] == "webhook" and kept["attempts"] == 3
+        assert kept["event_id"] == f"{job.name}/Completed" and "503" in kept["error"]
+        log = views.progress_log(storage, ended) + undelivered.log_section(storage, job.name)
+        assert "undelivered after 3 attempts" in log and "Undelivered job-ended events" in log
+        outbound.announce_if_pending(storage, ended)  # the watchdog's nudge does not resend
+        host.run_until_idle()
+        assert _Receiver.received == []
+
+        outbound.resend(storage, job.name)  # the receiver accepts now
+        host.run_until_idle()
+    finally:
+        server.shutdown()
+    (_, event), = _Receiver.received
+    assert event["id"] == f"{job.name}/Completed"
+    assert records.load(storage, job.name).events_state == "delivered"
+    assert undelivered.listed(storage, job.name) == []
 
 
 def test_deployment_segment_and_manifest(storage, endpoint, monkeypatch):
@@ -226,3 +269,31 @@ def wait_for_outcome(check, until: str = "job: ", timeout: float = 20.0) -> str:
         if outcome.startswith(until) or time.monotonic() > deadline:
             return outcome
         time.sleep(0.2)
+
+
+def test_inbox_events_event_grid_dead_lettered_are_listed_as_rejected(storage):
+    from shared.events import deadletters
+
+    name = f"ep-{uuid.uuid4().hex[:6]}/late/a.png"
+    dead = [{"id": uuid.uuid4().hex, "eventType": "Microsoft.Storage.BlobCreated",
+             "subject": f"/blobServices/default/containers/inbox/blobs/{name}",
+             "data": {"eTag": "0x8DEADBEEF", "url": f"https://st/inbox/{name}"},
+             "deadLetterReason": "MaxDeliveryAttemptsExceeded", "deliveryAttempts": 30,
+             "lastDeliveryOutcome": "Unauthorized",
+             "lastDeliveryAttemptTime": "2026-12-07T10:00:00Z"},
+            {"id": "not-a-blob", "subject": "/something/else"}]
+    path = f"evgst/inbox-blob-created/2026/12/07/10/{uuid.uuid4().hex}.json"
+    storage.container(deadletters.CONTAINER).upload_blob(path, json.dumps(dead))
+
+    def listed():
+        return [r for r in drops.list_rejected(storage, paging.PageRequest(top=1000)).items
+                if r["blob"] == name]
+
+    (row,) = listed()
+    assert row["container"] == "inbox" and row["etag"] == "0x8DEADBEEF"
+    assert row["source"] == "eventgrid-deadletter" and row["at"] == "2026-12-07T10:00:00Z"
+    assert row["reason"] == ("Event Grid gave up after 30 deliveries: "
+                             "MaxDeliveryAttemptsExceeded (last outcome: Unauthorized)")
+    props = storage.container(deadletters.CONTAINER).get_blob_client(path).get_blob_properties()
+    assert props.metadata[deadletters.IMPORTED] == "1"  # read once, not on every listing
+    assert len(listed()) == 1

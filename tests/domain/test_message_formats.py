@@ -12,8 +12,8 @@ import pytest
 from shared import messages
 from shared.jobs import records, steps
 from shared.messages import (
-    FORMAT,
     PLAN_QUEUE,
+    JobEnded,
     NewerFormat,
     PlanPage,
     ScoreMiniBatch,
@@ -26,11 +26,16 @@ from tests.domain.support import digits_endpoint, start, upload
 
 def test_messages_carry_their_format_and_older_bodies_still_decode():
     body = encode(PlanPage("job-1", 2, "token"))
-    assert json.loads(body)["v"] == FORMAT
+    assert "v" not in json.loads(body)  # format 1: as the code before versioning wrote it
     assert decode(PlanPage, body) == PlanPage("job-1", 2, "token")
-    assert decode(PlanPage, '{"job":"job-1","page":2}') == PlanPage("job-1", 2)  # no `v`: 1
+    ended = encode(JobEnded("job-1", 3))
+    assert json.loads(ended) == {"v": 2, "job": "job-1", "attempt": 3}
+    assert decode(JobEnded, ended) == JobEnded("job-1", 3)
+    assert decode(JobEnded, '{"job":"job-1"}') == JobEnded("job-1", 0)  # written by format 1
     with pytest.raises(NewerFormat, match="format 2; this worker reads up to 1"):
-        decode(ScoreMiniBatch, json.dumps({"v": FORMAT + 1, "job": "j", "index": 0}))
+        decode(ScoreMiniBatch, json.dumps({"v": 2, "job": "j", "index": 0}))
+    with pytest.raises(NewerFormat, match="format 3; this worker reads up to 2"):
+        decode(JobEnded, json.dumps({"v": 3, "job": "j", "attempt": 0, "why": "new"}))
     for bad in ('{"v":"2","job":"j"}', '{"v":0,"job":"j"}'):
         with pytest.raises(ValueError, match="'v' must be a format number"):
             decode(PlanPage, bad)
@@ -51,7 +56,7 @@ def test_an_old_worker_puts_a_newer_message_back_and_a_new_worker_runs_it(storag
     folder = uuid.uuid4().hex
     upload(storage, folder, builders.digit_pngs(3))
     job_name = start(storage, endpoint, folder)
-    newer = json.dumps({"v": FORMAT + 1, "job": job_name, "page": 0, "continuation": None},
+    newer = json.dumps({"v": 2, "job": job_name, "page": 0, "continuation": None},
                        separators=(",", ":"))
     monkeypatch.setattr(steps, "NEWER_DELAY", 0)  # visible again at once, for the test
 
@@ -59,7 +64,7 @@ def test_an_old_worker_puts_a_newer_message_back_and_a_new_worker_runs_it(storag
     assert records.load(storage, job_name).mb_planned == 0
     assert _find(storage, PLAN_QUEUE, newer), "the newer message was not put back as it was"
 
-    monkeypatch.setattr(messages, "FORMAT", FORMAT + 1)  # the new worker reads it
+    monkeypatch.setitem(messages.FORMATS, PlanPage, 2)  # the new worker reads it
     steps.handle(storage, PLAN_QUEUE, newer, 1)
     job = records.load(storage, job_name)
     assert job.planning_done and job.mb_planned == 1

@@ -31,7 +31,10 @@ def service(e2e_azurite, tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("app") / "app", ROOT / "function_app.py",
                            e2e_azurite.connection_string,
                            {"BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2",
-                            "BATCH_ALLOW_LOOPBACK_WEBHOOKS": "true"},
+                            "BATCH_ALLOW_LOOPBACK_WEBHOOKS": "true",
+                            # job-event retries 1 s, 2 s, 2 s, ... apart (not minutes)
+                            "BATCH_EVENT_RETRY_SECONDS": "1",
+                            "BATCH_EVENT_RETRY_MAX_SECONDS": "2"},
                            host_json=ROOT / "host.json")
     env = {"DEVHOST_QUEUE_LEASE_SECONDS": "5", "DEVHOST_BLOB_SCAN_SECONDS": "0.5",
            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -144,6 +145,51 @@ def test_job_event_delivered_to_webhook(api, store, digits_endpoint):
     assert event["type"] == "BatchEndpoints.Job.Completed"
     assert event["data"]["job_name"] == job.name and event["data"]["endpoint_name"] == name
     assert event["data"]["deployment_name"] == "blue"
+
+
+def test_job_event_survives_a_webhook_that_fails_six_times(service, api, store,
+                                                          digits_endpoint):
+    """Retried with growing visibility delays (1 s, 2 s, 2 s, ... here), through the real host
+    and queues, until the seventh try is accepted; each failure is on the job's log."""
+    attempts: list[float] = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            attempts.append(time.monotonic())
+            self.send_response(503 if len(attempts) <= 6 else 202)
+            self.end_headers()
+            if len(attempts) > 6:
+                accepted.append(body)
+
+        def log_message(self, *args):
+            pass
+
+    accepted: list[dict] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    name = "flaky-" + uuid.uuid4().hex[:6]
+    try:
+        deployment = api.batch_deployments.get("blue", digits_endpoint)
+        put_endpoint(api, name, {"notifications": {
+            "webhook_url": f"http://127.0.0.1:{server.server_port}/events"}})
+        put_deployment(api, name, "blue", {
+            "model": deployment.model, "scoring": deployment.scoring})
+        folder = uuid.uuid4().hex
+        for n, blob, _ in data.digit_pngs(2):
+            store.container("workspaceblobstore").upload_blob(f"{folder}/{n}", blob)
+        job = api.batch_endpoints.invoke(name, input=f"workspaceblobstore/{folder}")
+        api.jobs.stream(job.name, timeout=60)
+        wait_for(lambda: accepted, 120, message="the event after six refusals")
+    finally:
+        server.shutdown()
+    assert len(attempts) == 7 and accepted[0]["id"] == f"{job.name}/Completed"
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert min(gaps) >= 0.9, gaps  # each retry waited out its delay
+    logs = httpx.get(f"{service.api}/jobs/{job.name}/logs",
+                     headers={"x-functions-key": service.function_key}).text
+    assert "attempt 6 of 8 failed (webhook: EventDeliveryError: webhook answered 503)" in logs
+    assert "Undelivered" not in logs
 
 
 def test_subscription_validation_for_the_product_function(service):

@@ -110,6 +110,12 @@ class RejectedDrop(Open):
     at: str | None
 
 
+class EventResend(Open):
+    job: str
+    status: JobStatus
+    resending_to: list[str]
+
+
 class EndpointDeleted(Open):
     deleted: str
     deleted_deployments: list[str]
