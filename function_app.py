@@ -8,6 +8,8 @@
     blueprints/drops.py           blob  inbox drops; Event Grid BlobCreated; quiet-window checks
     blueprints/openapi_api.py     HTTP  the OpenAPI document and its readable page
     blueprints/studio.py          HTTP  the Studio web page (studio/)
+
+Telemetry (shared/telemetry.py) is set up once, as the worker imports this file.
 """
 
 import azure.functions as func
@@ -22,7 +24,9 @@ from blueprints import (
     resources_api,
     studio,
 )
+from shared import telemetry
 
+telemetry.configure()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
 app.register_functions(jobs_api.bp)

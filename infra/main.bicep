@@ -53,6 +53,9 @@ param httpAlwaysReadyInstances int = 0
 @description('HTTP requests one instance takes at once (the Flex default at 2048 MB is 16).')
 param httpPerInstanceConcurrency int = 16
 
+@description('Share of jobs whose traces go to Application Insights (0 to 1; a job is traced whole or not at all).')
+param traceSamplingRatio string = '1.0'
+
 @description('Private networking: VNet integration for the app, private endpoints (blob, queue, table, Key Vault) with private DNS zones, public network access to storage and Key Vault off. Off by default so a first `azd up` from a laptop can upload inputs.')
 param privateNetworking bool = false
 
@@ -185,6 +188,7 @@ module api 'app/api.bicep' = {
     jobEventsTopicEndpoint: jobEventsTopicEnabled ? jobEvents!.outputs.endpoint : ''
     httpAlwaysReadyInstances: httpAlwaysReadyInstances
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    traceSamplingRatio: traceSamplingRatio
     subnetId: privateNetworking ? network!.outputs.appSubnetId : ''
   }
 }

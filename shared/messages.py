@@ -6,6 +6,8 @@ written by a newer one: `decode` raises NewerFormat for it, and the step leaves 
 alone (shared/jobs/steps.py puts it back with a visibility delay for an up-to-date worker to
 take). A change to a message's fields that older code could not read bumps its format.
 Format 1 is written without `v`, as the code before versioning wrote it and can read it.
+The W3C trace context of the sending span (`traceparent`, `tracestate`: shared/telemetry.py)
+rides along as envelope keys, which every format ignores when decoding.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+
+from shared import telemetry
 
 PLAN_QUEUE = "batch-plan"
 SCORE_QUEUE = "batch-score"
@@ -99,7 +103,7 @@ class NewerFormat(ValueError):
 def encode(message: Message) -> str:
     version = format_of(type(message))
     fields = asdict(message) if version == 1 else {"v": version, **asdict(message)}
-    return json.dumps(fields, separators=(",", ":"))
+    return json.dumps({**fields, **telemetry.carrier()}, separators=(",", ":"))
 
 
 def decode(kind: type, body: bytes | str) -> Message:
@@ -108,6 +112,8 @@ def decode(kind: type, body: bytes | str) -> Message:
     data = json.loads(body)
     if not isinstance(data, dict):
         raise ValueError(f"{kind.__name__} message must be a JSON object")
+    for key in telemetry.CARRIER_KEYS:
+        data.pop(key, None)
     version = data.pop("v", 1)
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"{kind.__name__} message: 'v' must be a format number, not {version!r}")

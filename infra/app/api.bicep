@@ -20,6 +20,8 @@ param httpAlwaysReadyInstances int = 0
 param httpPerInstanceConcurrency int = 16
 @description('Subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic leaves through; empty for none.')
 param subnetId string = ''
+@description('Share of jobs whose traces are kept (parent-based: a job is traced whole or not at all).')
+param traceSamplingRatio string = '1.0'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -41,6 +43,9 @@ var appSettings = union({
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   AZURE_CLIENT_ID: identityClientId
   PYTHON_ISOLATE_WORKER_DEPENDENCIES: '1'
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio'
+  OTEL_TRACES_SAMPLER_ARG: traceSamplingRatio
   BATCH_INBOX_CONTAINER: inboxContainerName
   BATCH_DROP_QUIET_SECONDS: string(dropQuietSeconds)
 }, empty(jobEventsTopicEndpoint) ? {} : {

@@ -12,7 +12,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from shared import config, names
+from shared import config, names, telemetry
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.jobs import paths, records
 from shared.messages import PLAN_QUEUE, PlanPage
@@ -117,6 +117,7 @@ def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest
         job_name=props.name or spec.name, overrides=overrides, azure_ml_shape=True)
 
 
+@telemetry.traced("invoke", job_of=lambda created: created[0])
 def invoke(
     storage: Storage, endpoint_name: str, request: InvokeRequest, request_id: str | None = None
 ) -> tuple[records.JobRecord, bool]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
-from shared import config
+from shared import config, telemetry
 from shared.errors import NotFoundError
 from shared.jobs import errorsfile, fanin, planning, records, splitting
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
@@ -102,6 +102,7 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
                    part=part, read=(job, got))
     clock.lap("commit_dispatch")
+    telemetry.annotate(items=len(refs))
     timing_log.info("mini-batch timing %s", clock.report(job=job.name, index=msg.index,
                                                           items=len(refs)))
 
@@ -123,6 +124,7 @@ class Stopwatch:
             self.phases[part] = self.phases.get(part, 0.0) + seconds
             spent -= seconds
         self.phases[phase] = self.phases.get(phase, 0.0) + max(0.0, spent)
+        telemetry.phases(phase, max(0.0, spent), parts, self.mark, now)  # child spans
         self.mark = now
 
     def report(self, **about: object) -> str:

@@ -20,7 +20,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared import config
+from shared import config, telemetry
 from shared.conflicts import retry_on_conflict
 from shared.errors import ConcurrentUpdate, NotFoundError
 from shared.jobs import lifecycle
@@ -155,7 +155,9 @@ def load(storage: Storage, name: str) -> JobRecord:
         entity = storage.rows.get_entity(config.TABLE_JOBS, name, JOB_ROW)
     except ResourceNotFoundError:
         raise NotFoundError(f"job {name} not found") from None
-    return JobRecord.from_entity(entity)
+    job = JobRecord.from_entity(entity)
+    telemetry.annotate(job)  # the current span (a step's, a request's) gets the job's names
+    return job
 
 
 def find(storage: Storage, name: str) -> JobRecord | None:

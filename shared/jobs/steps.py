@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared import telemetry
 from shared.errors import is_retryable
 from shared.events import drops, outbound
 from shared.jobs import aggregate, lifecycle, minibatch, planning, records, watchdog
@@ -58,6 +59,7 @@ class Step:
     message: type
     run: Callable[[Storage, Any, int], object]
     poisoned: Callable[[Storage, Any], object] | None = None
+    span: str = ""  # the step's span name (shared/telemetry.py)
 
 
 def _score_poisoned(storage: Storage, m: ScoreMiniBatch) -> None:
@@ -84,13 +86,17 @@ def _aggregate_poisoned(storage: Storage, m: AggregateJob) -> None:
 
 
 STEPS: dict[str, Step] = {
-    PLAN_QUEUE: Step(PlanPage, lambda s, m, n: planning.plan_page(s, m), _plan_poisoned),
-    SCORE_QUEUE: Step(ScoreMiniBatch, minibatch.score_minibatch, _score_poisoned),
+    PLAN_QUEUE: Step(PlanPage, lambda s, m, n: planning.plan_page(s, m), _plan_poisoned,
+                     "plan page"),
+    SCORE_QUEUE: Step(ScoreMiniBatch, minibatch.score_minibatch, _score_poisoned,
+                      "score mini-batch"),
     AGGREGATE_QUEUE: Step(AggregateJob, lambda s, m, n: aggregate.aggregate(s, m),
-                          _aggregate_poisoned),
-    EVENTS_QUEUE: Step(JobEnded, lambda s, m, n: outbound.publish(s, m.job, m.attempt)),
-    DROPS_QUEUE: Step(QuietCheck, lambda s, m, n: drops.quiet_check(s, m)),
-    CHECK_QUEUE: Step(CheckJob, lambda s, m, n: watchdog.check(s, m)),
+                          _aggregate_poisoned, "aggregate"),
+    EVENTS_QUEUE: Step(JobEnded, lambda s, m, n: outbound.publish(s, m.job, m.attempt),
+                       span="notify"),
+    DROPS_QUEUE: Step(QuietCheck, lambda s, m, n: drops.quiet_check(s, m),
+                      span="drop quiet check"),
+    CHECK_QUEUE: Step(CheckJob, lambda s, m, n: watchdog.check(s, m), span="watchdog check"),
 }
 
 
@@ -101,7 +107,8 @@ def handle(storage: Storage, queue: str, body: bytes | str, dequeue_count: int =
     except NewerFormat as e:
         leave_for_newer_worker(storage, queue, body, e)
         return
-    step.run(storage, message, dequeue_count)
+    with telemetry.step_span(step.span, body, message):
+        step.run(storage, message, dequeue_count)
 
 
 def leave_for_newer_worker(storage: Storage, queue: str, body: bytes | str,

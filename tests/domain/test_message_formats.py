@@ -68,3 +68,16 @@ def test_an_old_worker_puts_a_newer_message_back_and_a_new_worker_runs_it(storag
     steps.handle(storage, PLAN_QUEUE, newer, 1)
     job = records.load(storage, job_name)
     assert job.planning_done and job.mb_planned == 1
+
+
+def test_a_message_carries_the_trace_context_of_the_span_that_sent_it():
+    from opentelemetry.sdk.trace import TracerProvider
+
+    with TracerProvider().get_tracer("test").start_as_current_span("sender") as sender:
+        body = encode(ScoreMiniBatch("job-1", 3))
+    context = sender.get_span_context()
+    version, trace_id, span_id, flags = json.loads(body)["traceparent"].split("-")
+    assert version == "00" and int(flags, 16) & 1  # sampled
+    assert (trace_id, span_id) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert decode(ScoreMiniBatch, body) == ScoreMiniBatch("job-1", 3)  # envelope, not field
+    assert "traceparent" not in encode(ScoreMiniBatch("job-1", 3))  # no span: nothing

@@ -22,6 +22,9 @@ HOST_READ = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host: Entra ID auth of telemetry",
     "AZURE_CLIENT_ID": "azure-identity DefaultAzureCredential: the user-assigned identity",
     "PYTHON_ISOLATE_WORKER_DEPENDENCIES": "Python worker: the app's azure-functions over its own",
+    "PYTHON_ENABLE_OPENTELEMETRY": "Python worker: trace context of each invocation from the host",
+    "OTEL_TRACES_SAMPLER": "azure-monitor-opentelemetry / OpenTelemetry SDK: the sampler",
+    "OTEL_TRACES_SAMPLER_ARG": "azure-monitor-opentelemetry / OpenTelemetry SDK: its ratio",
 }
 # Connection suffixes the Functions host and shared/storage/connection.py both read.
 CONNECTION_SUFFIXES = {"accountName", "credential", "clientId", "serviceUri",
