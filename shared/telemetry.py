@@ -15,7 +15,8 @@ SDKs' own loggers are set to WARNING (at INFO they log every HTTP request).
 Spans: `invoke`, then one per queue step (`plan page`, `score mini-batch` with `download`,
 `decode`, `inference`, ... children from the mini-batch's stopwatch, `aggregate`, `notify`,
 ...), each a child of the span that sent its message. Attributes: `batch.job`,
-`batch.endpoint`, `batch.deployment`, and `batch.mini_batch`, `batch.items` where they apply.
+`batch.endpoint`, `batch.deployment`, and `batch.mini_batch`, `batch.items`,
+`batch.items_failed` where they apply. docs/operations.md has the KQL that reads them.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
                    part=part, read=(job, got))
     clock.lap("commit_dispatch")
-    telemetry.annotate(items=len(refs))
+    telemetry.annotate(items=len(refs), items_failed=len(failures))
     timing_log.info("mini-batch timing %s", clock.report(job=job.name, index=msg.index,
                                                           items=len(refs)))
 
