@@ -1,14 +1,15 @@
 """OpenTelemetry for the service: set up once per worker process, spans with job dimensions,
-and W3C trace context carried in queue messages so one job is one trace.
+W3C trace context carried in queue messages so one job is one trace, and a few metrics.
 
 Where spans go (`configure`, called once when function_app.py is imported):
 * `APPLICATIONINSIGHTS_CONNECTION_STRING` set (Azure): azure-monitor-opentelemetry's
   `configure_azure_monitor`, signed in with the app's identity (`AZURE_CLIENT_ID`) since the
   Application Insights resource refuses local auth; the `batch.*` logs go with the spans;
-* else the standard `OTEL_TRACES_EXPORTER` (`console`, `otlp` over HTTP/protobuf to
-  `OTEL_EXPORTER_OTLP_ENDPOINT`), with the SDK's own reading of `OTEL_SERVICE_NAME`,
-  `OTEL_RESOURCE_ATTRIBUTES` and the sampler (`OTEL_TRACES_SAMPLER`, `..._ARG`);
-* else nowhere: the API's no-op tracer, so spans cost next to nothing.
+* else the standard `OTEL_TRACES_EXPORTER` and `OTEL_METRICS_EXPORTER` (`console`, `otlp`
+  over HTTP/protobuf to `OTEL_EXPORTER_OTLP_ENDPOINT`), with the SDK's own reading of
+  `OTEL_RESOURCE_ATTRIBUTES`, the sampler (`OTEL_TRACES_SAMPLER`, `..._ARG`) and
+  `OTEL_METRIC_EXPORT_INTERVAL`;
+* else nowhere: the API's no-op tracer and meter, so they cost next to nothing.
 Sampling is parent-based by default, so a job's trace is kept or dropped whole. The Azure
 SDKs' own loggers are set to WARNING (at INFO they log every HTTP request).
 
@@ -16,7 +17,11 @@ Spans: `invoke`, then one per queue step (`plan page`, `score mini-batch` with `
 `decode`, `inference`, ... children from the mini-batch's stopwatch, `aggregate`, `notify`,
 ...), each a child of the span that sent its message. Attributes: `batch.job`,
 `batch.endpoint`, `batch.deployment`, and `batch.mini_batch`, `batch.items`,
-`batch.items_failed` where they apply. docs/operations.md has the KQL that reads them.
+`batch.items_failed` where they apply. Metrics, by endpoint and deployment (never by job:
+that would be a series per job): `batch.items` (counter, `outcome` scored|failed),
+`batch.mini_batch.duration` and `batch.queue.age` (seconds a mini-batch message waited),
+`batch.job.duration` (created to ended, with the final `status`). docs/operations.md has the
+KQL that reads them.
 """
 
 from __future__ import annotations
@@ -27,13 +32,23 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 
 log = logging.getLogger("batch.telemetry")
 tracer = trace.get_tracer("batch-endpoints")
+meter = metrics.get_meter("batch-endpoints")
+ITEMS = meter.create_counter("batch.items", unit="{item}",
+                             description="Items scored or failed")
+MINI_BATCH_SECONDS = meter.create_histogram("batch.mini_batch.duration", unit="s",
+                                            description="One mini-batch, read to committed")
+QUEUE_AGE = meter.create_histogram("batch.queue.age", unit="s",
+                                   description="How long a mini-batch message waited")
+JOB_SECONDS = meter.create_histogram("batch.job.duration", unit="s",
+                                     description="A job, created to ended")
 CARRIER_KEYS = ("traceparent", "tracestate")  # W3C trace context, as message envelope keys
 QUIET_LOGGERS = ("azure", "azure.core.pipeline.policies.http_logging_policy",
                  "azure.monitor.opentelemetry.exporter", "urllib3")
@@ -55,11 +70,33 @@ def configure() -> str:
             credential=_identity(), logger_name="batch",
             instrumentation_options={n: {"enabled": False} for n in _NOISY_INSTRUMENTATIONS})
         return "azure-monitor"
-    names = [n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "").split(",")
-             if n.strip() and n.strip() != "none"]
-    if not names:
+    traces, metered = _exporters("OTEL_TRACES_EXPORTER"), _exporters("OTEL_METRICS_EXPORTER")
+    if not traces and not metered:
         return "none"
     from opentelemetry.sdk.resources import Resource
+
+    resource = Resource.create({  # one instance id per worker process: series stay apart
+        "service.name": os.environ.get("OTEL_SERVICE_NAME", "batch-endpoints"),
+        "service.instance.id": uuid.uuid4().hex})
+    if traces:
+        trace.set_tracer_provider(_tracer_provider(resource, traces))
+    if metered:
+        metrics.set_meter_provider(_meter_provider(resource, metered))
+    return ",".join(traces + [f"metrics:{n}" for n in metered])
+
+
+def _exporters(setting: str) -> list[str]:
+    names = [n.strip() for n in os.environ.get(setting, "").split(",")
+             if n.strip() and n.strip() != "none"]
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    for name in names:
+        if name not in ("console", "otlp") or (name == "otlp" and protocol != "http/protobuf"):
+            log.error("%s %r is not supported here: use console, or otlp with "
+                      "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", setting, name)
+    return [n for n in names if n == "console" or (n == "otlp" and protocol == "http/protobuf")]
+
+
+def _tracer_provider(resource, names: list[str]):
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
@@ -67,22 +104,38 @@ def configure() -> str:
         SimpleSpanProcessor,
     )
 
-    provider = TracerProvider(resource=Resource.create(
-        {"service.name": os.environ.get("OTEL_SERVICE_NAME", "batch-endpoints")}))
+    provider = TracerProvider(resource=resource)
     for name in names:
         if name == "console":  # printed as each span ends: nothing waits in a buffer
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(
                 formatter=lambda span: span.to_json(indent=None) + "\n")))
-        elif name == "otlp" and os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL",
-                                               "http/protobuf") == "http/protobuf":
+        else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def _meter_provider(resource, names: list[str]):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        ConsoleMetricExporter,
+        PeriodicExportingMetricReader,
+    )
+
+    readers = []
+    for name in names:
+        if name == "console":
+            exporter = ConsoleMetricExporter(
+                formatter=lambda data: data.to_json(indent=None) + "\n")
         else:
-            log.error("OTEL_TRACES_EXPORTER %r is not supported here: use console, or otlp "
-                      "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", name)
-    trace.set_tracer_provider(provider)
-    return ",".join(names)
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+
+            exporter = OTLPMetricExporter()
+        readers.append(PeriodicExportingMetricReader(exporter))  # OTEL_METRIC_EXPORT_INTERVAL
+    return MeterProvider(resource=resource, metric_readers=readers)
 
 
 def _identity():
@@ -108,6 +161,27 @@ def annotate(job: Any = None, **extra: Any) -> None:
         span.set_attributes({"batch.job": job.name, "batch.endpoint": job.endpoint_name,
                              "batch.deployment": job.deployment_name})
     span.set_attributes({f"batch.{k}": v for k, v in extra.items() if v is not None})
+
+
+def _dimensions(job: Any) -> dict[str, str]:
+    return {"batch.endpoint": job.endpoint_name, "batch.deployment": job.deployment_name}
+
+
+def mini_batch_scored(job: Any, files: int, scored: int, failed: int, seconds: float,
+                      queued: float) -> None:
+    """A mini-batch's span attributes (its files, its failed items) and metrics (items: the
+    rows a tabular file has, one per file otherwise)."""
+    annotate(items=files, items_failed=failed)
+    where = _dimensions(job)
+    ITEMS.add(scored, {**where, "outcome": "scored"})
+    if failed:
+        ITEMS.add(failed, {**where, "outcome": "failed"})
+    MINI_BATCH_SECONDS.record(seconds, where)
+    QUEUE_AGE.record(queued, where)
+
+
+def job_ended(job: Any, seconds: float) -> None:
+    JOB_SECONDS.record(seconds, {**_dimensions(job), "status": str(job.status)})
 
 
 @contextlib.contextmanager

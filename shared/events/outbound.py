@@ -24,6 +24,7 @@ import functools
 import json
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
 from azure.core import PipelineClient
@@ -31,6 +32,7 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.messaging import CloudEvent
 from azure.core.rest import HttpRequest
 
+from shared import telemetry
 from shared.errors import ConflictError, EventDeliveryError, NotFoundError
 from shared.events import undelivered
 from shared.jobs import records
@@ -140,6 +142,8 @@ def publish(storage: Storage, job_name: str, attempt: int = 0) -> None:
     _, changed = records.update_job(storage, job_name, change)
     if not changed:
         return
+    if attempt == 0 and not job.events_state:  # the first round: the job has just ended
+        telemetry.job_ended(job, _seconds(job.created_at, job.ended_at))
     for name in done:
         undelivered.clear(storage, job_name, name)
     if not errors:
@@ -187,6 +191,14 @@ def _identity():
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
+
+
+def _seconds(start: str, end: str) -> float:
+    try:
+        return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start))
+                   .total_seconds())
+    except ValueError:
+        return 0.0
 
 
 def _structured(event: CloudEvent) -> dict[str, Any]:

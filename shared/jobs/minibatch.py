@@ -102,7 +102,8 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
                    part=part, read=(job, got))
     clock.lap("commit_dispatch")
-    telemetry.annotate(items=len(refs), items_failed=len(failures))
+    telemetry.mini_batch_scored(job, len(refs), items_ok, len(failures),
+                                time.time() - clock.began, clock.phases.get("queued", 0.0))
     timing_log.info("mini-batch timing %s", clock.report(job=job.name, index=msg.index,
                                                           items=len(refs)))
 

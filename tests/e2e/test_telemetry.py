@@ -1,5 +1,6 @@
 """OpenTelemetry through the real local host: with `OTEL_TRACES_EXPORTER=console` the workers
-print every span as it ends; a real job's spans are parsed from that output. One job is one
+print every span as it ends (and, with `OTEL_METRICS_EXPORTER=console`, their metrics every
+half second); a real job's spans and metrics are parsed from that output. One job is one
 trace: the trace context travels in the queue messages from invoke to the last step."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def traced(tmp_path_factory):
                            server.connection_string, {"BATCH_INBOX_CONTAINER": "inbox"},
                            host_json=ROOT / "host.json")
     env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "batch-e2e",
+           "OTEL_METRICS_EXPORTER": "console", "OTEL_METRIC_EXPORT_INTERVAL": "500",
            "DEVHOST_QUEUE_LEASE_SECONDS": "5",
            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
     try:
@@ -44,10 +46,40 @@ def spans(lines: list[str]) -> list[dict]:
     for line in list(lines):
         if line.startswith("{") and '"trace_id"' in line:
             try:
-                found.append(json.loads(line))
+                span = json.loads(line)
             except ValueError:
                 continue
+            if "context" in span and "attributes" in span:  # not a metrics export
+                found.append(span)
     return found
+
+
+def metrics_of(lines: list[str], endpoint: str) -> dict[str, dict]:
+    """Per metric, what the workers' latest exports say for `endpoint`, added over the
+    worker processes (each exports its own cumulative totals): {name: {attributes: total}}
+    with a counter's value or a histogram's count."""
+    latest: dict[str, dict] = {}
+    for line in list(lines):
+        if line.startswith("{") and '"resource_metrics"' in line:
+            try:
+                for rm in json.loads(line)["resource_metrics"]:
+                    latest[rm["resource"]["attributes"]["service.instance.id"]] = rm
+            except (ValueError, KeyError):
+                continue
+    totals: dict[str, dict] = {}
+    for rm in latest.values():
+        for scope in rm["scope_metrics"]:
+            for metric in scope["metrics"]:
+                for point in metric["data"]["data_points"]:
+                    attributes = point["attributes"]
+                    if attributes.get("batch.endpoint") != endpoint:
+                        continue
+                    key = tuple(sorted((k, v) for k, v in attributes.items()
+                                       if k not in ("batch.endpoint", "batch.deployment")))
+                    value = point.get("value", point.get("count"))
+                    per = totals.setdefault(metric["name"], {})
+                    per[key] = per.get(key, 0) + value
+    return totals
 
 
 def test_a_jobs_spans_carry_its_dimensions_and_form_one_trace(traced):
@@ -99,3 +131,10 @@ def test_a_jobs_spans_carry_its_dimensions_and_form_one_trace(traced):
         children = [s for s in every if s["name"] == phase]
         assert len(children) == 3, phase
         assert {ids[c["parent_id"]]["name"] for c in children} == {"score mini-batch"}
+
+    # the metrics, by endpoint and deployment: 6 items scored in 3 mini-batches, one job
+    expected = {"batch.items": {(("outcome", "scored"),): 6},
+                "batch.mini_batch.duration": {(): 3}, "batch.queue.age": {(): 3},
+                "batch.job.duration": {(("status", "Completed"),): 1}}
+    wait_for(lambda: metrics_of(host.lines, endpoint) == expected, 30,
+             message=f"the metrics {expected}, not {metrics_of(host.lines, endpoint)}")
