@@ -9,6 +9,7 @@ from permanent ones.
     │   ├── ForbiddenError (403)        a valid token whose principal is not allowed
     │   ├── NotFoundError (404)         unknown endpoint, deployment, model, job, output
     │   ├── ConflictError (409)         taken name+version, deleting something in use
+    │   │   └── JobStateConflict (409)  a job's state refuses the request (cancel once ended)
     │   └── PayloadTooLargeError (413)  a request over a documented size bound
     ├── ConfigError (500)               a missing or invalid app setting: the operator's
     │                                   problem, never reported as the caller's
@@ -48,7 +49,7 @@ from scoring.errors import (
 __all__ = [
     "AuthError", "BatchEndpointError", "ClientError", "ConcurrentUpdate", "ConfigError",
     "ConflictError", "ContentionError", "DeadlineError", "EventDeliveryError",
-    "ForbiddenError", "IllegalTransition", "InvalidModelError", "ItemError",
+    "ForbiddenError", "IllegalTransition", "InvalidModelError", "ItemError", "JobStateConflict",
     "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError", "Rejected",
     "RetryableError", "StorageUnavailableError", "UnavailableError", "ValidationError",
     "is_retryable", "scoring_rules",
@@ -121,6 +122,19 @@ class NotFoundError(ClientError):
 class ConflictError(ClientError):
     status = 409
     code = "Conflict"
+
+
+class JobStateConflict(ConflictError):
+    """The job's state refuses the request; the answer names the state (`job_status`)."""
+
+    def __init__(self, message: str, job_status: str):
+        super().__init__(message)
+        self.job_status = job_status
+
+    def to_dict(self) -> dict:
+        body = super().to_dict()
+        body["error"]["job_status"] = self.job_status
+        return body
 
 
 class ConfigError(BatchEndpointError):

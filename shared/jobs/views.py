@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config
+from shared.errors import ValidationError
 from shared.jobs import records, shards
+from shared.jobs.lifecycle import JobStatus
 from shared.jobs.records import JobRecord
 from shared.resources import paging
 from shared.storage.clients import Storage
@@ -60,6 +62,15 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
 def load(storage: Storage, name: str) -> JobRecord:
     """The job as its resource shows it: with live counters while it runs."""
     return shards.live(storage, records.load(storage, name))
+
+
+def status_filter(value: str | None) -> str | None:
+    """A `?status=` filter: one of the job states (an unknown one would match nothing)."""
+    if not value:
+        return None
+    if value not in set(JobStatus):
+        raise ValidationError("status", "must be one of: " + ", ".join(JobStatus))
+    return value
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,

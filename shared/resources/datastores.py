@@ -74,7 +74,7 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
     if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the URL ('{name}')")
     container = names.container_name(spec.container_name, "container_name")
-    if _internal(container):
+    if config.internal_container(container):
         raise ValidationError("container_name", f"'{container}' holds the service's own state "
                               "and cannot be a datastore")
     if spec.account_name not in (None, storage.account.name):
@@ -85,15 +85,6 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
     check_stored_size(doc, "body")
     _table(storage).put(_PARTITION, name, doc)
     return Parsed(doc, parsed.warnings)
-
-
-def _internal(container: str) -> bool:
-    """Containers the service and the Functions host keep their state in."""
-    from shared.messages import ALL_QUEUES, poison
-
-    internal = {config.MODELS_CONTAINER, config.JOBS_CONTAINER, *ALL_QUEUES,
-                *(poison(q) for q in ALL_QUEUES)}
-    return container in internal or container.startswith(("azure-webjobs-", "scm-"))
 
 
 def delete(storage: Storage, name: str) -> None:
@@ -168,6 +159,7 @@ def _inside(field: str, path: str) -> str:
     usual front-end limit, holds 256 characters however they are encoded)."""
     if len(path) > MAX_PREFIX:
         raise ValidationError(field, f"must be at most {MAX_PREFIX} characters")
+    names.check_text(path, field)
     path = path.lstrip("/")
     if "\\" in path or any(part in (".", "..") for part in path.split("/")):
         raise ValidationError(field, "must be a path inside the datastore, without . or ..")
