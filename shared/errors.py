@@ -90,8 +90,17 @@ class InvalidModelError(ValidationError):
 
 
 class AuthError(ClientError):
+    """No or a bad credential. `bearer`: the route takes Entra ID tokens, so the 401 carries
+    a Bearer challenge (blueprints/http_util.py); `token_given`: a token was sent and refused,
+    which the challenge calls invalid_token (RFC 6750 section 3.1)."""
+
     status = 401
     code = "Unauthorized"
+
+    def __init__(self, message: str, *, bearer: bool = False, token_given: bool = False):
+        super().__init__(message)
+        self.bearer = bearer
+        self.token_given = token_given
 
 
 class ForbiddenError(ClientError):

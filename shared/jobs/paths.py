@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-from shared import config, names
+from shared import config, names, netrules
 from shared.errors import ValidationError
 from shared.resources import datastores
 from shared.storage.clients import Storage
@@ -76,6 +76,7 @@ def _in_datastore(storage: Storage, container_path: str, kind: str, field: str) 
 
 def _from_url(storage: Storage, url: str, kind: str, field: str) -> Location:
     base = storage.account.blob_endpoint
+    netrules.http_url(url, f"{field}.path")  # a malformed URL is the caller's 400
     parsed, own = urlparse(url), urlparse(base)
     if (parsed.scheme, parsed.netloc) != (own.scheme, own.netloc) or not parsed.path.startswith(
         own.path.rstrip("/") + "/"
