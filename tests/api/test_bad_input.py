@@ -7,9 +7,12 @@ import time
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from samples import data, models
 from tests.api.test_contract import call, error_of
+from tests.domain import addresses
 from tests.e2e.conftest import put_deployment, put_endpoint, register
 from tests.e2e.test_batch_jobs import upload
 
@@ -33,6 +36,24 @@ def test_webhook_urls_that_must_be_refused(service, url):
     error = error_of(call(service, "PUT", "/endpoints/hook-refused",
                           json={"notifications": {"webhook_url": url}}))
     assert error["target"] == WEBHOOK, error
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(url=st.one_of(addresses.LITERAL_URLS, addresses.JUNK, st.integers(), st.none()))
+def test_generated_webhook_urls_are_a_4xx_or_public(service, url):
+    """Through the real host: never a 500; accepted only where the address is loopback (the
+    test host's switch) or passes the test's own reading of what is public."""
+    r = call(service, "PUT", "/endpoints/hook-generated",
+             json={"notifications": {"webhook_url": url}})
+    assert r.status_code in (200, 201, 400), (url, r.status_code, r.text)
+    if r.status_code == 400:
+        assert r.json()["error"]["target"] == WEBHOOK
+    elif url:
+        from tests.domain.test_netrules import accepted_address_is_allowed
+
+        stored = r.json()["notifications"]["webhook_url"]
+        assert stored == url
+        assert accepted_address_is_allowed(url, allow_loopback=True), url
 
 
 def test_the_loopback_switch_lets_loopback_only(service):
