@@ -40,14 +40,6 @@ class HttpUrl:
     netloc: str  # as given: the Host header
     target: str  # path and query: the request line
 
-    @property
-    def literal(self) -> IPAddress | None:
-        """The host as an IP address, None for a DNS name."""
-        try:
-            return ipaddress.ip_address(self.host)
-        except ValueError:
-            return None
-
 
 def http_url(url: object, field: str) -> HttpUrl:
     """`url` as an absolute http(s) URL with a host; ValidationError naming `field` for

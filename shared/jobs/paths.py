@@ -50,7 +50,7 @@ def resolve(storage: Storage, value: object, kind: str, field: str) -> Location:
     text = names.check_text(value, f"{field}.path").strip()
     m = _AZUREML.fullmatch(text)
     if m:
-        store = datastores.get(storage, m.group("ds"))
+        store = datastores.get(storage, names.asset_name(m.group("ds"), f"{field}.path"))
         return _location(store["name"], store["container_name"], m.group("path"), kind, field)
     if text.startswith(("http://", "https://")):
         return _from_url(storage, text, kind, field)

@@ -111,8 +111,9 @@ MAX_PREFIX = 256
 def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
     """One level of a datastore's container under `prefix` (read-only): its sub-folders and
     files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
-    doc = get(storage, name)
+    names.asset_name(name)  # checked before any storage call
     prefix = _inside("prefix", prefix or "")
+    doc = get(storage, name)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     container = storage.blobs.get_container_client(doc["container_name"])
@@ -138,12 +139,13 @@ def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
 def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any]:
     """Put one file into a datastore (refused if it is there already), so a user can score
     files from their own machine; returns its azureml:// URI."""
-    doc = get(storage, name)
+    names.asset_name(name)
     path = _inside("path", path or "")
     if not path or any(not part for part in path.split("/")):
         raise ValidationError("path", "must name a file, e.g. uploads/batch-1/image.png")
     if len(data) > config.MAX_INPUT_FILE_BYTES:
         raise ValidationError("body", f"is larger than {config.MAX_INPUT_FILE_BYTES} bytes")
+    doc = get(storage, name)
     try:
         storage.container(doc["container_name"]).upload_blob(path, data, overwrite=False)
     except ResourceExistsError:

@@ -92,6 +92,12 @@ def test_a_nul_in_a_browse_prefix_is_a_400_at_once(service):
     assert time.monotonic() - started < 10  # no storage call, so no SDK retries
 
 
+def test_a_browsed_datastore_name_is_checked_first(service):
+    for name in ("bad%01name", "sp%20ace"):
+        error = error_of(call(service, "GET", f"/datastores/{name}/paths"))
+        assert error["target"] == "name", error
+
+
 def test_control_characters_in_an_upload_name_are_a_400(service, store):
     name = f"up-{uuid.uuid4().hex[:6]}/a%01b.png"
     error = error_of(call(service, "PUT", f"/datastores/workspaceblobstore/paths/{name}",
@@ -105,6 +111,7 @@ def test_control_characters_in_an_upload_name_are_a_400(service, store):
                                   "azureml://datastores/workspaceblobstore/paths/a\tb",
                                   "azureml://datastores/workspaceblobstore/paths/a%00b",
                                   "workspaceblobstore/folder\n",
+                                  "azureml://datastores/a#b/paths/x",
                                   "http://[::1"])
 def test_control_characters_and_malformed_urls_in_inputs(service, digits_endpoint, path):
     started = time.monotonic()
