@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from shared.errors import ValidationError
 from shared.names import check_text
@@ -27,6 +27,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _AZURE_PLATFORM = ipaddress.ip_address("168.63.129.16")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _MAX_URL = 2048
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class HttpUrl:
 
     url: str
     scheme: str
-    host: str  # without brackets; lower-case
+    host: str  # without brackets; lower-case ASCII (IDNA for international names)
     port: int
-    netloc: str  # as given: the Host header
+    netloc: str  # the Host header: host (bracketed if IPv6) and the port if one was given
     target: str  # path and query: the request line
 
 
@@ -64,9 +65,16 @@ def http_url(url: object, field: str) -> HttpUrl:
         raise ValidationError(field, "must not contain spaces in its host")
     if port == 0:
         raise ValidationError(field, "must not use port 0")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValidationError(field, f"host {host!r} is not a valid domain name") from None
+    shown = f"[{host}]" if ":" in host else host
+    target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                   safe=_URL_SAFE)  # as a request line must carry it: ASCII
     return HttpUrl(url, parts.scheme, host, port or (443 if parts.scheme == "https" else 80),
-                   parts.netloc, target)
+                   shown if port is None else f"{shown}:{port}", target)
 
 
 def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:

@@ -93,7 +93,20 @@ def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch, loopba
     (request,) = receiver.requests
     assert request["host"] == f"hook.example:{receiver.port}"
     assert request["path"] == "/events?x=1" and request["body"]["subject"] == "jobs/j"
-    assert dns.asked.count("hook.example") == 1  # resolved once, by the check; then pinned
+    assert dns.asked == ["hook.example", "127.0.0.1"]  # resolved by the check; then pinned
+
+
+def test_an_international_name_and_path_travel_as_ascii(monkeypatch, loopback_allowed):
+    receiver = Receiver()
+    dns = Resolver(monkeypatch, {"xn--bcher-kva.example": "127.0.0.1"})
+    try:
+        outbound.post_cloudevent(f"http://Bücher.example:{receiver.port}/ü?q=ä", EVENT)
+    finally:
+        receiver.close()
+    (request,) = receiver.requests
+    assert request["host"] == f"xn--bcher-kva.example:{receiver.port}"
+    assert request["path"] == "/%C3%BC?q=%C3%A4"
+    assert dns.asked == ["xn--bcher-kva.example", "127.0.0.1"]  # the check, then the pin
 
 
 def test_a_name_that_rebinds_to_a_private_address_gets_nothing(monkeypatch):
