@@ -16,6 +16,12 @@ TABLE_JOB_INDEX = "jobindex"
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 
+# What a job writes beside its predictions, in the same folder: no output_file_name may be
+# one of these (compared case-insensitively, as a download to a case-insensitive disk would).
+ERRORS_FILE = "errors.csv"
+SUMMARY_FILE = "job_summary.json"
+SIDE_FILES = (ERRORS_FILE, SUMMARY_FILE)
+
 # Bounds: an HTTP request body on Azure Functions is capped at 100 MB; ONNX protobufs at 2 GB.
 MAX_MODEL_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_MODEL_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
@@ -35,6 +41,12 @@ TABLE_REJECTED_DROPS = "droprejects"
 
 def inbox_container() -> str:
     return os.environ.get("BATCH_INBOX_CONTAINER", "inbox")
+
+
+def watched_containers() -> set[str]:
+    """Containers a trigger starts jobs from (the blob trigger and Event Grid both feed the
+    inbox): no job may write its outputs there, or its outputs would start another job."""
+    return {inbox_container()}
 
 
 def drop_quiet_seconds() -> int:

@@ -30,7 +30,7 @@ from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from shared import config
 from shared.events import outbound
-from shared.jobs import errorsfile, lifecycle, minibatch, planning, records
+from shared.jobs import errorsfile, lifecycle, minibatch, ownership, planning, records
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
 from shared.messages import AggregateJob
@@ -56,14 +56,16 @@ class Tally:
 
 def aggregate(storage: Storage, msg: AggregateJob) -> JobRecord:
     job = records.load(storage, msg.job)
+    ended_here = False
     if job.status == JobStatus.FINALIZING and job.all_accounted and _claim(storage, job.name):
         try:
-            job = _write_outputs(storage, job)
+            job, ended_here = _write_outputs(storage, job)
         except Exception:
             records.update_job(storage, job.name, lambda _: {"aggregating_until": 0.0})
             raise
     if job.status.terminal:
-        write_summary(storage, job)  # also a redelivery after the job ended
+        if not ended_here:
+            write_summary(storage, job)  # a redelivery after the job ended: the same bytes
         outbound.announce_if_pending(storage, job)
     return job
 
@@ -82,32 +84,47 @@ def _claim(storage: Storage, job_name: str) -> bool:
     return records.update_job(storage, job_name, claim)[1]
 
 
-def _write_outputs(storage: Storage, job: JobRecord) -> JobRecord:
+def _write_outputs(storage: Storage, job: JobRecord) -> tuple[JobRecord, bool]:
+    """Write the outputs, then end the job; (job, ended by this run?)."""
     out = job.output
     container = storage.container(out["container"])
-    owner = {"batch_job": job.name}
+    owner = {ownership.OWNER: job.name}
     tally = Tally()
     error = ""
-    predictions = container.get_blob_client(out["predictions"])
-    if job.settings["output_action"] == "append_row" and _owned_by_other(predictions, job.name):
-        error = f"output file {out['container']}/{out['predictions']} already exists"
+    append = job.settings["output_action"] == "append_row"
+    blobs = {k: container.get_blob_client(out[k])
+             for k in (("predictions",) if append else ()) + ("errors",)}
+    guards = {k: ownership.write_conditions(b, job.name, bool(out.get("overwrite")))
+              for k, b in blobs.items()}
+    taken = [k for k, guard in guards.items() if guard is None]
+    if taken:
+        error = ownership.taken_message(out["container"], blobs[taken[0]])
     else:
         rows = list(records.minibatch_rows(storage, job.name, 0, job.mb_total))
-        if job.settings["output_action"] == "append_row":
-            _commit(predictions, minibatch.scorer(storage, job).header(),
-                    _prediction_parts(storage, job, rows, tally), owner)
+        if append:
+            _commit(blobs["predictions"], minibatch.scorer(storage, job).header(),
+                    _prediction_parts(storage, job, rows, tally), owner, guards["predictions"])
         else:
             for _ in _prediction_parts(storage, job, rows, tally):
                 pass
-        _commit(container.get_blob_client(out["errors"]), errorsfile.HEADER,
-                _error_parts(storage, job, rows, tally), owner)
+        _commit(blobs["errors"], errorsfile.HEADER, _error_parts(storage, job, rows, tally),
+                owner, guards["errors"])
     event = lifecycle.OutputsWritten(tally.ok, tally.failed, tally.canceled, error)
-    job, changed = records.update_job(storage, job.name, event)
+
+    def end(current: JobRecord) -> dict | None:
+        """The job's end, its summary written first: no crash leaves an ended job without
+        one (a run that loses the race rewrites it from the committed record)."""
+        changes = lifecycle.apply(current, event, records.now())
+        if changes:
+            write_summary(storage, current.with_changes(changes))
+        return changes
+
+    job, changed = records.update_job(storage, job.name, end)
     if changed:
         records.log(storage, job.name, f"job {job.status}: {job.items_ok} items scored, "
                     f"{job.items_failed} failed, {job.items_canceled} canceled; outputs in "
                     f"{out['container']}/{out['folder']}")
-    return job
+    return job, changed
 
 
 def _part(storage: Storage, path: str) -> bytes | None:
@@ -178,8 +195,9 @@ def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: 
 
 
 def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],
-            metadata: dict[str, str]) -> None:
-    """Stage the content in blocks of ~4 MiB and commit them in one atomic call."""
+            metadata: dict[str, str], conditions: dict[str, Any]) -> None:
+    """Stage the content in blocks of ~4 MiB and commit them in one atomic call, only over
+    the version the owner check saw (ownership.write_conditions)."""
     blocks: list[BlobBlock] = []
     buffer = bytearray(header)
 
@@ -196,24 +214,25 @@ def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],
             stage()
     if buffer or not blocks:
         stage()
-    blob.commit_block_list(blocks, metadata=metadata,
-                           content_settings=ContentSettings(content_type="text/csv"))
-
-
-def _owned_by_other(blob: BlobClient, job_name: str) -> bool:
-    try:
-        props = blob.get_blob_properties()
-    except ResourceNotFoundError:
-        return False
-    return props.metadata.get("batch_job") != job_name
+    with ownership.guarded(blob):
+        blob.commit_block_list(blocks, metadata=metadata,
+                               content_settings=ContentSettings(content_type="text/csv"),
+                               **conditions)
 
 
 def write_summary(storage: Storage, job: JobRecord) -> None:
+    """job_summary.json, unless another job owns the file (the job's error then says why
+    it wrote no outputs)."""
     out = job.output
-    storage.container(out["container"]).get_blob_client(out["summary"]).upload_blob(
-        json.dumps(summarize(job), indent=2).encode(), overwrite=True,
-        metadata={"batch_job": job.name},
-        content_settings=ContentSettings(content_type="application/json"))
+    blob = storage.container(out["container"]).get_blob_client(out["summary"])
+    conditions = ownership.write_conditions(blob, job.name, bool(out.get("overwrite")))
+    if conditions is None:
+        return
+    with ownership.guarded(blob):
+        blob.upload_blob(json.dumps(summarize(job), indent=2).encode(), overwrite=True,
+                         metadata={ownership.OWNER: job.name},
+                         content_settings=ContentSettings(content_type="application/json"),
+                         **conditions)
 
 
 def summarize(job: JobRecord) -> dict[str, Any]:
