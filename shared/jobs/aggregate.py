@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -42,6 +42,7 @@ PREFETCH = 32
 PREFETCH_ROWS = 200_000
 PART_LIMIT = 1 << 32  # a part is one mini-batch's rows: far below this
 CLAIM_SECONDS = 20  # a run that died blocks the next one this long at most
+FIRST_REASONS = 3  # a job that failed entirely names these in its error
 LOST_PART = "result lost from storage after the mini-batch was scored"
 
 
@@ -52,6 +53,16 @@ class Tally:
     ok: int = 0
     failed: int = 0
     canceled: int = 0
+    reasons: list[str] = field(default_factory=list)  # the first few distinct ones
+
+    def add_failed(self, data: bytes) -> None:
+        found = errorsfile.records(data)
+        self.failed += len(found)
+        for record in found:
+            if len(self.reasons) >= FIRST_REASONS:
+                break
+            if record[2] not in self.reasons:
+                self.reasons.append(record[2])
 
 
 def aggregate(storage: Storage, msg: AggregateJob) -> JobRecord:
@@ -109,7 +120,8 @@ def _write_outputs(storage: Storage, job: JobRecord) -> tuple[JobRecord, bool]:
                 pass
         _commit(blobs["errors"], errorsfile.HEADER, _error_parts(storage, job, rows, tally),
                 owner, guards["errors"])
-    event = lifecycle.OutputsWritten(tally.ok, tally.failed, tally.canceled, error)
+    event = lifecycle.OutputsWritten(tally.ok, tally.failed, tally.canceled, error,
+                                     tuple(tally.reasons))
 
     def end(current: JobRecord) -> dict | None:
         """The job's end, its summary written first: no crash leaves an ended job without
@@ -175,7 +187,7 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
                 data = _part(storage, minibatch.errors_path(job.name, index, row["part"]))
                 if data is None:  # a lost errors part: its items were failures anyway
                     data = _whole_files(storage, job, row, LOST_PART)
-                tally.failed += errorsfile.count(data)
+                tally.add_failed(data)
                 yield data
             continue
         reason = (LOST_PART if row.get("lost") else row.get("reason") or
@@ -184,7 +196,7 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
         if state == Outcome.CANCELED:
             tally.canceled += errorsfile.count(data)
         else:
-            tally.failed += errorsfile.count(data)
+            tally.add_failed(data)
         yield data
 
 

@@ -35,3 +35,8 @@ def lines(failures: Iterable[tuple[str, str, str]]) -> bytes:
 def count(data: bytes) -> int:
     """Records in CSV bytes without a header (quoted newlines are part of their record)."""
     return sum(1 for _ in csv.reader(io.StringIO(data.decode())))
+
+
+def records(data: bytes) -> list[list[str]]:
+    """The records of errors.csv lines without a header."""
+    return list(csv.reader(io.StringIO(data.decode())))
