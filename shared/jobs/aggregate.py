@@ -30,7 +30,7 @@ from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from shared import config
 from shared.events import outbound
-from shared.jobs import errorsfile, lifecycle, minibatch, ownership, planning, records
+from shared.jobs import errorsfile, lifecycle, minibatch, ownership, planning, records, rescore
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
 from shared.messages import AggregateJob
@@ -43,7 +43,8 @@ PREFETCH_ROWS = 200_000
 PART_LIMIT = 1 << 32  # a part is one mini-batch's rows: far below this
 CLAIM_SECONDS = 20  # a run that died blocks the next one this long at most
 FIRST_REASONS = 3  # a job that failed entirely names these in its error
-LOST_PART = "result lost from storage after the mini-batch was scored"
+LOST_PART = ("result lost from storage after the mini-batch was scored, and again after "
+             "each re-scoring retry_settings.max_retries allowed")
 
 
 @dataclass
@@ -152,15 +153,26 @@ def _prediction_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any
                       tally: Tally) -> Iterator[bytes]:
     done = [r for r in rows if r["state"] == Outcome.DONE]
     for chunk in _ahead(done):  # a few parts fetched ahead, kept in order
-        paths = [minibatch.result_path(job.name, records.row_index(r), r.get("part", ""))
-                 for r in chunk]
-        for row, data in zip(chunk, _DOWNLOADS.map(lambda p: _part(storage, p), paths),
+        for row, data in zip(chunk, _DOWNLOADS.map(lambda r: _parts_of(storage, job, r), chunk),
                              strict=True):
-            if data is None:
+            if data is None:  # storage lost a part: score the files again
+                data = rescore.lost_part(storage, job, row)
+            if data is None:  # its retries are used up
                 row["lost"] = True
                 continue
             tally.ok += errorsfile.count(data)
             yield data
+
+
+def _parts_of(storage: Storage, job: JobRecord, row: dict[str, Any]) -> bytes | None:
+    """A done mini-batch's result part, None when it or its errors part is gone."""
+    index, part = records.row_index(row), row.get("part", "")
+    data = _part(storage, minibatch.result_path(job.name, index, part))
+    if data is None or not row.get("items_failed"):
+        return data
+    errors = storage.container(config.JOBS_CONTAINER).get_blob_client(
+        minibatch.errors_path(job.name, index, part))
+    return data if errors.exists() else None
 
 
 def _ahead(done: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -185,14 +197,15 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
         if state == Outcome.DONE and not row.get("lost"):
             if row.get("items_failed"):
                 data = _part(storage, minibatch.errors_path(job.name, index, row["part"]))
-                if data is None:  # a lost errors part: its items were failures anyway
-                    data = _whole_files(storage, job, row, LOST_PART)
+                if data is None:  # lost since _parts_of saw it: the next run scores again
+                    raise rescore.LostSince(f"job {job.name} mini-batch {index}: errors part "
+                                            "lost while the outputs were written")
                 tally.add_failed(data)
                 yield data
             continue
         reason = (LOST_PART if row.get("lost") else row.get("reason") or
                   (errorsfile.CANCELED if state == Outcome.CANCELED else "failed"))
-        data = _whole_files(storage, job, row, reason)
+        data = _whole_files(storage, job, row, reason, _kind(row))
         if state == Outcome.CANCELED:
             tally.canceled += errorsfile.count(data)
         else:
@@ -200,10 +213,20 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
         yield data
 
 
-def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str) -> bytes:
+def _kind(row: dict[str, Any]) -> errorsfile.Kind:
+    if row.get("lost"):
+        return errorsfile.Kind.LOST
+    if row["state"] == Outcome.CANCELED:
+        return (errorsfile.Kind.CANCELED if row.get("reason", "") in ("", errorsfile.CANCELED)
+                else errorsfile.Kind.SKIPPED)
+    return errorsfile.Kind(row.get("kind") or errorsfile.Kind.ATTEMPTS)
+
+
+def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str,
+                 kind: errorsfile.Kind) -> bytes:
     refs = planning.files_of(storage, row)
-    return errorsfile.lines((minibatch.relative_name(job, r.name), n, reason)
-                            for r in refs for n in r.failed_rows())  # a range: its rows
+    return errorsfile.lines(((minibatch.relative_name(job, r.name), n, reason)
+                             for r in refs for n in r.failed_rows()), kind)  # a range: its rows
 
 
 def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],
