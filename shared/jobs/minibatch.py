@@ -24,7 +24,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config
 from shared.errors import NotFoundError
-from shared.jobs import errorsfile, fanin, planning, records, splitting
+from shared.jobs import errorsfile, fanin, planning, records, splitting, watchdog
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
@@ -67,6 +67,7 @@ def scorer(storage: Storage, job: JobRecord) -> Scorer:
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:
     clock = Stopwatch(queued=max(0.0, time.time() - msg.sent) if msg.sent else 0.0)
     job = records.load(storage, msg.job)
+    watchdog.revive_if_overdue(storage, job)
     got = records.get_minibatch(storage, msg.job, msg.index)
     if got is None:
         raise NotFoundError(f"job {msg.job} has no mini-batch {msg.index}")

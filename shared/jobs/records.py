@@ -80,6 +80,7 @@ class JobRecord:
     retried_by: str = ""
     shards: int = 1  # rows its mini-batch counters are spread over (shards.py)
     watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
+    watch_due: float = 0.0  # when its next check is due (epoch seconds)
     aggregating_until: float = 0.0  # an aggregator run's claim (aggregate.py)
     etag: str = field(default="", compare=False)
 

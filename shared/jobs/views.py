@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config
-from shared.jobs import records, shards
+from shared.jobs import records, shards, watchdog
 from shared.jobs.records import JobRecord
 from shared.resources import paging
 from shared.storage.clients import Storage
@@ -58,8 +58,12 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
 
 
 def load(storage: Storage, name: str) -> JobRecord:
-    """The job as its resource shows it: with live counters while it runs."""
-    return shards.live(storage, records.load(storage, name))
+    """The job as its resource shows it: with live counters while it runs. A job whose
+    watchdog check is long overdue (lost with an emulator's unsaved writes) gets a new one:
+    whoever follows a job also keeps it recoverable."""
+    job = records.load(storage, name)
+    watchdog.revive_if_overdue(storage, job)
+    return shards.live(storage, job)
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,
