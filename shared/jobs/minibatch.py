@@ -143,13 +143,17 @@ def retry_again(storage: Storage, job: JobRecord, msg: ScoreMiniBatch, why: str)
     not in the host's dequeue count: deliveries that died (a worker killed, a lease that
     ran out) are the host's to repeat, up to maxDequeueCount, and a copy it gave up on is
     one retry (steps.py)."""
-    limit = int(job.settings["retry_settings"]["max_retries"])
-    if msg.retries >= limit:
+    retry = job.settings["retry_settings"]
+    if msg.retries >= int(retry["max_retries"]):
         return False
     log.warning("job %s mini-batch %d: %s; retry %d/%d", job.name, msg.index, why,
-                msg.retries + 1, limit)
+                msg.retries + 1, retry["max_retries"])
+    pause = min(RETRY_PAUSE_MAX, 2 ** msg.retries)
+    # the watchdog leaves a mini-batch waiting for its retry alone (watchdog.resend)
+    records.mark_minibatch(storage, job.name, msg.index, {
+        "retry_until": time.time() + pause + float(retry["timeout"])})
     storage.send(SCORE_QUEUE, ScoreMiniBatch(job.name, msg.index, msg.retries + 1),
-                 delay=min(RETRY_PAUSE_MAX, 2 ** msg.retries))
+                 delay=pause)
     return True
 
 

@@ -264,6 +264,12 @@ def minibatch_rows(storage: Storage, job: str, start: int = 0,
     )
 
 
+def mark_minibatch(storage: Storage, job: str, index: int, fields: dict[str, Any]) -> None:
+    """Merge bookkeeping `fields` (never its state) into a mini-batch row."""
+    table(storage).update_entity({"PartitionKey": job, "RowKey": mb_row(index), **fields},
+                                 mode=UpdateMode.MERGE)
+
+
 def row_index(row: dict[str, Any]) -> int:
     return int(row["RowKey"][3:])
 

@@ -122,10 +122,12 @@ def resend(storage: Storage, job: JobRecord, quiet: float) -> None:
         storage.send(AGGREGATE_QUEUE, AggregateJob(job=job.name))
         return
     limit = job.mb_planned if job.stop_reason else job.window
-    sent = 0
+    sent, now = 0, time.time()
     for row in records.minibatch_rows(storage, job.name):
         if sent >= limit:
             break
-        if records.pending(row):
+        if not records.pending(row):
+            continue
+        if row.get("retry_until", 0.0) <= now:  # one waiting for its retry keeps its slot
             storage.send(SCORE_QUEUE, ScoreMiniBatch(job=job.name, index=records.row_index(row)))
-            sent += 1
+        sent += 1

@@ -12,7 +12,7 @@ import pytest
 
 from shared.jobs import records, views, watchdog
 from shared.jobs.lifecycle import JobStatus
-from shared.messages import CHECK_QUEUE, PLAN_QUEUE, SCORE_QUEUE
+from shared.messages import CHECK_QUEUE, PLAN_QUEUE, SCORE_QUEUE, ScoreMiniBatch, decode
 from tests import builders
 from tests.domain.support import assert_consistent, digits_endpoint, start, upload
 from tests.inprocess import QUEUES, InProcessHost
@@ -86,3 +86,17 @@ def test_a_slow_jobs_stall_bound_follows_its_pace():
     assert watchdog.stall_seconds(slow, now) == pytest.approx(120, abs=1)
     fast = job.with_changes({"mb_done": 4000})
     assert watchdog.stall_seconds(fast, now) == watchdog.interval()
+
+
+def test_a_minibatch_waiting_for_its_retry_is_not_sent_again(storage, endpoint):
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(8))  # mini-batches of 4: 2, both in window
+    job_name = start(storage, endpoint, folder)
+    assert InProcessHost(storage).step(PLAN_QUEUE)
+    lose(storage, SCORE_QUEUE)
+    records.mark_minibatch(storage, job_name, 0, {"retry_until": time.time() + 60})
+    watchdog.resend(storage, records.load(storage, job_name), 30)
+    sent = [m.content for m in storage.queue(SCORE_QUEUE).peek_messages(max_messages=32)]
+    indexes = [decode(ScoreMiniBatch, body).index for body in sent
+               if decode(ScoreMiniBatch, body).job == job_name]
+    assert indexes == [1]
