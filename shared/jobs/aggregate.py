@@ -105,7 +105,7 @@ def _write_outputs(storage: Storage, job: JobRecord) -> tuple[JobRecord, bool]:
     error = ""
     append = job.settings["output_action"] == "append_row"
     blobs = {k: container.get_blob_client(out[k])
-             for k in (("predictions",) if append else ()) + ("errors",)}
+             for k in (("predictions",) if append else ()) + ("errors", "summary")}
     guards = {k: ownership.write_conditions(b, job.name, bool(out.get("overwrite")))
               for k, b in blobs.items()}
     taken = [k for k, guard in guards.items() if guard is None]
