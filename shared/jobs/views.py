@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import config
+from shared.errors import ValidationError
 from shared.jobs import records, shards, watchdog
+from shared.jobs.lifecycle import JobStatus
 from shared.jobs.records import JobRecord
 from shared.resources import paging
 from shared.storage.clients import Storage
@@ -64,6 +66,15 @@ def load(storage: Storage, name: str) -> JobRecord:
     job = records.load(storage, name)
     watchdog.revive_if_overdue(storage, job)
     return shards.live(storage, job)
+
+
+def status_filter(value: str | None) -> str | None:
+    """A `?status=` filter: one of the job states (an unknown one would match nothing)."""
+    if not value:
+        return None
+    if value not in set(JobStatus):
+        raise ValidationError("status", "must be one of: " + ", ".join(JobStatus))
+    return value
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,
