@@ -40,6 +40,7 @@ def internal_container(name: str) -> bool:
                 *ALL_QUEUES, *(poison(q) for q in ALL_QUEUES)}
     return name in internal or name.startswith(_INTERNAL_PREFIXES)
 
+
 # Bounds: an HTTP request body on Azure Functions is capped at 100 MB; ONNX protobufs at 2 GB.
 MAX_MODEL_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_MODEL_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
