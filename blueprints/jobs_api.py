@@ -77,7 +77,8 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
 
 def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpResponse:
     page = views.list_page(default_storage(), page_request(req),
-                           status=req.params.get("status"), **where)
+                           status=req.params.get("status"), name=req.params.get("name"),
+                           **where)
     return paged_response(req, page, lambda job: views.job_resource(job, base))
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import config
-from shared.jobs import records, shards
+from shared.jobs import jobindex, records, shards
 from shared.jobs.records import JobRecord
-from shared.resources import paging
+from shared.resources import endpoints, paging
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
@@ -26,6 +25,7 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
         "type": "batch_job",
         "status": job.status,
         "endpoint_name": job.endpoint_name,
+        "endpoint_incarnation": job.endpoint_incarnation or None,
         "deployment_name": job.deployment_name,
         "model": job.model_id,
         "started_by": job.started_by,
@@ -63,20 +63,21 @@ def load(storage: Storage, name: str) -> JobRecord:
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,
-              deployment: str | None = None, status: str | None = None) -> paging.Page:
-    """A page of jobs, in name order, filtered by the table query (not in Python): only
-    the job rows of the jobs table, of one endpoint, deployment or state."""
-    clauses, params = [f"RowKey eq '{records.JOB_ROW}'"], {}
-    for column, value in (("endpoint_name", endpoint), ("deployment_name", deployment),
-                          ("status", status)):
-        if value:
-            clauses.append(f"{column} eq @{column}")
-            params[column] = value
-    found = paging.entities(storage.table(config.TABLE_JOBS), page, " and ".join(clauses),
-                            params, select=["PartitionKey"])
-    jobs = [shards.live(storage, job) for row in found.items
-            if (job := records.find(storage, row["PartitionKey"])) is not None]
-    return paging.Page(jobs, found.next_token)
+              deployment: str | None = None, status: str | None = None,
+              name: str | None = None) -> paging.Page:
+    """A page of jobs, newest first (jobindex.py): all jobs, or those of the endpoint now
+    under that name (not of a deleted one's), of one deployment, in one state, or whose
+    name contains `name` (case-insensitive)."""
+    partition = jobindex.ALL
+    if endpoint:
+        doc = endpoints.get(storage, endpoint)
+        partition = jobindex.endpoint_partition(endpoint, doc.get("incarnation", ""))
+    search = (name or "").lower()
+
+    def keep(job: JobRecord) -> bool:
+        return (not status or job.status == status) and search in job.name.lower()
+
+    return jobindex.page(storage, page, partition=partition, deployment=deployment, keep=keep)
 
 
 def without_nulls(value: Any) -> Any:

@@ -6,6 +6,7 @@ deleted; deleting an endpoint deletes its deployments but keeps its jobs and out
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,9 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
         "defaults": {"deployment_name": default or None},
         "notifications": notifications,
         "provisioning_state": "Succeeded",
+        # Jobs belong to an incarnation: one re-created under a deleted one's name starts
+        # with no jobs (endpoints from before incarnations keep "", as their jobs do).
+        "incarnation": existing.get("incarnation", "") if existing else uuid.uuid4().hex,
         "created_at": existing.get("created_at", now),
         "updated_at": now,
     }
