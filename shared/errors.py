@@ -9,6 +9,7 @@ from permanent ones.
     │   ├── ForbiddenError (403)        a valid token whose principal is not allowed
     │   ├── NotFoundError (404)         unknown endpoint, deployment, model, job, output
     │   ├── ConflictError (409)         taken name+version, deleting something in use
+    │   ├── PreconditionFailedError (412)  If-None-Match / If-Match of a PUT not met
     │   └── PayloadTooLargeError (413)  a request over a documented size bound
     ├── ConfigError (500)               a missing or invalid app setting: the operator's
     │                                   problem, never reported as the caller's
@@ -49,7 +50,8 @@ __all__ = [
     "AuthError", "BatchEndpointError", "ClientError", "ConcurrentUpdate", "ConfigError",
     "ConflictError", "ContentionError", "DeadlineError", "EventDeliveryError",
     "ForbiddenError", "IllegalTransition", "InvalidModelError", "ItemError",
-    "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError", "Rejected",
+    "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError",
+    "PreconditionFailedError", "Rejected",
     "RetryableError", "StorageUnavailableError", "UnavailableError", "ValidationError",
     "is_retryable", "scoring_rules",
 ]
@@ -121,6 +123,13 @@ class NotFoundError(ClientError):
 class ConflictError(ClientError):
     status = 409
     code = "Conflict"
+
+
+class PreconditionFailedError(ClientError):
+    """A conditional PUT whose condition does not hold: nothing was written."""
+
+    status = 412
+    code = "PreconditionFailed"
 
 
 class ConfigError(BatchEndpointError):
