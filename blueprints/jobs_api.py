@@ -1,5 +1,5 @@
 """HTTP API for jobs: invoke, list, show, cancel, retry the failed items, download outputs,
-errors and logs.
+errors and logs, the progress timeline.
 
 The routes of one endpoint's jobs are served through both doors (blueprints/endpoint_auth.py);
 `GET /jobs`, across endpoints, only with a function key."""
@@ -87,6 +87,13 @@ def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpRes
 def show_job(req: func.HttpRequest) -> func.HttpResponse:
     job = views.load(default_storage(), _job_name(req))
     return json_response(views.job_resource(job, api_base(req, "jobs")))
+
+
+@endpoint_route(bp, "jobs/{job}/timeline", ["GET"])
+@handles_errors
+def job_timeline(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    return json_response(views.timeline(storage, records.load(storage, _job_name(req))))
 
 
 @endpoint_route(bp, "jobs/{job}/cancel", ["POST"])

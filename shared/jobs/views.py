@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.jobs import jobindex, records, shards
+from shared.jobs.lifecycle import Outcome
 from shared.jobs.records import JobRecord
 from shared.resources import endpoints, paging
 from shared.storage.clients import Storage
@@ -128,6 +129,33 @@ def eta(job: JobRecord, now: datetime | None = None) -> float | None:
     if not job.planning_done or not job.accounted or not elapsed:
         return None
     return round((job.mb_total - job.accounted) * elapsed / job.accounted, 1)
+
+
+TIMELINE_POINTS = 120
+_TIMELINE_NAMES = {Outcome.DONE: "succeeded", Outcome.FAILED: "failed",
+                   Outcome.CANCELED: "canceled"}
+
+
+def timeline(storage: Storage, job: JobRecord, points: int = TIMELINE_POINTS
+             ) -> dict[str, Any]:
+    """The job's real progress over time, from its mini-batch rows' `finished_at`: cumulative
+    succeeded / failed / canceled mini-batches at up to `points` moments (the last mini-batch
+    of each time slice), so a chart of a job that ended before the page opened is its own."""
+    finished = sorted(
+        (row["finished_at"], row["state"]) for row in records.table(storage).query_entities(
+            "PartitionKey eq @pk and RowKey ge 'mb-' and RowKey lt 'mb.'",
+            parameters={"pk": job.name}, select=["finished_at", "state"])
+        if row.get("finished_at"))
+    start = job.started_at or job.created_at
+    counts = {"succeeded": 0, "failed": 0, "canceled": 0}
+    out = [{"at": start, **counts}]
+    step = max(1, len(finished) // points)
+    for i, (at, state) in enumerate(finished):
+        counts[_TIMELINE_NAMES.get(state, "failed")] += 1
+        if (i + 1) % step == 0 or i + 1 == len(finished):
+            out.append({"at": at, **counts})
+    return {"started_at": start, "ended_at": job.ended_at or None,
+            "total": job.mb_total if job.planning_done else None, "points": out}
 
 
 def progress_log(storage: Storage, job: JobRecord) -> str:
