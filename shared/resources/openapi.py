@@ -65,6 +65,8 @@ CONDITIONS = [
 ]
 NAME_SEARCH = {"name": "name", "in": "query", "schema": {"type": "string", "maxLength": 63},
                "description": "only jobs whose name contains this (case-insensitive)"}
+ROWS = {"name": "rows", "in": "query", "description": "how many rows (default 20)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
 BINARY = "binary"  # a model upload: ONNX bytes, or {"path"} of a blob
 FILE = "file"  # any file's bytes
 TEXT = "text"
@@ -145,6 +147,11 @@ OPERATIONS = (
        "were canceled (409 when none did)", body=RetryBody, ok={202: r.JobResource}),
     Op("get", f"{JOB}/outputs/{{output}}", "Jobs_DownloadOutput", "Download an output once "
        "the job has ended", ok={200: BINARY}),
+    Op("get", f"{JOB}/outputs", "Jobs_ListOutputs", "The output files the job wrote: name, "
+       "file, datastore path, size", ok={200: r.OutputListing}),
+    Op("get", f"{JOB}/outputs/{{output}}/preview", "Jobs_PreviewOutput", "The first rows of "
+       "a CSV or JSON Lines output (one ranged read), or the summary's JSON",
+       ok={200: r.OutputPreview}, params=(ROWS,)),
     Op("get", f"{JOB}/errors", "Jobs_DownloadErrors", "Every failed item with its reason",
        ok={200: BINARY}),
     Op("get", f"{JOB}/logs", "Jobs_Logs", "Progress overview and events", ok={200: TEXT}),

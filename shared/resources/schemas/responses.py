@@ -120,6 +120,24 @@ class JobTimeline(Open):
     points: list[TimelinePoint]
 
 
+class OutputFile(Open):
+    name: Literal["score", "errors", "summary"]
+    file: str
+    path: str
+    size: int
+
+
+class OutputListing(Open):
+    value: list[OutputFile]
+
+
+class OutputPreview(Open):
+    columns: list[str] | None = None
+    rows: list[list[Any]] | None = None
+    truncated: bool | None = None
+    document: dict[str, Any] | None = None
+
+
 class RejectedDrop(Open):
     container: str | None
     blob: str | None

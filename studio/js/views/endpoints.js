@@ -5,6 +5,7 @@ import { all, call, createOnly, enc, get, offers, onlyVersion, page } from "../a
 import {
   badge, busy, confirmDialog, crumbs, field, go, h, link, notice, table, title,
 } from "../ui.js";
+import { endpointTabs } from "./consume.js";
 import { scoringSummary, settingsSummary } from "./deployment.js";
 
 const NAME_RULE = "3–32 characters: letters, digits and '-', starting with a letter, " +
@@ -100,7 +101,7 @@ export async function show(ctx, name) {
   const previewSlot = h("div");
   const view = h("section", {},
     crumbs(["#/endpoints", "Batch endpoints"], [null, name]),
-    title(name),
+    title(name), endpointTabs(name, "Details"),
     h("p", {}, endpoint.description || h("span", { class: "muted" }, "No description.")),
     h("dl", { class: "facts" },
       h("dt", {}, "Scoring URI"), h("dd", {}, h("code", {}, endpoint.scoring_uri || "—")),
@@ -108,7 +109,6 @@ export async function show(ctx, name) {
       h("dt", {}, "Default deployment"), h("dd", { id: "default-deployment" }, def || "none")),
     h("div", { class: "actions" },
       link(`#/create-job?endpoint=${enc(name)}`, "Create job", { class: "button primary" }),
-      link(`${base}/jobs`, "Jobs", { class: "button" }),
       link(`${base}/deployments/new`, "Add deployment", { class: "button" }),
       h("button", { type: "button", class: "danger", onclick: (ev) =>
         remove(ev.target, name, deployments.length, out) }, "Delete endpoint")),

@@ -2,9 +2,10 @@
 // progress, a chart of it, timings, errors, the log, downloads, cancel and retry.
 
 import { all, call, enc, get, nextPage, offers, page } from "../api.js";
+import { endpointTabs } from "./consume.js";
 import {
-  badge, busy, confirmDialog, crumbs, duration, field, go, h, link, notice, parseCsv, saveBlob,
-  svg, table, title, when,
+  badge, busy, bytes, confirmDialog, crumbs, duration, field, go, h, link, notice, parseCsv,
+  saveBlob, svg, table, title, when,
 } from "../ui.js";
 
 export const STATES = ["NotStarted", "Queued", "Preparing", "Running", "Finalizing",
@@ -13,6 +14,7 @@ const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 const PAGE_SIZE = 20;
 const POLL_MS = 1000;
 const MAX_ERROR_ROWS = 500;
+const PREVIEW_ROWS = 10;
 
 const seconds = (from, to) => (from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : null);
 
@@ -33,7 +35,7 @@ export async function list(ctx, endpoint) {
   return h("section", {},
     endpoint ? crumbs(["#/endpoints", "Batch endpoints"], [`#/endpoints/${enc(endpoint)}`,
       endpoint], [null, "Jobs"]) : null,
-    title(heading), filters, slot);
+    title(heading), endpoint ? endpointTabs(endpoint, "Jobs") : null, filters, slot);
 }
 
 function filterForm(here, deployments, deployment, status, name, byDeployment) {
@@ -188,6 +190,7 @@ export async function show(ctx, name) {
     label: h("span", { id: "progress-label" }), counts: h("dl", { class: "facts counts" }),
     chart: h("div"), actions: h("div", { class: "actions" }),
     errors: h("div", {}, h("p", { class: "muted" }, "Shown when the job ends.")),
+    outputs: h("div", { id: "outputs" }, h("p", { class: "muted" }, "Shown when the job ends.")),
     log: h("pre", { class: "log", tabindex: "0", "aria-label": "Job log" }), error: h("div"),
   };
   const canRetry = offers("POST", "/jobs/studio-probe-no-such-job/retry");
@@ -255,6 +258,7 @@ export async function show(ctx, name) {
     if (terminal && !ended) {
       ended = true;
       parts.errors.replaceChildren(await errorsTable(name));
+      parts.outputs.replaceChildren(await outputsBrowser(job, out));
     }
   };
   await update();
@@ -278,6 +282,7 @@ export async function show(ctx, name) {
     h("h2", {}, "Progress"),
     h("div", { class: "progress" }, parts.label, parts.bar), parts.counts, parts.chart,
     h("h2", {}, "Details"), parts.facts,
+    h("h2", {}, "Outputs"), parts.outputs,
     h("h2", {}, "Errors"), parts.errors,
     h("h2", {}, "Log"), parts.log);
 }
@@ -335,6 +340,38 @@ function actions(job, terminal, canRetry, out) {
       : null,
     terminal ? null : h("span", { class: "muted" }, "Downloads open when the job ends."),
   ];
+}
+
+// The files the job wrote, each downloadable, and the first prediction rows inline (one
+// ranged read on the service's side, whatever the file's size).
+async function outputsBrowser(job, out) {
+  let files;
+  try {
+    files = (await get(`/jobs/${enc(job.name)}/outputs`)).value || [];
+  } catch (e) {
+    return h("p", { class: "muted" }, e.message);
+  }
+  if (!files.length) return h("p", { class: "empty" }, "The job wrote no outputs.");
+  const rows = files.map((f) => [f.name, f.file, bytes(f.size), h("code", {}, f.path),
+    h("button", { type: "button", class: "small", "aria-label": `Download ${f.file}`,
+      onclick: (ev) => busy(ev.target, get(`/jobs/${enc(job.name)}/outputs/${f.name}`,
+        { as: "blob" })).then((file) => saveBlob(file, f.file))
+        .catch((e) => notice(out, e.message)) }, "Download")]);
+  const preview = h("div", { id: "score-preview" });
+  if (files.some((f) => f.name === "score")) {
+    try {
+      const first = await get(`/jobs/${enc(job.name)}/outputs/score/preview`,
+        { query: { rows: String(PREVIEW_ROWS) } });
+      preview.append(h("h3", {}, `First rows of ${files.find((f) => f.name === "score").file}`),
+        h("div", { class: "scroll" }, table("First prediction rows", first.columns,
+          first.rows.map((r) => r.map((v) => (typeof v === "string" ? v : JSON.stringify(v)))))),
+        first.truncated ? h("p", { class: "muted" }, `The first ${first.rows.length} rows; ` +
+          "download the file for all.") : null);
+    } catch (e) {
+      preview.append(h("p", { class: "muted" }, e.message));
+    }
+  }
+  return h("div", {}, table("Outputs", ["Output", "File", "Size", "Path", ""], rows), preview);
 }
 
 async function errorsTable(name) {
