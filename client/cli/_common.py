@@ -56,6 +56,37 @@ _SERVICE_OPTIONS = [
 ]
 
 
+# One example per verb, shown at the end of its --help.
+EXAMPLES = {
+    "batch-endpoint create": "bep batch-endpoint create --file endpoint.yml --name mnist-batch",
+    "batch-endpoint update": "bep batch-endpoint update -n mnist-batch --set description=digits",
+    "batch-endpoint show": "bep batch-endpoint show -n mnist-batch --query scoring_uri -o tsv",
+    "batch-endpoint list": "bep batch-endpoint list -o table",
+    "batch-endpoint delete": "bep batch-endpoint delete -n mnist-batch --yes",
+    "batch-endpoint list-jobs": "bep batch-endpoint list-jobs -n mnist-batch -r 5 -o table",
+    "batch-endpoint invoke": "bep batch-endpoint invoke -n mnist-batch --input ./sample --stream",
+    "batch-deployment create": "bep batch-deployment create --file deployment.yml "
+                               "--endpoint-name mnist-batch --set-default",
+    "batch-deployment update": "bep batch-deployment update -n blue -e mnist-batch "
+                               "--set settings.mini_batch_size=20",
+    "batch-deployment show": "bep batch-deployment show -n blue -e mnist-batch",
+    "batch-deployment list": "bep batch-deployment list -e mnist-batch -o table",
+    "batch-deployment delete": "bep batch-deployment delete -n green -e mnist-batch --yes",
+    "batch-deployment list-jobs": "bep batch-deployment list-jobs -n blue -e mnist-batch -r 5",
+    "job show": "bep job show -n <job> --query progress.items",
+    "job list": "bep job list --status Failed -r 10 -o table",
+    "job stream": "bep job stream -n <job>",
+    "job download": "bep job download -n <job> --output-name score --download-path ./",
+    "job cancel": "bep job cancel -n <job>",
+    "job retry": "bep job retry -n <job> --stream",
+    "model create": "bep model create -n digits --path ./model/digits.onnx",
+    "model show": "bep model show -n digits --label latest",
+    "model list": "bep model list -o table",
+    "model delete": "bep model delete -n digits -v 1 --yes",
+    "datastore list": "bep datastore list -o table",
+    "datastore show": "bep datastore show -n workspaceblobstore",
+}
+
 SERVICE_FLAGS = ("url", "key", "auth", "storage_connection_string", "output", "query")
 
 
@@ -156,7 +187,9 @@ def command(group: click.Group, name: str, help: str) -> Callable:
         # The command's own options first in --help, the service options after them.
         params, n = run.__click_params__, len(_SERVICE_OPTIONS)
         run.__click_params__ = params[-n:] + params[:-n]
-        return group.command(name, help=help, short_help=help.split(". ")[0])(run)
+        example = EXAMPLES.get(f"{group.name} {name}")
+        return group.command(name, help=help, short_help=help.split(". ")[0],
+                             epilog=f"\b\nExample:\n  {example}" if example else None)(run)
 
     return decorate
 

@@ -112,3 +112,21 @@ def test_job_show_web_prints_the_studio_page(bep, service, store,
     job = bep.json("batch-endpoint", "invoke", "-n", digits_endpoint, "--input", path)
     shown = bep.run("job", "show", "-n", job["name"], "--web")
     assert shown.stdout.strip() == f"{service.api}/studio/#/jobs/{job['name']}"
+
+
+def test_every_verb_has_an_example_that_parses():
+    import shlex
+
+    import click
+
+    from client.cli import cli
+    from client.cli._common import EXAMPLES
+
+    verbs = {f"{group} {verb}": command for group, g in cli.commands.items()
+             if isinstance(g, click.Group) for verb, command in g.commands.items()}
+    assert set(EXAMPLES) == set(verbs)
+    for path, command in verbs.items():
+        assert f"Example:\n  {EXAMPLES[path]}" in command.epilog
+        words = shlex.split(EXAMPLES[path].replace("<job>", "j"))
+        assert " ".join(words[1:3]) == path
+        command.make_context(path, words[3:])  # an unknown flag or missing value raises
