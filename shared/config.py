@@ -12,7 +12,7 @@ TABLE_DATASTORES = "datastores"
 TABLE_ENDPOINTS = "endpoints"
 TABLE_DEPLOYMENTS = "deployments"
 TABLE_JOBS = "jobs"
-TABLE_JOB_INDEX = "jobindex"
+TABLE_JOBS_BY_TIME = "jobsbytime"  # the jobs index, newest first (jobs/jobindex.py)
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 

@@ -234,6 +234,7 @@ class EndpointBody(Strict):
     id: Any = ignored(_READ_ONLY)
     scoring_uri: Any = ignored(_READ_ONLY)
     provisioning_state: Any = ignored(_READ_ONLY)
+    incarnation: Any = ignored(_READ_ONLY)
     created_at: Any = ignored(_READ_ONLY)
     updated_at: Any = ignored(_READ_ONLY)
     warnings: Any = ignored(_READ_ONLY)
