@@ -17,6 +17,7 @@ from shared.auth import tokens
 from shared.errors import AuthError, BatchEndpointError, StorageUnavailableError, ValidationError
 from shared.resources import paging
 from shared.resources.schemas.limits import load_json
+from shared.storage.documents import Precondition
 
 log = logging.getLogger("batch.http")
 
@@ -38,6 +39,20 @@ def json_body(req: func.HttpRequest, *, required: bool = True) -> dict[str, Any]
     if not isinstance(body, dict):
         raise ValidationError("body", "must be a JSON object")
     return body
+
+
+def precondition(req: func.HttpRequest) -> Precondition:
+    """`If-None-Match: *` (create only) or `If-Match: <etag>|*` (update only that version)
+    of a PUT; any other If-None-Match is refused, not ignored."""
+    if_match = req.headers.get("if-match")
+    if_none_match = req.headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise ValidationError("If-None-Match", "only '*' (create, never overwrite) is "
+                                               "supported on PUT")
+    if if_match is not None and if_none_match is not None:
+        raise ValidationError("If-Match", "cannot be combined with If-None-Match")
+    return Precondition(if_match=if_match.strip() if if_match is not None else None,
+                        if_none_match=if_none_match is not None)
 
 
 def with_warnings(doc: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from permanent ones.
     │   ├── NotFoundError (404)         unknown endpoint, deployment, model, job, output
     │   ├── ConflictError (409)         taken name+version, deleting something in use
     │   │   └── JobStateConflict (409)  a job's state refuses the request (cancel once ended)
+    │   ├── PreconditionFailedError (412)  If-None-Match / If-Match of a PUT not met
     │   └── PayloadTooLargeError (413)  a request over a documented size bound
     ├── ConfigError (500)               a missing or invalid app setting: the operator's
     │                                   problem, never reported as the caller's
@@ -50,7 +51,8 @@ __all__ = [
     "AuthError", "BatchEndpointError", "ClientError", "ConcurrentUpdate", "ConfigError",
     "ConflictError", "ContentionError", "DeadlineError", "EventDeliveryError",
     "ForbiddenError", "IllegalTransition", "InvalidModelError", "ItemError", "JobStateConflict",
-    "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError", "Rejected",
+    "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError",
+    "PreconditionFailedError", "Rejected",
     "RetryableError", "StorageUnavailableError", "UnavailableError", "ValidationError",
     "is_retryable", "scoring_rules",
 ]
@@ -144,6 +146,13 @@ class JobStateConflict(ConflictError):
         body = super().to_dict()
         body["error"]["job_status"] = self.job_status
         return body
+
+
+class PreconditionFailedError(ClientError):
+    """A conditional PUT whose condition does not hold: nothing was written."""
+
+    status = 412
+    code = "PreconditionFailed"
 
 
 class ConfigError(BatchEndpointError):

@@ -127,7 +127,10 @@ def test_cancel_and_retry(bep, store, digits_endpoint):
     failed = bep.json("batch-endpoint", "invoke", "-n", digits_endpoint, "--input", path,
                       "--stream")
     assert failed["progress"]["items"] == {"succeeded": 1, "failed": 1, "canceled": 0}
-    retried = bep.json("job", "retry", "-n", failed["name"], "--stream")
-    # exactly the failed item again (the corrupt file fails again), nothing else
+    retried = bep.json("job", "retry", "-n", failed["name"])
+    # exactly the failed item again (the corrupt file fails again), nothing else: a job in
+    # which no item succeeded ends Failed, and --stream says so
+    assert "ended Failed: no item succeeded" in bep.fails("job", "stream", "-n", retried["name"])
+    retried = bep.json("job", "show", "-n", retried["name"])
     assert retried["progress"]["items"] == {"succeeded": 0, "failed": 1, "canceled": 0}
     assert "HTTP 409" in bep.fails("job", "retry", "-n", failed["name"])  # retried already

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared import config
 from shared.resources import settings
 from shared.resources.schemas.base import Strict, ignored
 from shared.resources.schemas.limits import (
@@ -92,7 +93,21 @@ MiniBatchSize = Annotated[
                       "'1GB'; 1KB-256MB, as Azure ML's tabular inputs take it) or rows per "
                       "mini-batch ('50000 rows'): large CSV and Parquet files are then split "
                       "into row ranges (docs/tabular.md)")]
-OutputFileName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_. ]{0,127}$")]
+
+
+def _not_a_side_file(value: str) -> str:
+    """The errors file and the summary sit beside the predictions: a predictions file of
+    the same name would be overwritten by them."""
+    if value.lower() in config.SIDE_FILES:
+        raise PydanticCustomError(
+            "output_file_name", "must not be {name}: {reserved} are written beside the "
+            "predictions and would overwrite them",
+            {"name": value, "reserved": " and ".join(config.SIDE_FILES)})
+    return value
+
+
+OutputFileName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_. ]{0,127}$"),
+                           AfterValidator(_not_a_side_file)]
 ErrorThreshold = Int(-1, 2**31 - 1)
 Concurrency = Int(1, 64)
 OutputAction = Literal["append_row", "summary_only"]
@@ -219,6 +234,7 @@ class EndpointBody(Strict):
     id: Any = ignored(_READ_ONLY)
     scoring_uri: Any = ignored(_READ_ONLY)
     provisioning_state: Any = ignored(_READ_ONLY)
+    incarnation: Any = ignored(_READ_ONLY)
     created_at: Any = ignored(_READ_ONLY)
     updated_at: Any = ignored(_READ_ONLY)
     warnings: Any = ignored(_READ_ONLY)
