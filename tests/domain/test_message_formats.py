@@ -33,7 +33,8 @@ def test_messages_carry_their_format_and_older_bodies_still_decode():
     assert decode(JobEnded, ended) == JobEnded("job-1", 3)
     assert decode(JobEnded, '{"job":"job-1"}') == JobEnded("job-1", 0)  # written by format 1
     with pytest.raises(NewerFormat, match="format 2; this worker reads up to 1"):
-        decode(ScoreMiniBatch, json.dumps({"v": 2, "job": "j", "index": 0}))
+        decode(PlanPage, json.dumps({"v": 2, "job": "j", "page": 0}))
+    assert decode(ScoreMiniBatch, '{"job":"j","index":4}') == ScoreMiniBatch("j", 4)
     with pytest.raises(NewerFormat, match="format 3; this worker reads up to 2"):
         decode(JobEnded, json.dumps({"v": 3, "job": "j", "attempt": 0, "why": "new"}))
     for bad in ('{"v":"2","job":"j"}', '{"v":0,"job":"j"}'):

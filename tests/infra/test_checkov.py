@@ -17,7 +17,7 @@ SKIP = re.compile(r"//\s*checkov:skip=(CKV2?_[A-Z]+_\d+)(.*)")
 
 
 def checkov(directory: Path) -> dict:
-    assert CHECKOV.exists(), "checkov is missing: run scripts/bootstrap"
+    assert CHECKOV.exists(), "checkov is missing: run scripts/bootstrap --test"
     run = subprocess.run(
         [str(CHECKOV), "-d", str(directory), "--framework", "bicep", "--skip-download",
          "--output", "json"],
