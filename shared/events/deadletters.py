@@ -14,10 +14,11 @@ import json
 import logging
 from typing import Any
 
+from shared import config
 from shared.storage.clients import Storage
 
 log = logging.getLogger("batch.drops")
-CONTAINER = "inbox-deadletter"  # infra/app/inbox-events.bicep: deadLetterContainerName
+CONTAINER = config.DEADLETTER_CONTAINER  # infra/app/inbox-events.bicep: deadLetterContainerName
 IMPORTED = "batchimported"
 _SUBJECT = "/blobServices/default/containers/"
 
