@@ -66,9 +66,14 @@ def configure() -> str:
     if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
         from azure.monitor.opentelemetry import configure_azure_monitor
 
-        configure_azure_monitor(
-            credential=_identity(), logger_name="batch",
-            instrumentation_options={n: {"enabled": False} for n in _NOISY_INSTRUMENTATIONS})
+        try:
+            configure_azure_monitor(
+                credential=_identity(), logger_name="batch",
+                instrumentation_options={n: {"enabled": False}
+                                         for n in _NOISY_INSTRUMENTATIONS})
+        except Exception:  # telemetry must not keep the app from loading: said loudly
+            log.exception("Azure Monitor OpenTelemetry could not be set up; no telemetry")
+            return "failed"
         return "azure-monitor"
     traces, metered = _exporters("OTEL_TRACES_EXPORTER"), _exporters("OTEL_METRICS_EXPORTER")
     if not traces and not metered:
