@@ -156,6 +156,17 @@ module monitoring 'core/monitoring.bicep' = {
   }
 }
 
+module workbook 'core/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    name: 'Batch endpoints (${environmentName})'
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
 module jobEvents 'app/job-events.bicep' = if (jobEventsTopicEnabled) {
   name: 'job-events'
   scope: rg

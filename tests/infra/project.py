@@ -105,6 +105,7 @@ print(json.dumps(out, default=str))
 
 def pycep_parse(paths: list[Path]) -> dict[str, dict]:
     """Each file's pycep result: {"ok": <its JSON tree>} or {"error": message}."""
+    assert TOOLS_PYTHON.exists(), "checkov's environment is missing: run scripts/bootstrap --test"
     run = subprocess.run([str(TOOLS_PYTHON), "-c", PARSE_SCRIPT, *map(str, paths)],
                          capture_output=True, text=True, timeout=240, check=True)
     return json.loads(run.stdout)
