@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from shared.conflicts import retry_on_conflict
-from shared.errors import NotFoundError
+from shared.errors import JobStateConflict, NotFoundError
 from shared.events import outbound
 from shared.jobs import errorsfile, lifecycle, planning, records, shards
 from shared.jobs.lifecycle import JobStatus, Outcome
@@ -156,4 +156,7 @@ def request_cancel(storage: Storage, job_name: str) -> JobRecord:
     job, changed = records.update_job(storage, job_name, lifecycle.CancelRequested())
     if changed:
         records.log(storage, job_name, "cancel requested")
+    elif job.status.terminal or job.stop_reason != lifecycle.StopReason.CANCELED:
+        raise JobStateConflict(f"job {job_name} is {job.status} and can no longer be "
+                               "canceled", job.status.value)
     return job

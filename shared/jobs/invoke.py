@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
-from shared.jobs import ownership, paths, records
+from shared.jobs import jobindex, ownership, paths, records
 from shared.messages import PLAN_QUEUE, PlanPage
 from shared.resources import deployments, endpoints, models
 from shared.resources.schemas import parse
@@ -132,7 +132,7 @@ def invoke(
     if request_id:
         existing = records.find(storage, job_name)
         if existing is not None:
-            records.index_job(storage, existing)  # in case the first try died here
+            jobindex.add(storage, existing)  # in case the first try died here
             return existing, False
     deployment = _choose_deployment(storage, endpoint, request.deployment_name)
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
@@ -147,6 +147,7 @@ def invoke(
         _check_output_free(storage, target, settings)
     fields = {
         "endpoint_name": endpoint_name,
+        "endpoint_incarnation": endpoint.get("incarnation", ""),
         "deployment_name": deployment["name"],
         "model_id": model["id"],
         "started_by": request.started_by,
@@ -167,7 +168,7 @@ def invoke(
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
     job = records.load(storage, job_name)
-    records.index_job(storage, job)
+    jobindex.add(storage, job)
     records.log(storage, job_name, f"job created by {request.started_by} for "
                 f"{endpoint_name}/{deployment['name']} with model {model['id']}")
     storage.send(PLAN_QUEUE, PlanPage(job=job_name))

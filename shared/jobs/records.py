@@ -77,6 +77,7 @@ class JobRecord:
     events_state: str = ""
     events_delivered: str = ""
     retry_of: str = ""
+    endpoint_incarnation: str = ""  # which endpoint of that name ran it (jobindex.py)
     retried_by: str = ""
     shards: int = 1  # rows its mini-batch counters are spread over (shards.py)
     watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
@@ -163,39 +164,6 @@ def find(storage: Storage, name: str) -> JobRecord | None:
         return load(storage, name)
     except NotFoundError:
         return None
-
-
-def index_job(storage: Storage, job: JobRecord) -> None:
-    """Listing reads this small index instead of scanning every job's mini-batch rows."""
-    storage.table(config.TABLE_JOB_INDEX).upsert_entity({
-        "PartitionKey": "jobs", "RowKey": job.name, "endpoint_name": job.endpoint_name,
-        "deployment_name": job.deployment_name, "model_id": job.model_id,
-        "created_at": job.created_at})
-
-
-def list_jobs(storage: Storage, *, endpoint: str | None = None,
-              deployment: str | None = None, status: str | None = None) -> list[JobRecord]:
-    """Jobs, newest first, optionally of one endpoint/deployment and in one state."""
-    clauses, params = ["PartitionKey eq 'jobs'"], {}
-    if endpoint:
-        clauses.append("endpoint_name eq @e")
-        params["e"] = endpoint
-    if deployment:
-        clauses.append("deployment_name eq @d")
-        params["d"] = deployment
-    rows = storage.table(config.TABLE_JOB_INDEX).query_entities(
-        " and ".join(clauses), parameters=params)
-    jobs = [job for row in rows if (job := find(storage, row["RowKey"])) is not None]
-    if status:
-        jobs = [j for j in jobs if j.status == status]
-    return sorted(jobs, key=lambda j: j.created_at, reverse=True)
-
-
-def running_jobs(storage: Storage, *, endpoint: str | None = None,
-                 deployment: str | None = None, model_id: str | None = None) -> list[str]:
-    """Names of jobs not ended yet that use this deployment or model version."""
-    return [j.name for j in list_jobs(storage, endpoint=endpoint, deployment=deployment)
-            if not j.status.terminal and (model_id is None or j.model_id == model_id)]
 
 
 def update_op(job: JobRecord, changes: dict[str, Any]) -> tuple:

@@ -119,6 +119,8 @@ def test_cancel_and_retry(bep, store, digits_endpoint):
                    "--mini-batch-size", "1", "--instance-count", "1")
     canceled = bep.json("job", "cancel", "-n", job["name"])
     assert canceled["status"] == "Canceled"
+    again = bep.fails("job", "cancel", "-n", job["name"])  # ended: 409 naming its state
+    assert "HTTP 409" in again and "is Canceled and can no longer be canceled" in again
 
     path = _upload(store, [("ok.png", data.digit_pngs(1)[0][1]),
                            ("zz-bad.png", data.CORRUPT_PNG)])

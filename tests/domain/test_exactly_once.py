@@ -13,7 +13,7 @@ from azure.core.exceptions import ServiceRequestError
 
 from shared.errors import ConflictError
 from shared.events import drops, outbound
-from shared.jobs import aggregate, errorsfile, fanin, minibatch, records, steps
+from shared.jobs import aggregate, errorsfile, fanin, jobindex, minibatch, records, steps
 from shared.jobs.lifecycle import JobStatus
 from shared.messages import (
     AGGREGATE_QUEUE,
@@ -172,7 +172,7 @@ def test_5a_a_blob_arriving_in_two_versions_is_in_the_job_once(storage, monkeypa
     drops.on_blob_created(storage, drops.BlobCreated("inbox", f"{endpoint}/twice/_READY",
                                                      "marker-etag", "eventgrid"))
     InProcessHost(storage).run_until_idle()
-    (job,) = records.list_jobs(storage, endpoint=endpoint)
+    (job,) = jobindex.all_jobs(storage, endpoint=endpoint)
     assert (job.status, job.files_total) == (JobStatus.COMPLETED, 1)
     assert [r["file_name"] for r in predictions(storage, job.name)] == [name]
 

@@ -34,7 +34,8 @@ from shared.resources.schemas.limits import (
 )
 from shared.resources.schemas.scoring import Scoring
 
-_ISO_SECONDS = re.compile(r"^PT(?:(\d{1,5})H)?(?:(\d{1,5})M)?(?:(\d{1,7}(?:\.\d{1,6})?)S)?$")
+_ISO_SECONDS = re.compile(
+    r"PT(?:([0-9]{1,5})H)?(?:([0-9]{1,5})M)?(?:([0-9]{1,7}(?:\.[0-9]{1,6})?)S)?")
 _READ_ONLY = "read-only; set by the service"
 
 
@@ -43,8 +44,11 @@ def _seconds(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError("seconds", "must be seconds (e.g. 30) or ISO 8601 (e.g. PT30S)")
     if isinstance(value, str):
+        if not value.isascii():  # other digits ('١') and letters that upper-case to 'S' ('ſ')
+            raise PydanticCustomError("seconds", "must be seconds (e.g. 30) or ISO 8601 (e.g. "
+                                      "PT30S), in ASCII digits and letters")
         text = value.strip().upper()
-        m = _ISO_SECONDS.match(text)
+        m = _ISO_SECONDS.fullmatch(text)
         if re.fullmatch(r"[0-9]{1,7}", text):
             value = int(text)
         elif m and any(m.groups()):
@@ -230,6 +234,7 @@ class EndpointBody(Strict):
     id: Any = ignored(_READ_ONLY)
     scoring_uri: Any = ignored(_READ_ONLY)
     provisioning_state: Any = ignored(_READ_ONLY)
+    incarnation: Any = ignored(_READ_ONLY)
     created_at: Any = ignored(_READ_ONLY)
     updated_at: Any = ignored(_READ_ONLY)
     warnings: Any = ignored(_READ_ONLY)
