@@ -21,15 +21,7 @@ from tests.e2e.conftest import ROOT, digits_endpoint, output  # noqa: F401 (a fi
 
 if HOW_TO_ENABLE:
     pytest.skip(HOW_TO_ENABLE, allow_module_level=True)
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def signed_in(studio, service):
-    studio.open("settings")
-    studio.fill("Function key", service.function_key)
-    studio.click("Save")
-    studio.wait_for("#who", "function key set")
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("signed_in")]
 
 
 def _folder(store, count: int) -> str:

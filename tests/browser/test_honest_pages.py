@@ -16,16 +16,8 @@ from tests.e2e.conftest import put_deployment, put_endpoint, register
 
 if HOW_TO_ENABLE:
     pytest.skip(HOW_TO_ENABLE, allow_module_level=True)
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("signed_in")]
 SIZE = 160  # a convolutional model of ~0.5 GFLOP an image: a job that runs for seconds
-
-
-@pytest.fixture(scope="module", autouse=True)
-def signed_in(studio, service):
-    studio.open("settings")
-    studio.fill("Function key", service.function_key)
-    studio.click("Save")
-    studio.wait_for("#who", "function key set")
 
 
 def test_create_does_not_overwrite_and_edit_names_the_version_read(studio, api):
