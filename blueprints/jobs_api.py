@@ -75,9 +75,11 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpResponse:
+    if where.get("deployment"):
+        names.endpoint_or_deployment_name(where["deployment"], "deployment")
     page = views.list_page(default_storage(), page_request(req),
-                           status=req.params.get("status"), name=req.params.get("name"),
-                           **where)
+                           status=views.status_filter(req.params.get("status")),
+                           name=req.params.get("name"), **where)
     return paged_response(req, page, lambda job: views.job_resource(job, base))
 
 
@@ -98,7 +100,7 @@ def job_timeline(req: func.HttpRequest) -> func.HttpResponse:
 @endpoint_route(bp, "jobs/{job}/cancel", ["POST"])
 @handles_errors
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
-    job = fanin.request_cancel(default_storage(), _job_name(req))
+    job = fanin.request_cancel(default_storage(), _job_name(req))  # 409 once it has ended
     job = views.load(default_storage(), job.name)
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 

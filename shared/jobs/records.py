@@ -81,6 +81,7 @@ class JobRecord:
     retried_by: str = ""
     shards: int = 1  # rows its mini-batch counters are spread over (shards.py)
     watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
+    watch_due: float = 0.0  # when its next check is due (epoch seconds)
     aggregating_until: float = 0.0  # an aggregator run's claim (aggregate.py)
     etag: str = field(default="", compare=False)
 
@@ -229,6 +230,12 @@ def minibatch_rows(storage: Storage, job: str, start: int = 0,
         "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
         parameters={"pk": job, "lo": mb_row(start), "hi": upper},
     )
+
+
+def mark_minibatch(storage: Storage, job: str, index: int, fields: dict[str, Any]) -> None:
+    """Merge bookkeeping `fields` (never its state) into a mini-batch row."""
+    table(storage).update_entity({"PartitionKey": job, "RowKey": mb_row(index), **fields},
+                                 mode=UpdateMode.MERGE)
 
 
 def row_index(row: dict[str, Any]) -> int:

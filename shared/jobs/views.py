@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
-from shared.jobs import jobindex, records, shards
+from shared.errors import ValidationError
+from shared.jobs import jobindex, records, shards, watchdog
 from shared.jobs.lifecycle import Outcome
 from shared.jobs.records import JobRecord
 from shared.resources import endpoints, paging
+from shared.resources.schemas import responses
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
@@ -59,8 +61,21 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
 
 
 def load(storage: Storage, name: str) -> JobRecord:
-    """The job as its resource shows it: with live counters while it runs."""
-    return shards.live(storage, records.load(storage, name))
+    """The job as its resource shows it: with live counters while it runs. A job whose
+    watchdog check is long overdue (lost with an emulator's unsaved writes) gets a new one:
+    whoever follows a job also keeps it recoverable."""
+    job = records.load(storage, name)
+    watchdog.revive_if_overdue(storage, job)
+    return shards.live(storage, job)
+
+
+def status_filter(value: str | None) -> str | None:
+    """A `?status=` filter: one of the states the API documents (Azure ML's, NotStarted
+    included, which no job here is in); an unknown one would silently match nothing."""
+    states = get_args(responses.JobStatus)
+    if value and value not in states:
+        raise ValidationError("status", "must be one of: " + ", ".join(states))
+    return value or None
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,

@@ -125,6 +125,9 @@ def refuse_while_running(jobs: list[str], what: str) -> None:
 
 
 def delete_all(storage: Storage, endpoint: str) -> list[str]:
+    """Delete every deployment of `endpoint`, refused (409) while any of them runs a job."""
+    refuse_while_running(running_jobs(storage, endpoint=endpoint),
+                         f"batch endpoint {endpoint} (its deployments)")
     removed = []
     for doc in list(_table(storage).list(endpoint)):
         _table(storage).delete(endpoint, doc["name"])

@@ -107,7 +107,8 @@ def set_default_if_none(storage: Storage, name: str, deployment: str) -> None:
 
 
 def delete(storage: Storage, name: str) -> list[str]:
-    """Delete the endpoint and its deployments; jobs and their outputs stay."""
+    """Delete the endpoint and its deployments; jobs and their outputs stay. Refused (409)
+    while a job of the endpoint has not ended: it reads its deployment until then."""
     from shared.resources import deployments
 
     get(storage, name)

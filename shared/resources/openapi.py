@@ -118,7 +118,7 @@ OPERATIONS = (
        body=EndpointBody, ok={200: r.EndpointResource, 201: r.EndpointResource},
        params=(*CONDITIONS,)),
     Op("delete", EP, "BatchEndpoints_Delete", "Delete an endpoint and its deployments (jobs "
-       "stay)", ok={200: r.EndpointDeleted}),
+       "stay; 409 while any of its jobs runs)", ok={200: r.EndpointDeleted}),
     Op("get", f"{EP}/deployments", "BatchDeployments_List", "List an endpoint's deployments",
        ok={200: r.page_of(r.DeploymentResource)}, params=(*PAGE,)),
     Op("get", DEP, "BatchDeployments_Get", "Show a deployment", ok={200: r.DeploymentResource}),
@@ -142,7 +142,8 @@ OPERATIONS = (
        ok={200: r.page_of(r.JobResource)}, params=(*PAGE, STATUS, NAME_SEARCH)),
     Op("get", JOB, "Jobs_Get", "Show a job: state, live progress, outputs, error",
        ok={200: r.JobResource}),
-    Op("post", f"{JOB}/cancel", "Jobs_Cancel", "Cancel a job", ok={202: r.JobResource}),
+    Op("post", f"{JOB}/cancel", "Jobs_Cancel", "Cancel a job (409 naming its state once it "
+       "has ended)", ok={202: r.JobResource}),
     Op("post", f"{JOB}/retry", "Jobs_Retry", "A new job over exactly the items that failed or "
        "were canceled (409 when none did)", body=RetryBody, ok={202: r.JobResource}),
     Op("get", f"{JOB}/outputs/{{output}}", "Jobs_DownloadOutput", "Download an output once "
@@ -211,7 +212,9 @@ def _operation(op: Op, ref) -> dict[str, Any]:
             "application/json": {"schema": ref(r.Error, "serialization")}}}
         out["responses"].update({
             "400": {**error, "description": "a field broke a rule"},
-            "401": {"description": "no valid function key (empty body)"},
+            "401": {"description": "no valid function key (empty body, the host's); on an "
+                    "endpoint's routes also a JSON error with a Bearer WWW-Authenticate "
+                    "challenge when the endpoint takes Entra ID tokens"},
             "404": {"description": "not found; text/plain when no route matches the URL (the "
                     "Functions host's own answer)", "content": {
                         **error["content"], "text/plain": {"schema": {"type": "string"}}}},

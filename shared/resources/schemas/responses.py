@@ -156,6 +156,8 @@ class ErrorDetail(Open):
     code: str
     message: str = Field(description="'field: rule' for validation errors")
     target: str | None = Field(default=None, description="the field at fault")
+    job_status: str | None = Field(default=None, description="the job's state, when that "
+                                   "state refuses the request (a 409 to cancel an ended job)")
 
 
 class Error(Open):
