@@ -86,3 +86,28 @@ def test_cancel_asks_first_then_the_page_shows_what_was_canceled(studio, api, st
     again = studio.driver.find_element(By.CSS_SELECTOR, "main h1").text.split()[-1]
     api.jobs.begin_cancel(again)  # its items were scored once already: spare the machine
     assert api.jobs.get(job.name).extra["retried_by"] == again
+
+
+def test_a_model_version_is_deleted_after_asking_and_one_in_use_is_not(studio, api):
+    name = "del-" + uuid.uuid4().hex[:6]
+    for version in ("1", "2"):
+        register(api, name, version, models.digits_classifier())
+    put_endpoint(api, name)
+    put_deployment(api, name, "uses-2", {"model": f"{name}:2",
+                                         "scoring": models.DIGITS_SCORING})
+    studio.open("models")
+
+    def delete(version: str) -> None:
+        studio.wait_for(f"button[aria-label='Delete model {name} version {version}']").click()
+        dialog = studio.wait_for("dialog[open]")
+        assert "other versions stay" in dialog.text
+        dialog.find_element(By.CSS_SELECTOR, "[data-confirm]").click()
+
+    delete("1")
+    studio.until(lambda d: not d.find_elements(
+        By.CSS_SELECTOR, f"button[aria-label='Delete model {name} version 1']"), "v1 gone")
+    assert [m.version for m in api.models.list(name)] == ["2"]
+    delete("2")
+    refused = studio.wait_for("main .notice.error", "is used by deployment(s)")
+    assert f"{name}:2" in refused.text and "uses-2" in refused.text
+    assert [m.version for m in api.models.list(name)] == ["2"]
