@@ -47,6 +47,7 @@ def test_the_consume_tab_gives_snippets_that_work(studio, service, api, store,
     assert studio.wait_for("#scoring-uri").text == uri
     assert service.function_key not in studio.driver.page_source  # the key is never shown
     assert f"--url {service.api}" in studio.wait_for("pre[data-snippet=bep]").text
+    studio.shot("consume", doc=True)
     env = {**os.environ, "KEY": service.function_key, "PYTHONPATH": str(ROOT)}
     curl = subprocess.run(["bash", "-c", _snippet(studio, "curl", _folder(store, 2))],
                           env=env, capture_output=True, text=True, timeout=60, check=True)
@@ -78,4 +79,4 @@ def test_a_finished_job_shows_its_outputs_and_first_predictions(studio, api, sto
     written = list(csv.reader(io.StringIO(output(api, job.name).decode())))
     assert heads == written[0] and shown == written[1:11]
     assert "The first 10 rows" in studio.wait_for("#score-preview").text
-    studio.shot("job-outputs")
+    studio.shot("job-outputs", doc=True)

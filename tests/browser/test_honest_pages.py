@@ -80,7 +80,7 @@ def test_cancel_asks_first_then_the_page_shows_what_was_canceled(studio, api, st
         in studio.text()
     assert studio.driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline.canceled")
     assert studio.wait_for("#canceled-items").text.startswith(f"{items['canceled']} items")
-    studio.shot("job-canceled")
+    studio.shot("job-canceled", doc=True)
     studio.click("Retry canceled and failed items")
     studio.wait_for("main h1", f"Job {job.name}-retry-")
     again = studio.driver.find_element(By.CSS_SELECTOR, "main h1").text.split()[-1]
