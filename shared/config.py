@@ -13,6 +13,7 @@ TABLE_ENDPOINTS = "endpoints"
 TABLE_DEPLOYMENTS = "deployments"
 TABLE_JOBS = "jobs"
 TABLE_JOBS_BY_TIME = "jobsbytime"  # the jobs index, newest first (jobs/jobindex.py)
+TABLE_PREVIOUS_JOB_INDEX = "jobindex"  # read once, to backfill the one above
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 
