@@ -116,7 +116,9 @@ class Rig:
     `faults.storage_faults`, the app's storage goes through a fault proxy (no faults until
     `faulty(True)`). The rig's own reads and checks go to Azurite directly."""
 
-    def __init__(self, folder: Path, workers: int, faults: Faults):
+    def __init__(self, folder: Path, workers: int, faults: Faults,
+                 watchdog_seconds: int | None = 10):
+        """`watchdog_seconds` None: the app's default period (bench.recovery)."""
         self.folder = folder
         self.server = azurite.start(location=folder / "azurite")
         self.ports = dict(self.server.ports)
@@ -128,8 +130,9 @@ class Rig:
         project = make_project(folder / "app", ROOT / "function_app.py", app_storage,
                                host_json=ROOT / "host.json")
         env = {"DEVHOST_QUEUE_LEASE_SECONDS": str(faults.lease),
-               "BATCH_WATCHDOG_SECONDS": "10",
                "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
+        if watchdog_seconds is not None:
+            env["BATCH_WATCHDOG_SECONDS"] = str(watchdog_seconds)
         self.host = HostProcess(project, workers=workers, env=env)
         self.host.start()
         # plain HTTP: while storage is down an answer may be a 503, asked again by the caller
