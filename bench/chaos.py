@@ -49,6 +49,8 @@ from shared.storage.clients import Storage
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = ("Completed", "Failed", "Canceled")
 LOST = "lost by the emulator"  # final state of a job whose row Azurite lost in a kill -9
+STUCK = "stuck: the emulator lost its messages"  # and nothing moved for STILL_AFTER_LOSS
+STILL_AFTER_LOSS = 60.0  # seconds: several watchdog periods (10 s here) and leases (5 s)
 CRASH_WITHIN = 8.0  # seconds after invoke, when no undisturbed time says how long it runs
 FIRST_KILL = 2.0  # seconds after invoke: the job is planned and scoring by then
 SUMMARY_WAIT = 60.0  # seconds: past a queue lease and a watchdog check (BATCH_WATCHDOG_SECONDS)
@@ -61,6 +63,7 @@ class Faults:
     kill_every: float = 4.0  # seconds between worker kills (0: none)
     storage_crash: bool = True
     storage_down: float = 5.0
+    crash_at: float | None = None  # seconds after invoke's answer (None: a random moment)
     inject: bool = True
     delete_attempt: bool = True
     lease: int = 5  # queue lease seconds (the real host: 600): slow deliveries overlap
@@ -90,7 +93,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        if self.final_state == LOST:  # nothing of ours left to check; counted apart
+        if self.final_state in (LOST, STUCK):  # nothing of ours left to check; counted apart
             return bool(self.emulator_lost) and not self.poison_poison
         return (self.final_state in TERMINAL and self.lost == 0 and self.duplicated == 0
                 and self.predictions + self.errors == self.files and self.counters_agree
@@ -147,12 +150,13 @@ class Rig:
     def crash_storage(self, down: float, job: str) -> list[str]:
         """kill -9 Azurite, then start it again on the same data folder and ports; returns
         the acknowledged writes of `job` it lost (read just before, and again after)."""
-        before = _snapshot(self.store, job)
+        before, queued = _snapshot(self.store, job), _queued(self.store)
         self.server.process.kill()
         self.server.process.wait()
         time.sleep(down)
         self.server = azurite.start(location=self.folder / "azurite", ports=self.ports)
-        return _lost_writes(before, _snapshot(self.store, job))
+        return (_lost_writes(before, _snapshot(self.store, job))
+                + _lost_messages(queued, _queued(self.store)))
 
     def close(self, host_log: Path | None = None) -> None:
         self.api.close()
@@ -201,12 +205,18 @@ def _get(api: httpx.Client, job: str) -> tuple[int, dict | None]:
 
 
 def _snapshot(store: Storage, job: str) -> dict[str, str] | None:
-    """The job row's status and each mini-batch row's state, as stored; None if unreadable."""
-    try:
-        rows = store.table("jobs").query_entities("PartitionKey eq @pk", parameters={"pk": job})
-        return {r["RowKey"]: str(r.get("status") or r.get("state") or "") for r in rows}
-    except AzureError:
-        return None
+    """The job's rows (its status, each mini-batch's state) as stored; {} when the table
+    itself is gone (the emulator can lose it too); None if unreadable."""
+    for _ in range(5):
+        try:
+            rows = store.table("jobs").query_entities("PartitionKey eq @pk",
+                                                      parameters={"pk": job})
+            return {r["RowKey"]: str(r.get("status") or r.get("state") or "") for r in rows}
+        except ResourceNotFoundError:
+            return {}
+        except AzureError:  # the emulator just started: ask again
+            time.sleep(1.0)
+    return None
 
 
 def _lost_writes(before: dict[str, str] | None, after: dict[str, str] | None) -> list[str]:
@@ -220,6 +230,18 @@ def _lost_writes(before: dict[str, str] | None, after: dict[str, str] | None) ->
         elif state != after[key] and (state in TERMINAL or after[key] in ("", "pending")):
             lost.append(f"{key} {state} → {after[key] or 'nothing'}")
     return lost
+
+
+def _queued(store: Storage) -> dict[str, int]:
+    """Messages in each of the app's queues (visible or not), as stored."""
+    return {q: _length(store, q) for q in ALL_QUEUES + tuple(poison(q) for q in ALL_QUEUES)}
+
+
+def _lost_messages(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """Fewer messages in a queue after the crash than just before it: no worker could take
+    one while the emulator was down, so the emulator lost them."""
+    return [f"{before[q] - after.get(q, 0)} message(s) of {q}" for q in before
+            if after.get(q, 0) < before[q]]
 
 
 def _inject(store: Storage, job: str, faults: Counter) -> None:
@@ -281,6 +303,7 @@ class Run:
     faults: Counter
     deletes_refused: bool | None
     emulator_lost: list[str]
+    stuck: bool = False  # still after the emulator lost messages: not waited for
 
 
 def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
@@ -300,12 +323,15 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
                            else 1e9)
     # The emulator's crash: any moment from invoke's answer to about the job's end.
     within = max(expected, CRASH_WITHIN)
-    crash_at = (time.monotonic() + random.uniform(0, within)
+    crash_at = (time.monotonic() + (random.uniform(0, within) if faults.crash_at is None
+                                    else faults.crash_at)
                 if faults and faults.storage_crash else None)
     cut_at = (time.monotonic() + random.uniform(0, within)
               if faults and faults.partition and rig.proxy else None)
     heal_at = None
     deadline = started + timeout
+    last_seen, moved = None, time.monotonic()
+    stuck = False
     while time.monotonic() < deadline:
         if cut_at is not None and time.monotonic() >= cut_at:
             rig.proxy.partition(faults.partition)
@@ -319,6 +345,12 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
             break
         if code == 404 and lost and any(item.startswith("job row") for item in lost):
             break  # the emulator lost the job row: no job to wait for
+        if seen and (seen["status"], seen["progress"]) != last_seen:
+            last_seen, moved = (seen["status"], seen["progress"]), time.monotonic()
+        if (any(" message(s) of " in item for item in lost)
+                and time.monotonic() - moved > STILL_AFTER_LOSS):
+            stuck = True  # its messages are gone: nothing will move it (Azure keeps them)
+            break
         if crash_at is not None and time.monotonic() >= crash_at:
             lost = rig.crash_storage(faults.storage_down, job)
             counts["storage kill -9"] += 1
@@ -347,10 +379,11 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
     rig.faulty(False)
     if rig.proxy and faults:
         counts.update({f"storage {k}": n for k, n in rig.proxy.faults().items()})
-    return Run(job, seconds, counts, refused, lost)
+    return Run(job, seconds, counts, refused, lost, stuck)
 
 
-def check(rig: Rig, job_name: str, names: list[str], report: Report) -> None:
+def check(rig: Rig, job_name: str, names: list[str], report: Report,
+          stuck: bool = False) -> None:
     store = rig.store
     try:
         entity = store.table("jobs").get_entity(job_name, "job")
@@ -361,6 +394,10 @@ def check(rig: Rig, job_name: str, names: list[str], report: Report) -> None:
         _check_poison(store, report)
         return
     report.final_state = entity["status"]
+    if stuck and report.final_state not in TERMINAL:
+        report.final_state = STUCK
+        _check_poison(store, report)
+        return
     out = json.loads(entity["output"])
     container = store.container(out["container"])
 
@@ -433,7 +470,7 @@ def run(files: int = 2000, workers: int = 2, faults: Faults | None = None,
             report.seconds, report.faults = disturbed.seconds, disturbed.faults
             report.deletes_refused = disturbed.deletes_refused
             report.emulator_lost = disturbed.emulator_lost
-            check(rig, disturbed.job, names, report)
+            check(rig, disturbed.job, names, report, disturbed.stuck)
         finally:
             rig.close(host_log)
     return report

@@ -29,9 +29,17 @@ def test_writes_the_emulator_lost_are_told_apart():
     assert chaos._lost_writes(None, after) == []  # unreadable before: nothing claimed
 
 
+def test_messages_the_emulator_lost_are_told_apart():
+    before = {"batch-plan": 1, "batch-check": 1, "batch-score": 0}
+    assert chaos._lost_messages(before, {"batch-plan": 0, "batch-check": 1, "batch-score": 3}) \
+        == ["1 message(s) of batch-plan"]
+
+
 def test_a_job_row_lost_by_the_emulator_is_counted_apart_not_failed():
     report = chaos.Report(files=10, final_state=chaos.LOST,
                           emulator_lost=["job row (Preparing)"])
     assert report.ok
     assert not chaos.Report(files=10, final_state=chaos.LOST).ok  # lost, but not by a crash
+    assert chaos.Report(files=10, final_state=chaos.STUCK,
+                        emulator_lost=["1 message(s) of batch-plan"]).ok
     assert not chaos.Report(files=10, final_state="Running").ok

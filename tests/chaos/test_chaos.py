@@ -43,3 +43,21 @@ def test_a_job_under_storage_faults_and_a_partition_ends_exactly_once():
     assert report.ok, f"{chaos.HEADER}\n{report.line()}\n{report.poison_poison}"
     assert report.faults["table partitioned"] == 1, report.faults
     assert report.predictions == 180 and report.errors == 20, report.line()
+
+
+def test_a_job_row_the_emulator_lost_right_after_invoke_is_told_apart():
+    """Azurite saves every few seconds: killed right after invoke's 202, it forgets what it
+    had acknowledged: the job row (the job then 404s), or the plan and watchdog messages
+    (the job then stays Queued: nothing is left to move it). The run says so, apart, and
+    does not wait until its timeout; a job that kept its row and messages must still end
+    exactly once."""
+    faults = chaos.Faults(kill_every=0, inject=False, delete_attempt=False,
+                          storage_faults=0.0, crash_at=0.0, storage_down=1.0)
+    report = chaos.run(files=50, faults=faults, timeout=180.0, undisturbed=False)
+    assert report.ok, f"{report.line()}\nemulator lost: {report.emulator_lost}"
+    if report.final_state in (chaos.LOST, chaos.STUCK):
+        assert any(item.startswith("job row") or " message(s) of " in item
+                   for item in report.emulator_lost), report.emulator_lost
+        assert report.seconds < 120  # not waited for until the timeout
+    else:
+        assert report.predictions + report.errors == 50
