@@ -379,6 +379,7 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
     rig.faulty(False)
     if rig.proxy and faults:
         counts.update({f"storage {k}": n for k, n in rig.proxy.faults().items()})
+        counts["storage requests"] = sum(rig.proxy.counts.values())
     return Run(job, seconds, counts, refused, lost, stuck)
 
 
