@@ -144,7 +144,10 @@ class Rig:
         self.store = Storage.from_connection_string(self.server.connection_string)
 
     def faulty(self, on: bool) -> None:
+        """Faults on (counted from now) or off."""
         if self.proxy:
+            if on:
+                self.proxy.clear()
             self.proxy.set_rates(self.rates if on else FaultRates())
 
     def crash_storage(self, down: float, job: str) -> list[str]:
@@ -354,7 +357,7 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
         if crash_at is not None and time.monotonic() >= crash_at:
             lost = rig.crash_storage(faults.storage_down, job)
             counts["storage kill -9"] += 1
-            crash_at = None
+            crash_at, moved = None, time.monotonic()
             continue
         if faults and seen:
             done = seen["progress"]["mini_batches"]

@@ -121,6 +121,12 @@ class FaultProxy:
         with self._lock:
             self._partitioned.discard(service)
 
+    def clear(self) -> None:
+        """Forget the requests counted so far (and the faulted ones' events)."""
+        with self._lock:
+            self.counts.clear()
+            self.events.clear()
+
     def faults(self) -> Counter:
         """Requests faulted, by kind (all services)."""
         with self._lock:
