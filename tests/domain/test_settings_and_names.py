@@ -172,9 +172,3 @@ def test_loopback_webhooks_only_with_the_development_setting(monkeypatch):
     with pytest.raises(ValidationError):
         webhooks.check_url("http://169.254.169.254/")  # metadata stays refused
 
-
-def test_logged_urls_hide_keys():
-    from blueprints.http_util import redact
-
-    assert redact("http://h/api/jobs?code=s3cret&status=x") == "http://h/api/jobs?code=***&status=x"
-    assert redact("http://h/api/jobs?a=1&CODE=s3cret") == "http://h/api/jobs?a=1&CODE=***"
