@@ -71,7 +71,8 @@ def _model_payload(req: func.HttpRequest, name: str, version: str
         if body.name not in (None, name) or str(body.version or version) != version:
             raise ValidationError("name" if body.name not in (None, name) else "version",
                                   "does not match the URL")
-        location = paths.resolve(default_storage(), body.path, paths.URI_FILE, "model")
+        location = paths.resolve(default_storage(), body.path, paths.URI_FILE, "model",
+                                 other_accounts=False)
         blob = default_storage().blobs.get_blob_client(location.container, location.path)
         if not blob.exists():
             raise ValidationError("model.path", f"no blob at {location.uri}")

@@ -13,6 +13,8 @@ TABLE_ENDPOINTS = "endpoints"
 TABLE_DEPLOYMENTS = "deployments"
 TABLE_JOBS = "jobs"
 TABLE_JOB_INDEX = "jobindex"
+TABLE_SECRETS = "secrets"  # encrypted: shared/secrets.py
+TABLE_DATA = "data"  # data assets
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 

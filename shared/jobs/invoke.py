@@ -10,11 +10,11 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
-from shared.jobs import paths, records
+from shared.jobs import paths, records, sources
 from shared.messages import PLAN_QUEUE, PlanPage
 from shared.resources import deployments, endpoints, models
 from shared.resources.schemas import parse
@@ -138,8 +138,8 @@ def invoke(
     check_batching(settings.mini_batch_size,
                    deployment["scoring"]["input"]["type"] == "tabular", "mini_batch_size")
     source = paths.resolve(storage, request.input_path, request.input_type, "inputs")
-    if not request.manifest:
-        _check_input_exists(storage, source)
+    if not request.manifest or source.account:  # (a retry of another account's files too)
+        source = sources.check_readable(storage, source)
     target = _output_location(storage, request, settings, job_name)
     _check_output_free(storage, target, settings)
     fields = {
@@ -163,6 +163,7 @@ def invoke(
         if request_id:
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
+    sources.keep_secret(storage, job_name, source)  # before planning can start
     job = records.load(storage, job_name)
     records.index_job(storage, job)
     records.log(storage, job_name, f"job created by {request.started_by} for "
@@ -204,26 +205,11 @@ def _settings_of(deployment: dict[str, Any]) -> DeploymentSettings:
         {**deployment["settings"], "instance_count": deployment["resources"]["instance_count"]})
 
 
-def _check_input_exists(storage: Storage, source: paths.Location) -> None:
-    container = storage.blobs.get_container_client(source.container)
-    try:
-        if source.kind == paths.URI_FILE:
-            container.get_blob_client(source.path).get_blob_properties()
-            return
-        page = next(container.walk_blobs(name_starts_with=source.prefix,
-                                         results_per_page=5).by_page())
-        if any(True for _ in page):
-            return
-    except (ResourceNotFoundError, StopIteration):
-        pass
-    raise ValidationError("inputs", f"no {'file' if source.kind == paths.URI_FILE else 'files'}"
-                          f" found at {source.uri}")
-
-
 def _output_location(storage: Storage, request: InvokeRequest, settings: DeploymentSettings,
                      job_name: str) -> dict[str, Any]:
     if request.output_path:
-        where = paths.resolve(storage, request.output_path, request.output_type, "outputs.score")
+        where = paths.resolve(storage, request.output_path, request.output_type, "outputs.score",
+                              other_accounts=False)
     else:
         where = paths.Location(config.DEFAULT_DATASTORE, config.default_datastore_container(),
                                f"azureml/{job_name}/score", paths.URI_FOLDER)

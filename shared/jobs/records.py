@@ -23,7 +23,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from shared import config
 from shared.conflicts import retry_on_conflict
 from shared.errors import ConcurrentUpdate, NotFoundError
-from shared.jobs import lifecycle
+from shared.jobs import lifecycle, sources
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.storage.clients import Storage
 
@@ -236,7 +236,10 @@ def update_job(storage: Storage, name: str,
         if not changes:
             return job, False
         submit(storage, [update_op(job, changes)])
-        return job.with_changes(changes), True
+        after = job.with_changes(changes)
+        if after.status.terminal and not job.status.terminal:
+            sources.forget_secret(storage, name, job.input)  # kept only while the job runs
+        return after, True
 
     return retry_on_conflict(attempt, f"job {name}")
 

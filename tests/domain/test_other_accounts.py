@@ -1,0 +1,190 @@
+"""Inputs from another storage account (a second Azurite account, path-style at the
+emulator's address): public containers, SAS URLs of folders and files, the host rules, and
+a SAS that never shows in a job, a log line or an error and is dropped when the job ends."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerSasPermissions,
+    generate_blob_sas,
+    generate_container_sas,
+)
+from cryptography.fernet import Fernet
+
+from shared import config, secrets
+from shared.errors import ConflictError, ValidationError
+from shared.jobs import invoke, paths, records, retry, views
+from shared.jobs.lifecycle import JobStatus
+from tests import builders
+from tests.conftest import SECOND_ACCOUNT, SECOND_KEY
+from tests.domain.support import digits_endpoint, predictions
+from tests.inprocess import InProcessHost
+
+
+@pytest.fixture
+def other(azurite, storage, monkeypatch):
+    """The user's account: a public container and a private one, with the same images."""
+    monkeypatch.setenv("BATCH_SECRETS_KEY", Fernet.generate_key().decode())
+    service = BlobServiceClient.from_connection_string(
+        azurite.account_connection_string(SECOND_ACCOUNT))
+    suffix = uuid.uuid4().hex[:8]
+    public = service.create_container(f"public-{suffix}", public_access="container")
+    private = service.create_container(f"private-{suffix}")
+    files = builders.digit_pngs(6)
+    for container in (public, private):
+        for name, data, _ in files:
+            container.upload_blob(f"images/{name}", data)
+    return {"endpoint": azurite.blob_endpoint(SECOND_ACCOUNT), "public": public.container_name,
+            "private": private.container_name, "files": files}
+
+
+def _sas(container: str) -> str:
+    return generate_container_sas(SECOND_ACCOUNT, container, account_key=SECOND_KEY,
+                                  permission=ContainerSasPermissions(read=True, list=True),
+                                  expiry=datetime.now(UTC) + timedelta(hours=1))
+
+
+def _run(storage, endpoint: str, path: str, kind: str = "uri_folder"):
+    request = invoke.parse_request({"inputs": {"images": {"type": kind, "path": path}}})
+    job, _ = invoke.invoke(storage, endpoint, request)
+    InProcessHost(storage).run_until_idle()
+    return records.load(storage, job.name)
+
+
+def _everything_shown(storage, job) -> str:
+    """All the job shows anywhere: its row, its resource, its log lines."""
+    row = storage.table(config.TABLE_JOBS).get_entity(job.name, records.JOB_ROW)
+    return json.dumps([dict(row), views.job_resource(job, "http://x/api"),
+                       records.log_lines(storage, job.name)], default=str)
+
+
+def test_public_container_folder_is_scored_anonymously(storage, other):
+    endpoint = digits_endpoint(storage)
+    url = f"{other['endpoint']}/{other['public']}/images"
+    job = _run(storage, endpoint, url)
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert job.input["access"] == "anonymous" and job.input["uri"] == url
+    rows = predictions(storage, job.name)
+    assert [r["file_name"] for r in rows] == [n for n, _, _ in other["files"]]
+    want = builders.expected_labels(builders.digits_model(), [x for _, _, x in other["files"]])
+    assert [int(r["prediction"]) for r in rows] == want
+
+
+def test_sas_folder_is_scored_and_the_sas_is_never_shown_and_dropped_at_the_end(
+        storage, other, caplog):
+    caplog.set_level(logging.INFO)
+    endpoint = digits_endpoint(storage)
+    sas = _sas(other["private"])
+    job = _run(storage, endpoint, f"{other['endpoint']}/{other['private']}/images?{sas}")
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert len(predictions(storage, job.name)) == len(other["files"])
+    assert job.input["uri"].endswith(f"/{other['private']}/images?<SAS>")
+    signature = sas.split("sig=")[1].split("&")[0]
+    shown = _everything_shown(storage, job) + caplog.text
+    where = shown.find(signature)
+    assert where < 0, shown[max(0, where - 300):where + 50]
+    assert secrets.get(storage, secrets.JOB, job.name) is None  # dropped when the job ended
+    with pytest.raises(ConflictError, match="SAS is not kept"):
+        retry.retry(storage, job.name)
+
+
+def test_sas_of_one_file(storage, other):
+    endpoint = digits_endpoint(storage)
+    name = other["files"][2][0]
+    sas = generate_blob_sas(SECOND_ACCOUNT, other["private"], f"images/{name}",
+                            account_key=SECOND_KEY, permission=BlobSasPermissions(read=True),
+                            expiry=datetime.now(UTC) + timedelta(hours=1))
+    job = _run(storage, endpoint, f"{other['endpoint']}/{other['private']}/images/{name}?{sas}",
+               "uri_file")
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert [r["file_name"] for r in predictions(storage, job.name)] == [name]
+
+
+def test_private_container_without_sas_is_refused_before_a_job(storage, other):
+    endpoint = digits_endpoint(storage)
+    request = invoke.parse_request({"inputs": {"x": {
+        "path": f"{other['endpoint']}/{other['private']}/images"}}})
+    with pytest.raises(ValidationError, match="cannot read .* Storage Blob Data Reader"):
+        invoke.invoke(storage, endpoint, request)
+
+
+def test_expired_or_wrong_sas_is_refused_without_showing_it(storage, other):
+    endpoint = digits_endpoint(storage)
+    bad = _sas(other["private"]).replace("sig=", "sig=AAAA")
+    request = invoke.parse_request({"inputs": {"x": {
+        "path": f"{other['endpoint']}/{other['private']}/images?{bad}"}}})
+    with pytest.raises(ValidationError) as err:
+        invoke.invoke(storage, endpoint, request)
+    assert "HTTP 403" in str(err.value) and "?<SAS>" in str(err.value)
+    assert "sig=" not in str(err.value)
+
+
+def test_outputs_stay_in_the_apps_datastores(storage, other):
+    endpoint = digits_endpoint(storage)
+    request = invoke.parse_request({
+        "inputs": {"x": {"path": f"{other['endpoint']}/{other['public']}/images"}},
+        "outputs": {"score": {"path": f"{other['endpoint']}/{other['public']}/out?{_sas('x')}"}}})
+    with pytest.raises(ValidationError) as err:
+        invoke.invoke(storage, endpoint, request)
+    assert err.value.field == "outputs.score.path" and "sig=" not in str(err.value)
+
+
+@pytest.mark.parametrize(("url", "rule"), [
+    ("https://evil.example.com/c/images", "not an Azure Storage blob or dfs endpoint"),
+    ("https://10.0.0.7/account/c/images", "not an IP address"),
+    ("https://[::1]/c/images", "not an IP address"),
+    ("http://someaccount.blob.core.windows.net/data/x", "must be https"),
+    ("https://someaccount.blob.core.windows.net/data/x?comp=list", "must be a SAS token"),
+    ("https://user:pw@someaccount.blob.core.windows.net/data/x", "no user name"),
+    ("https://localhost/data/x", "not an Azure Storage"),
+])
+def test_refused_hosts(storage, url, rule):
+    with pytest.raises(ValidationError, match=rule) as err:
+        paths.resolve(storage, url, "uri_folder", "inputs")
+    assert err.value.field == "inputs.path"
+
+
+def test_allow_listed_host_must_still_resolve_to_public_addresses(storage, monkeypatch):
+    monkeypatch.setenv("BATCH_STORAGE_ALLOWED_HOSTS", "localhost, storage.internal.test")
+    with pytest.raises(ValidationError, match="resolves to a non-public address"):
+        paths.resolve(storage, "https://localhost/data/x", "uri_folder", "inputs")
+    with pytest.raises(ValidationError, match="does not resolve"):
+        paths.resolve(storage, "https://storage.internal.test/data/x", "uri_folder", "inputs")
+
+
+@pytest.mark.parametrize("url", [
+    "abfss://data@someaccount.dfs.core.windows.net/mnist/sample",
+    "https://someaccount.dfs.core.windows.net/data/mnist/sample",
+    "wasbs://data@someaccount.blob.core.windows.net/mnist/sample",
+])
+def test_dfs_and_hadoop_forms_are_read_at_the_blob_endpoint(storage, url):
+    # This machine has no DNS for Azure: the host rules pass and the blob host is looked up.
+    with pytest.raises(ValidationError, match="someaccount.blob.core.windows.net does not "
+                       "resolve"):
+        paths.resolve(storage, url, "uri_folder", "inputs")
+
+
+def test_the_storage_suffix_follows_the_cloud(storage, monkeypatch):
+    monkeypatch.setenv("BATCH_STORAGE_SUFFIX", "core.chinacloudapi.cn")
+    with pytest.raises(ValidationError, match="not an Azure Storage"):
+        paths.resolve(storage, "https://acct.blob.core.windows.net/c/x", "uri_folder", "in")
+    with pytest.raises(ValidationError, match="acct.blob.core.chinacloudapi.cn does not"):
+        paths.resolve(storage, "https://acct.dfs.core.chinacloudapi.cn/c/x", "uri_folder", "in")
+
+
+def test_a_sas_input_needs_the_secrets_key(storage, other, monkeypatch):
+    monkeypatch.delenv("BATCH_SECRETS_KEY")
+    endpoint = digits_endpoint(storage)
+    request = invoke.parse_request({"inputs": {"x": {
+        "path": f"{other['endpoint']}/{other['private']}/images?{_sas(other['private'])}"}}})
+    from shared.errors import ConfigError
+    with pytest.raises(ConfigError, match="BATCH_SECRETS_KEY"):
+        invoke.invoke(storage, endpoint, request)
