@@ -101,7 +101,7 @@ def list_datastores(req: func.HttpRequest) -> func.HttpResponse:
 def datastore(req: func.HttpRequest) -> func.HttpResponse:
     storage, name = default_storage(), names.asset_name(req.route_params["name"])
     if req.method == "GET":
-        return json_response(datastores.get(storage, name))
+        return json_response(datastores.show(storage, name))
     if req.method == "DELETE":
         datastores.delete(storage, name)
         return func.HttpResponse(status_code=204)

@@ -22,6 +22,7 @@ from client._entities import (
     Model,
     load_batch_deployment,
     load_batch_endpoint,
+    load_datastore,
     load_model,
 )
 from client._jobs import JobFailedError
@@ -37,5 +38,6 @@ __all__ = [
     "Model",
     "load_batch_deployment",
     "load_batch_endpoint",
+    "load_datastore",
     "load_model",
 ]

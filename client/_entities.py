@@ -91,11 +91,20 @@ class Model(Resource):
 
 @dataclass
 class Datastore(Resource):
+    """Azure ML's datastore YAML: `azure_blob` (container_name) or `azure_data_lake_gen2`
+    (filesystem), on another account with `credentials` ({account_key} or {sas_token}:
+    sent once, never answered) or none (the app's identity, or a public container)."""
+
     name: str | None = None
     type: str | None = None
     account_name: str | None = None
     container_name: str | None = None
+    filesystem: str | None = None
+    endpoint: str | None = None
+    protocol: str | None = None
+    credentials: dict[str, Any] | None = field(default=None, repr=False)
     description: str | None = None
+    tags: dict[str, str] | None = None
     is_default: bool | None = None
 
 
@@ -190,6 +199,12 @@ def load_batch_deployment(source: str | Path | None = None, *,
                           ) -> BatchDeployment:
     """A deployment from an Azure ML `deployment.yml` with the ONNX `scoring` block."""
     return _load(BatchDeployment, source, relative_origin, params_override)
+
+
+def load_datastore(source: str | Path | None = None, *, relative_origin: str | None = None,
+                   params_override: list[dict[str, Any]] | None = None) -> Datastore:
+    """A datastore from an Azure ML `datastore.yml` (like `azure.ai.ml.load_datastore`)."""
+    return _load(Datastore, source, relative_origin, params_override)
 
 
 def load_model(source: str | Path | None = None, *, relative_origin: str | None = None,

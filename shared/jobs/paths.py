@@ -83,8 +83,8 @@ def resolve(storage: Storage, value: object, kind: str, field: str, *,
     text = value.strip()
     m = _AZUREML.match(text)
     if m:
-        store = datastores.get(storage, m.group("ds"))
-        return _location(store["name"], store["container_name"], m.group("path"), kind, field)
+        return _in_named_datastore(storage, m.group("ds"), m.group("path"), kind, field,
+                                   other_accounts)
     hadoop = _HADOOP.match(text)
     if hadoop:  # abfss://<filesystem>@<account>.dfs.<suffix>/<path>: the same blobs
         text = (f"https://{hadoop['host']}/{hadoop['container']}{hadoop['rest']}"
@@ -101,6 +101,21 @@ def resolve(storage: Storage, value: object, kind: str, field: str, *,
         raise ValidationError(f"{field}.path", "data assets are not supported; use "
                               "azureml://datastores/<datastore>/paths/<path>")
     return _in_datastore(storage, text, kind, field)
+
+
+def _in_named_datastore(storage: Storage, name: str, path: str, kind: str, field: str,
+                        other_accounts: bool) -> Location:
+    store = datastores.get(storage, name)
+    found = _location(store["name"], datastores.container_of(store), path, kind, field)
+    if "blob_endpoint" not in store:
+        return found
+    if not other_accounts:
+        raise ValidationError(f"{field}.path", f"datastore {name} is on another storage "
+                              f"account ('{store['account_name']}'), which the service only "
+                              "reads: write to one of its own datastores")
+    access, secret = datastores.read_access(storage, store)
+    return replace(found, account=store["account_name"], endpoint=store["blob_endpoint"],
+                   access=access, secret=secret)
 
 
 def _in_datastore(storage: Storage, container_path: str, kind: str, field: str) -> Location:

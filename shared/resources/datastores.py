@@ -2,24 +2,32 @@
 
 `workspaceblobstore` always exists (its container comes from the app settings), as in an
 Azure ML workspace; so does `inbox`, the container users drop files into to start jobs.
+Others name a container of the app's own account, or a container or ADLS Gen2 filesystem of
+another account (inputs are read there) with Azure ML's credentials: an account key or a
+SAS token, kept encrypted (shared/secrets.py) and never answered, or none (the app's
+identity, or a public container).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from shared import config, names
+from shared import config, names, secrets
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.resources import paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
 from shared.resources.schemas.resources import DatastoreBody
+from shared.storage import remote
 from shared.storage.clients import Storage
 from shared.storage.documents import DocumentTable
+from shared.storage.remote import Access
 
 _PARTITION = "datastore"
+_ACCOUNT_NAME = re.compile(r"[a-z0-9]{3,24}")
 
 
 def _table(storage: Storage) -> DocumentTable:
@@ -57,12 +65,16 @@ def get(storage: Storage, name: str) -> dict[str, Any]:
     return doc
 
 
+def show(storage: Storage, name: str) -> dict[str, Any]:
+    return shown(get(storage, name))
+
+
 def list_page(storage: Storage, page: paging.PageRequest) -> paging.Page:
     """The built-in datastores first (on the first page), then the registered ones by name."""
     found = paging.documents(storage.table(config.TABLE_DATASTORES), page,
                              "PartitionKey eq @pk", {"pk": _PARTITION})
     first = [] if page.token else list(_builtins(storage).values())
-    return paging.Page(first + found.items, found.next_token)
+    return paging.Page(first + [shown(d) for d in found.items], found.next_token)
 
 
 def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[str, Any]]:
@@ -73,18 +85,109 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
     spec = parsed.value
     if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the URL ('{name}')")
-    container = names.container_name(spec.container_name, "container_name")
-    if _internal(container):
-        raise ValidationError("container_name", f"'{container}' holds the service's own state "
-                              "and cannot be a datastore")
-    if spec.account_name not in (None, storage.account.name):
-        raise ValidationError(
-            "account_name", f"must be this service's storage account '{storage.account.name}'")
+    kind = spec.type or "azure_blob"
+    field, container = _container_of(kind, spec.container_name, spec.filesystem)
+    container = names.container_name(container, field)
+    kind_of_secret, secret = _credentials(spec.credentials)
+    protocols = ("https", "wasbs") if kind == "azure_blob" else ("https", "abfss")
+    if spec.protocol not in (None, *protocols):
+        raise ValidationError("protocol", f"must be one of {', '.join(protocols)} for {kind}")
+    account = _other_account(storage, spec.account_name, spec.endpoint)
+    if account is None:
+        if _internal(container):
+            raise ValidationError(field, f"'{container}' holds the service's own state and "
+                                  "cannot be a datastore")
+        if secret:
+            raise ValidationError("credentials", "the service reads its own storage account "
+                                  f"'{storage.account.name}' with its own access: credentials "
+                                  "are for datastores on other accounts")
     doc = _doc(storage, name, container, spec.description or "")
+    doc["type"] = kind
+    if kind == "azure_data_lake_gen2":
+        doc["filesystem"] = doc.pop("container_name")
     doc["tags"] = spec.tags or {}
+    if account is not None:
+        doc |= {"account_name": account.name, "endpoint": spec.endpoint or
+                remote.storage_suffix(), "protocol": spec.protocol or "https",
+                "blob_endpoint": account.blob_endpoint,
+                "credentials": {"type": kind_of_secret}}
     check_stored_size(doc, "body")
+    if secret:
+        secrets.put(storage, secrets.DATASTORE, name, secret)  # before the doc names it
     _table(storage).put(_PARTITION, name, doc)
-    return Parsed(doc, parsed.warnings)
+    if not secret:
+        secrets.forget(storage, secrets.DATASTORE, name)  # an update that dropped it
+    return Parsed(shown(doc), parsed.warnings)
+
+
+def _container_of(kind: str, container: str | None, filesystem: str | None) -> tuple[str, str]:
+    """(field, name): azure_blob names a container_name, ADLS Gen2 a filesystem."""
+    if kind == "azure_blob":
+        if filesystem is not None:
+            raise ValidationError("filesystem", "is for azure_data_lake_gen2; an azure_blob "
+                                  "datastore names a container_name")
+        return "container_name", container or ""
+    if container is not None:
+        raise ValidationError("container_name", "is for azure_blob; an "
+                              "azure_data_lake_gen2 datastore names a filesystem")
+    return "filesystem", filesystem or ""
+
+
+def _credentials(spec: Any) -> tuple[str, str]:
+    """(account_key | sas | none, the secret)."""
+    if spec is None:
+        return "none", ""
+    for unsupported in ("tenant_id", "client_id", "client_secret", "certificate"):
+        if getattr(spec, unsupported) is not None:
+            raise ValidationError(f"credentials.{unsupported}", "service principals are not "
+                                  "supported: use an account_key, a sas_token, or no "
+                                  "credentials (the app's identity)")
+    if spec.account_key and spec.sas_token:
+        raise ValidationError("credentials", "give an account_key or a sas_token, not both")
+    if spec.account_key:
+        return "account_key", spec.account_key
+    if spec.sas_token:
+        return "sas", spec.sas_token.lstrip("?")
+    return "none", ""
+
+
+def _other_account(storage: Storage, account_name: str | None,
+                   endpoint: str | None) -> remote.Account | None:
+    """The other account a datastore names (None: the app's own), under the host rules."""
+    if account_name in (None, storage.account.name):
+        return None
+    if not _ACCOUNT_NAME.fullmatch(account_name):
+        raise ValidationError("account_name", "must be a storage account name: 3-24 "
+                              "lowercase letters and digits")
+    if remote.emulated(storage.account):
+        url = f"{storage.account.blob_endpoint.rsplit('/', 1)[0]}/{account_name}/"
+        found = remote.emulator_account(storage.account, url)
+        assert found is not None
+        return found[0]
+    suffix = (endpoint or remote.storage_suffix()).strip().lower()
+    return remote.storage_account(f"{account_name}.blob.{suffix}", "account_name")
+
+
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    """A datastore as answered: its blob endpoint is the service's business."""
+    return {k: v for k, v in doc.items() if k != "blob_endpoint"}
+
+
+def container_of(doc: dict[str, Any]) -> str:
+    return doc.get("container_name") or doc["filesystem"]
+
+
+def read_access(storage: Storage, doc: dict[str, Any]) -> tuple[str, str]:
+    """How an other account's datastore is read: (remote.Access or "" = to be probed, the
+    secret)."""
+    kind = doc["credentials"]["type"]
+    if kind == "none":
+        return "", ""
+    secret = secrets.get(storage, secrets.DATASTORE, doc["name"])
+    if secret is None:
+        raise ValidationError("datastore", f"datastore {doc['name']}: its credentials are "
+                              "missing; create it again with them")
+    return (Access.KEY if kind == "account_key" else Access.SAS), secret
 
 
 def _internal(container: str) -> bool:
@@ -101,12 +204,13 @@ def delete(storage: Storage, name: str) -> None:
         raise ConflictError(f"{name} is a built-in datastore and cannot be deleted")
     get(storage, name)
     _table(storage).delete(_PARTITION, name)
+    secrets.forget(storage, secrets.DATASTORE, name)
 
 
 def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
     """The datastore whose container this is, if any (for plain `<container>/<path>` inputs)."""
     for doc in [*_builtins(storage).values(), *_table(storage).list(_PARTITION)]:
-        if doc["container_name"] == container:
+        if doc.get("container_name") == container and "blob_endpoint" not in doc:
             return doc
     return None
 
@@ -124,7 +228,7 @@ def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
     prefix = _inside("prefix", prefix or "")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    container = storage.blobs.get_container_client(doc["container_name"])
+    container = _reader(storage, doc)
     folders: list[str] = []
     files: list[dict[str, Any]] = []
     truncated = False
@@ -148,6 +252,9 @@ def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any
     """Put one file into a datastore (refused if it is there already), so a user can score
     files from their own machine; returns its azureml:// URI."""
     doc = get(storage, name)
+    if "blob_endpoint" in doc:
+        raise ValidationError("datastore", f"{name} is on another storage account, which the "
+                              "service only reads: upload into one of its own datastores")
     path = _inside("path", path or "")
     if not path or any(not part for part in path.split("/")):
         raise ValidationError("path", "must name a file, e.g. uploads/batch-1/image.png")
@@ -160,6 +267,19 @@ def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any
             from None
     return {"datastore": name, "path": path, "size": len(data),
             "uri": f"azureml://datastores/{name}/paths/{path}"}
+
+
+def _reader(storage: Storage, doc: dict[str, Any]) -> Any:
+    """The SDK client of a datastore's container, on whichever account it is."""
+    if "blob_endpoint" not in doc:
+        return storage.blobs.get_container_client(doc["container_name"])
+    access, secret = read_access(storage, doc)
+    if not access:
+        access = (Access.IDENTITY if remote.identity_available(storage.account)
+                  else Access.ANONYMOUS)
+    account = remote.Account(doc["account_name"], doc["blob_endpoint"])
+    return remote.container(storage.account, account, Access(access), secret,
+                            container_of(doc))
 
 
 def _inside(field: str, path: str) -> str:

@@ -188,3 +188,100 @@ def test_a_sas_input_needs_the_secrets_key(storage, other, monkeypatch):
     from shared.errors import ConfigError
     with pytest.raises(ConfigError, match="BATCH_SECRETS_KEY"):
         invoke.invoke(storage, endpoint, request)
+
+
+# Datastores on the other account (Azure ML's datastore YAML, credentials write-only).
+
+
+def _datastore(storage, name, body):
+    from shared.resources import datastores
+
+    return datastores.create_or_update(storage, name, body).value
+
+
+@pytest.mark.parametrize("how", ["account_key", "sas_token", "none", "gen2"])
+def test_datastore_on_another_account_is_read_with_its_credentials(storage, other, how):
+    from shared.resources import datastores
+
+    endpoint = digits_endpoint(storage)
+    name = f"ext-{how.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+    container = other["public"] if how == "none" else other["private"]
+    body = {"type": "azure_blob", "account_name": SECOND_ACCOUNT, "container_name": container,
+            "description": "the user's images"}
+    secret = {"account_key": SECOND_KEY, "sas_token": _sas(container)}.get(how)
+    if how == "gen2":
+        body |= {"type": "azure_data_lake_gen2", "filesystem": body.pop("container_name"),
+                 "protocol": "abfss", "credentials": {"account_key": SECOND_KEY}}
+        secret = SECOND_KEY
+    elif secret:
+        body["credentials"] = {how: secret}
+    answered = _datastore(storage, name, body)
+    kind = {"sas_token": "sas", "gen2": "account_key"}.get(how, how)
+    assert answered["credentials"] == {"type": kind}
+    job = _run(storage, endpoint, f"azureml://datastores/{name}/paths/images")
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert len(predictions(storage, job.name)) == len(other["files"])
+    assert job.input["uri"] == f"azureml://datastores/{name}/paths/images"
+    if secret:
+        shown = json.dumps([datastores.show(storage, name),
+                            datastores.list_page(storage, _first_page()).items,
+                            dict(storage.table(config.TABLE_DATASTORES).get_entity(
+                                "datastore", name))]) + _everything_shown(storage, job)
+        assert secret not in shown and secret.split("sig=")[-1][:20] not in shown
+        row = storage.table(config.TABLE_SECRETS).get_entity(secrets.DATASTORE, name)
+        assert secret not in row["value"]  # encrypted
+        assert secrets.get(storage, secrets.JOB, job.name) is None  # the job's copy: gone
+    listing = datastores.browse(storage, name, "images")
+    assert [f["name"] for f in listing["files"]] == [f"images/{n}" for n, _, _ in other["files"]]
+    datastores.delete(storage, name)
+    assert secrets.get(storage, secrets.DATASTORE, name) is None
+
+
+def _first_page():
+    from shared.resources import paging
+
+    return paging.PageRequest(top=100, token=None)
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), [
+    ({"container_name": "data", "credentials": {"client_id": "x", "tenant_id": "y",
+                                                  "client_secret": "z"}},
+     "credentials.tenant_id", "service principals"),
+    ({"container_name": "data", "credentials": {"account_key": "a", "sas_token": "b"}},
+     "credentials", "not both"),
+    ({"container_name": "data", "filesystem": "data"}, "filesystem", "azure_data_lake_gen2"),
+    ({"type": "azure_data_lake_gen2", "container_name": "data"}, "container_name",
+     "names a filesystem"),
+    ({"container_name": "data", "protocol": "abfss"}, "protocol", "https, wasbs"),
+    ({"container_name": "data", "account_name": "Bad_Name"}, "account_name", "lowercase"),
+])
+def test_refused_datastores(storage, other, body, field, rule):
+    body = {"account_name": SECOND_ACCOUNT, **body}
+    with pytest.raises(ValidationError, match=rule) as err:
+        _datastore(storage, "refused", body)
+    assert err.value.field == field
+
+
+def test_credentials_on_the_apps_own_account_are_refused(storage, other):
+    with pytest.raises(ValidationError, match="its own access") as err:
+        _datastore(storage, "own-with-key", {"container_name": "own-data",
+                                             "credentials": {"account_key": SECOND_KEY}})
+    assert SECOND_KEY not in str(err.value)
+
+
+def test_other_accounts_datastore_is_read_only(storage, other):
+    from shared.resources import datastores
+
+    endpoint = digits_endpoint(storage)
+    name = f"ro-{uuid.uuid4().hex[:6]}"
+    _datastore(storage, name, {"account_name": SECOND_ACCOUNT, "container_name": other["public"]})
+    request = invoke.parse_request({
+        "inputs": {"x": {"path": f"azureml://datastores/{name}/paths/images"}},
+        "outputs": {"score": {"path": f"azureml://datastores/{name}/paths/out"}}})
+    with pytest.raises(ValidationError, match="only reads") as err:
+        invoke.invoke(storage, endpoint, request)
+    assert err.value.field == "outputs.score.path"
+    with pytest.raises(ValidationError, match="only reads"):
+        datastores.upload(storage, name, "x/y.png", b"data")
+    with pytest.raises(ValidationError, match="registered datastore"):  # not by container
+        paths.resolve(storage, f"{other['public']}/images", "uri_folder", "inputs")

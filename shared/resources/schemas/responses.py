@@ -71,9 +71,14 @@ class ModelResource(Warned):
 
 class DatastoreResource(Warned):
     name: str
-    type: Literal["azure_blob"]
+    type: Literal["azure_blob", "azure_data_lake_gen2"]
     account_name: str
-    container_name: str
+    container_name: str | None = None
+    filesystem: str | None = None
+    endpoint: str | None = None
+    protocol: str | None = None
+    credentials: dict[str, str] | None = Field(
+        default=None, description="the kind only (account_key, sas or none): never the secret")
     description: str
     is_default: bool
     tags: dict[str, str] | None = None
