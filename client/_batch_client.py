@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from client._data import DataOperations
 from client._datastores import DatastoreOperations
 from client._deployments import BatchDeploymentOperations
 from client._endpoints import BatchEndpointOperations
@@ -32,6 +33,7 @@ class BatchClient:
         self._upload_progress = upload_progress
         self.models = ModelOperations(self._pipeline)
         self.datastores = DatastoreOperations(self._pipeline)
+        self.data = DataOperations(self._pipeline, self._upload)
         self.batch_endpoints = BatchEndpointOperations(self._pipeline, self._upload)
         self.batch_deployments = BatchDeploymentOperations(self._pipeline, self.models)
         self.jobs = JobOperations(self._pipeline)

@@ -90,6 +90,25 @@ class Model(Resource):
 
 
 @dataclass
+class Data(Resource):
+    """Azure ML's data asset (`azure.ai.ml.entities.Data`): a version naming where data is;
+    a local `path` is uploaded on create, as `az ml data create` does."""
+
+    name: str | None = None
+    version: str | None = None
+    type: str | None = None
+    path: str | None = None
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    creation_context: dict[str, Any] | None = None
+    _READ_ONLY = Resource._READ_ONLY | {"creation_context"}
+
+    @property
+    def id(self) -> str:
+        return f"azureml:{self.name}:{self.version}"
+
+
+@dataclass
 class Datastore(Resource):
     """Azure ML's datastore YAML: `azure_blob` (container_name) or `azure_data_lake_gen2`
     (filesystem), on another account with `credentials` ({account_key} or {sas_token}:
@@ -177,13 +196,15 @@ def _load(cls: type[E], source: str | Path | None, relative_origin: str | Path |
 
 
 def _resolve_local_paths(entity: Resource, origin: Path) -> None:
-    """A model `path:` in a document is relative to the document's folder, as in Azure ML."""
+    """A model's or data asset's local `path:` is relative to the document's folder, as in
+    Azure ML."""
     holder = entity.model if isinstance(entity, BatchDeployment) else entity
     if isinstance(holder, dict):
         path = holder.get("path")
         if isinstance(path, str) and "://" not in path:
             holder["path"] = str((origin / path).resolve())
-    elif isinstance(holder, Model) and holder.path and "://" not in holder.path:
+    elif isinstance(holder, Model | Data) and holder.path and "://" not in holder.path \
+            and (origin / holder.path).exists():
         holder.path = str((origin / holder.path).resolve())
 
 
@@ -199,6 +220,13 @@ def load_batch_deployment(source: str | Path | None = None, *,
                           ) -> BatchDeployment:
     """A deployment from an Azure ML `deployment.yml` with the ONNX `scoring` block."""
     return _load(BatchDeployment, source, relative_origin, params_override)
+
+
+def load_data(source: str | Path | None = None, *, relative_origin: str | None = None,
+              params_override: list[dict[str, Any]] | None = None) -> Data:
+    """A data asset from an Azure ML `data.yml` (like `azure.ai.ml.load_data`); a local
+    `path:` is relative to the document's folder."""
+    return _load(Data, source, relative_origin, params_override)
 
 
 def load_datastore(source: str | Path | None = None, *, relative_origin: str | None = None,

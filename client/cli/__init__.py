@@ -24,7 +24,7 @@ from azure.core.exceptions import (
 
 from client import DocumentError, JobFailedError
 from client._pipeline import describe
-from client.cli import configure, datastores, deployments, endpoints, jobs, models
+from client.cli import configure, data, datastores, deployments, endpoints, jobs, models
 
 
 @click.group(help=__doc__.split("\n\n")[0], context_settings={"help_option_names":
@@ -33,7 +33,7 @@ def cli() -> None:
     pass
 
 
-for module in (endpoints, deployments, jobs, models, datastores):
+for module in (endpoints, deployments, jobs, models, datastores, data):
     cli.add_command(module.group)
 cli.add_command(configure.configure)
 

@@ -16,7 +16,7 @@ from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.jobs import paths, records, sources
 from shared.messages import PLAN_QUEUE, PlanPage
-from shared.resources import deployments, endpoints, models
+from shared.resources import data_assets, deployments, endpoints, models
 from shared.resources.schemas import parse
 from shared.resources.schemas.invoke import (
     InputSpec,
@@ -137,7 +137,7 @@ def invoke(
     settings = apply_overrides(_settings_of(deployment), request.overrides)
     check_batching(settings.mini_batch_size,
                    deployment["scoring"]["input"]["type"] == "tabular", "mini_batch_size")
-    source = paths.resolve(storage, request.input_path, request.input_type, "inputs")
+    source, asset = _input_location(storage, request)
     if not request.manifest or source.account:  # (a retry of another account's files too)
         source = sources.check_readable(storage, source)
     target = _output_location(storage, request, settings, job_name)
@@ -148,7 +148,7 @@ def invoke(
         "model_id": model["id"],
         "started_by": request.started_by,
         "request_id": request_id or "",
-        "input": {**source.to_dict(), "manifest": request.manifest or ""},
+        "input": {**source.to_dict(), "manifest": request.manifest or "", **asset},
         "output": target,
         "settings": settings.to_dict(),
         "deployment": {
@@ -203,6 +203,17 @@ def _choose_deployment(
 def _settings_of(deployment: dict[str, Any]) -> DeploymentSettings:
     return DeploymentSettings.from_dict(
         {**deployment["settings"], "instance_count": deployment["resources"]["instance_count"]})
+
+
+def _input_location(storage: Storage, request: InvokeRequest
+                    ) -> tuple[paths.Location, dict[str, str]]:
+    """The input's location, and the data asset version it came from if it named one
+    (`azureml:<name>:<version>`, `azureml:<name>@latest`: resolved now, once)."""
+    if not data_assets.is_reference(request.input_path):
+        return paths.resolve(storage, request.input_path, request.input_type, "inputs"), {}
+    asset = data_assets.resolve(storage, request.input_path, "inputs.path")
+    return (paths.resolve(storage, asset["path"], asset["type"], "inputs"),
+            {"data_asset": asset["id"]})
 
 
 def _output_location(storage: Storage, request: InvokeRequest, settings: DeploymentSettings,

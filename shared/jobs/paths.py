@@ -98,7 +98,7 @@ def resolve(storage: Storage, value: object, kind: str, field: str, *,
             ".net/<container>/<path>, a SAS URL, abfss://<filesystem>@<account>.dfs.core."
             "windows.net/<path>)")
     if text.startswith("azureml:"):
-        raise ValidationError(f"{field}.path", "data assets are not supported; use "
+        raise ValidationError(f"{field}.path", "a data asset cannot be used here; use "
                               "azureml://datastores/<datastore>/paths/<path>")
     return _in_datastore(storage, text, kind, field)
 

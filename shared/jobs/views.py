@@ -18,6 +18,9 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
     out = job.output
     predictions = f"azureml://datastores/{out['datastore']}/paths/{out['predictions']}"
     inputs = {"input_data": {"type": job.input["type"], "path": job.input["uri"]}}
+    if job.input.get("data_asset"):  # as Azure ML shows it, with what it resolved to
+        inputs["input_data"] |= {"path": job.input["data_asset"],
+                                 "resolved_path": job.input["uri"]}
     outputs = {"score": {"type": "uri_file", "path": predictions}}
     link = f"{api_base}/jobs/{job.name}"
     return {

@@ -18,6 +18,7 @@ from shared.resources import datastores, paging
 from shared.resources.schemas import responses as r
 from shared.resources.schemas.invoke import InvokeBody
 from shared.resources.schemas.resources import (
+    DataBody,
     DatastoreBody,
     DeploymentBody,
     EndpointBody,
@@ -78,6 +79,7 @@ class Op:
 
 EP, DEP, MODEL, JOB = ("/endpoints/{endpoint}", "/endpoints/{endpoint}/deployments/{deployment}",
                        "/models/{name}/versions/{version}", "/jobs/{job}")
+DATA = "/data/{name}/versions/{version}"
 OPERATIONS = (
     Op("get", "/models", "Models_List", "List model versions", ok={200: r.page_of(
         r.ModelResource)}, params=(*PAGE,)),
@@ -101,6 +103,16 @@ OPERATIONS = (
        params=(PREFIX,)),
     Op("put", "/datastores/{name}/paths/{path}", "Datastores_UploadFile", "Put one file into "
        "a datastore (409 if it exists)", body=FILE, ok={201: r.UploadedFile}),
+    Op("get", "/data", "Data_List", "List data asset versions",
+       ok={200: r.page_of(r.DataResource)}, params=(*PAGE,)),
+    Op("get", "/data/{name}/versions", "Data_ListVersions", "List one data asset's versions",
+       ok={200: r.page_of(r.DataResource)}, params=(*PAGE,)),
+    Op("get", DATA, "Data_Get", "Show a data asset version", ok={200: r.DataResource}),
+    Op("put", DATA, "Data_Create", "Register a data asset version (immutable; the same "
+       "document again is a no-op)", body=DataBody, ok={201: r.DataResource,
+                                                        200: r.DataResource}),
+    Op("delete", DATA, "Data_Delete", "Delete a data asset version no running job reads",
+       ok={204: None}),
     Op("get", "/endpoints", "BatchEndpoints_List", "List batch endpoints",
        ok={200: r.page_of(r.EndpointResource)}, params=(*PAGE,)),
     Op("get", EP, "BatchEndpoints_Get", "Show a batch endpoint", ok={200: r.EndpointResource}),

@@ -285,3 +285,62 @@ def test_other_accounts_datastore_is_read_only(storage, other):
         datastores.upload(storage, name, "x/y.png", b"data")
     with pytest.raises(ValidationError, match="registered datastore"):  # not by container
         paths.resolve(storage, f"{other['public']}/images", "uri_folder", "inputs")
+
+
+# Data assets: versions naming where data is, resolved at invoke time.
+
+
+def test_data_asset_version_and_latest_resolve_at_invoke(storage, other):
+    from shared.errors import NotFoundError
+    from shared.resources import data_assets
+
+    endpoint = digits_endpoint(storage)
+    name = f"mnist-{uuid.uuid4().hex[:6]}"
+    public = f"{other['endpoint']}/{other['public']}/images"
+    body = {"type": "uri_folder", "path": public, "description": "digits", "tags": {"a": "b"}}
+    one = data_assets.create(storage, name, "1", body)
+    assert one.value["id"] == f"azureml:{name}:1"
+    assert data_assets.create(storage, name, "1", body).value == one.value  # the same again
+    with pytest.raises(ConflictError, match="immutable"):
+        data_assets.create(storage, name, "1", {"path": f"{public}/{other['files'][0][0]}",
+                                                "type": "uri_file"})
+    data_assets.create(storage, name, "2", {"type": "uri_file",
+                                            "path": f"{public}/{other['files'][0][0]}"})
+    request = invoke.parse_request({"inputs": {"x": {"path": f"azureml:{name}:1"}}})
+    queued, _ = invoke.invoke(storage, endpoint, request)
+    with pytest.raises(ConflictError, match=f"read by running job.*{queued.name}"):
+        data_assets.delete(storage, name, "1")
+    InProcessHost(storage).run_until_idle()
+    first = records.load(storage, queued.name)
+    assert first.status == JobStatus.COMPLETED, first.error
+    assert len(predictions(storage, first.name)) == len(other["files"])
+    assert views.job_resource(first, "")["inputs"]["input_data"] == {
+        "type": "uri_folder", "path": f"azureml:{name}:1", "resolved_path": public}
+    latest = _run(storage, endpoint, f"azureml:{name}@latest")
+    assert latest.status == JobStatus.COMPLETED, latest.error
+    assert latest.input["data_asset"] == f"azureml:{name}:2"  # the version created last
+    assert [r["file_name"] for r in predictions(storage, latest.name)] == [other["files"][0][0]]
+    data_assets.delete(storage, name, "1")  # the job ended
+    with pytest.raises(NotFoundError):
+        data_assets.get(storage, name, "1")
+    with pytest.raises(NotFoundError):
+        invoke.invoke(storage, endpoint, invoke.parse_request(
+            {"inputs": {"x": {"path": f"azureml:{name}:1"}}}))
+    with pytest.raises(ValidationError, match="names no version"):
+        invoke.invoke(storage, endpoint, invoke.parse_request(
+            {"inputs": {"x": {"path": f"azureml:{name}"}}}))
+
+
+@pytest.mark.parametrize(("path", "rule"), [
+    ("azureml:other:1", "not another data asset"),
+    ("https://someaccount.blob.core.windows.net/c/x?sv=1&sig=abc", "must not carry a query"),
+    ("https://evil.example.com/c/x", "not an Azure Storage"),
+    ("azureml://datastores/nope/paths/x", "datastore nope not found"),
+])
+def test_refused_data_assets(storage, path, rule):
+    from shared.errors import ClientError
+    from shared.resources import data_assets
+
+    with pytest.raises(ClientError, match=rule) as err:
+        data_assets.create(storage, "refused", "1", {"path": path})
+    assert "sig=abc" not in str(err.value)

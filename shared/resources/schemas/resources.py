@@ -272,6 +272,22 @@ class DatastoreBody(Strict):
     id: Any = ignored(_READ_ONLY)
 
 
+class DataBody(Strict):
+    """PUT /data/{name}/versions/{version}: Azure ML's data asset YAML, naming where the
+    data is (a datastore path, a storage URL); a local folder is uploaded by the CLI first."""
+
+    schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
+    name: Name | None = None
+    version: Annotated[str, Field(max_length=64)] | StrictInt | None = None
+    type: Literal["uri_folder", "uri_file"] = "uri_folder"
+    path: PathText = Field(description="azureml://datastores/<ds>/paths/<p>, <container>/<p> "
+                           "of a datastore, or a storage URL (public, or readable by the app)")
+    description: Description | None = None
+    tags: Tags | None = None
+    id: Any = ignored(_READ_ONLY)
+    creation_context: Any = ignored(_READ_ONLY)
+
+
 class PreviewBody(Strict):
     """POST .../deployments/{d}/preview: up to 20 files scored at once, before a job (or the
     same files as multipart/form-data uploads)."""

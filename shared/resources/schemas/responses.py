@@ -84,6 +84,17 @@ class DatastoreResource(Warned):
     tags: dict[str, str] | None = None
 
 
+class DataResource(Warned):
+    name: str
+    version: str
+    id: str = Field(description="azureml:<name>:<version>")
+    type: Literal["uri_folder", "uri_file"]
+    path: str
+    description: str
+    tags: dict[str, str]
+    creation_context: dict[str, Any]
+
+
 class JobResource(Warned):
     name: str
     id: str
