@@ -6,8 +6,9 @@ timeout. Planning pages through the listing in queue-triggered runs (planning.py
 
 from __future__ import annotations
 
+import math
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -21,6 +22,7 @@ from shared.resources.schemas import parse
 from shared.resources.schemas.invoke import (
     InputSpec,
     InvokeBody,
+    LiteralSpec,
     NativeInvoke,
     OutputSpec,
     Overrides,
@@ -48,6 +50,8 @@ class InvokeRequest:
     manifest: str | None = None  # blob in batch-jobs listing the files (jobs started by drops)
     azure_ml_shape: bool = False  # a REST body: answer as Azure ML does (200, the job)
     warnings: tuple[str, ...] = ()
+    input_name: str = "input_data"  # the scored file input's name
+    literals: dict[str, Any] = field(default_factory=dict)  # literal inputs: name → value
 
 
 def parse_request(body: object, header_deployment: str | None = None) -> InvokeRequest:
@@ -63,9 +67,18 @@ def parse_request(body: object, header_deployment: str | None = None) -> InvokeR
 
 
 def _from_native(spec: NativeInvoke, header_deployment: str | None) -> InvokeRequest:
-    (source,) = spec.inputs.values()
-    if isinstance(source, str):
-        source = InputSpec(path=source)
+    files: dict[str, InputSpec] = {}
+    literals: dict[str, Any] = {}
+    for name, given in spec.inputs.items():
+        if isinstance(given, str):
+            files[name] = InputSpec(path=given)
+        elif isinstance(given, InputSpec):
+            files[name] = given
+        elif isinstance(given, LiteralSpec):
+            literals[name] = _literal(name, given)
+        else:
+            literals[name] = given  # a bare number or boolean
+    input_name, source = _scored(files)
     score = (spec.outputs or {}).get("score")
     if isinstance(score, str):
         score = OutputSpec(path=score)
@@ -78,7 +91,49 @@ def _from_native(spec: NativeInvoke, header_deployment: str | None) -> InvokeReq
         output_path=score.path if score else None,
         output_type=score.type if score else paths.URI_FOLDER,
         deployment_name=spec.deployment_name or header_deployment,
-        job_name=spec.job_name, overrides=overrides)
+        job_name=spec.job_name, overrides=overrides, input_name=input_name, literals=literals)
+
+
+def _scored(files: dict[str, Any]) -> tuple[str, Any]:
+    """The one file input a job scores (its other inputs are literals)."""
+    if not files:
+        raise ValidationError("inputs", "names no uri_folder or uri_file input: a job scores "
+                              "one file input (its other inputs may be literals)")
+    first, *others = files
+    if others:
+        raise ValidationError(f"inputs.{others[0]}", f"a job scores one file input "
+                              f"('{first}'); other inputs may only be literals (number, "
+                              "integer, string, boolean)")
+    return first, files[first]
+
+
+def _literal(name: str, spec: LiteralSpec) -> Any:
+    """A literal's value as its type says (`default` is the SDK's name for it)."""
+    value = spec.value if spec.value is not None else spec.default
+    where = f"inputs.{name}.value"
+    if value is None:
+        raise ValidationError(where, f"a {spec.type} input needs a value")
+    try:
+        if spec.type == "boolean":
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            if isinstance(value, bool):
+                return value
+        elif isinstance(value, bool):
+            pass  # true is no number nor text here
+        elif spec.type == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        elif spec.type == "number":
+            number = float(value)
+            if math.isfinite(number):
+                return int(value) if isinstance(value, int) else number
+        else:
+            return str(value)
+    except ValueError:
+        pass
+    raise ValidationError(where, f"'{value}' is not a {spec.type}")
 
 
 def _nested(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,7 +155,20 @@ def _nested(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest:
     props = spec.properties
-    (source,) = props.input_data.values()
+    files: dict[str, Any] = {}
+    literals: dict[str, Any] = {}
+    for name, given in props.input_data.items():
+        where = f"properties.InputData.{name}"
+        if given.job_input_type == "Literal":
+            if given.value is None or given.uri is not None:
+                raise ValidationError(where, "a Literal input has a Value and no Uri")
+            literals[name] = given.value
+        elif given.uri is None or given.value is not None:
+            raise ValidationError(where, f"a {given.job_input_type} input has a Uri and no "
+                                  "Value")
+        else:
+            files[name] = given
+    input_name, source = _scored(files)
     out_path, out_type = None, paths.URI_FOLDER
     if props.output_data:
         (target,) = props.output_data.values()
@@ -114,7 +182,8 @@ def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest
     return InvokeRequest(
         input_path=source.uri, input_type=_REST_TYPES[source.job_input_type],
         output_path=out_path, output_type=out_type, deployment_name=header_deployment,
-        job_name=props.name or spec.name, overrides=overrides, azure_ml_shape=True)
+        job_name=props.name or spec.name, overrides=overrides, azure_ml_shape=True,
+        input_name=input_name, literals=literals)
 
 
 def invoke(
@@ -148,7 +217,9 @@ def invoke(
         "model_id": model["id"],
         "started_by": request.started_by,
         "request_id": request_id or "",
-        "input": {**source.to_dict(), "manifest": request.manifest or "", **asset},
+        "input": {**source.to_dict(), "manifest": request.manifest or "", **asset,
+                  "name": request.input_name},
+        "literals": request.literals,
         "output": target,
         "settings": settings.to_dict(),
         "deployment": {

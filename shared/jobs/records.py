@@ -30,7 +30,7 @@ from shared.storage.clients import Storage
 JOB_ROW = "job"
 PREFETCH = 2  # mini-batches in flight per scoring slot (window)
 SHARDS_MAX = 256  # counter rows of a job at most: a running job's view reads them all
-_JSON_FIELDS = ("input", "output", "deployment", "settings")
+_JSON_FIELDS = ("input", "output", "deployment", "settings", "literals")
 
 
 def mb_row(index: int) -> str:
@@ -53,6 +53,7 @@ class JobRecord:
     output: dict[str, Any]
     settings: dict[str, Any]
     deployment: dict[str, Any]
+    literals: dict[str, Any] = field(default_factory=dict)  # literal inputs: name → value
     status: JobStatus = JobStatus.QUEUED
     stop_reason: StopReason = StopReason.NONE
     error: str = ""

@@ -55,7 +55,8 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
         output_type=paths.URI_FOLDER,
         deployment_name=deployment_name or original.deployment_name, job_name=name,
         overrides={k: original.settings[k] for k in _KEPT_SETTINGS if k in original.settings},
-        started_by="retry", manifest=manifest)
+        started_by="retry", manifest=manifest, literals=original.literals,
+        input_name=source.get("name", "input_data"))
     try:
         job, _ = invoke.invoke(storage, original.endpoint_name, request)
     except Exception:

@@ -314,7 +314,7 @@ def test_data_asset_version_and_latest_resolve_at_invoke(storage, other):
     first = records.load(storage, queued.name)
     assert first.status == JobStatus.COMPLETED, first.error
     assert len(predictions(storage, first.name)) == len(other["files"])
-    assert views.job_resource(first, "")["inputs"]["input_data"] == {
+    assert views.job_resource(first, "")["inputs"]["x"] == {
         "type": "uri_folder", "path": f"azureml:{name}:1", "resolved_path": public}
     latest = _run(storage, endpoint, f"azureml:{name}@latest")
     assert latest.status == JobStatus.COMPLETED, latest.error
@@ -344,3 +344,60 @@ def test_refused_data_assets(storage, path, rule):
     with pytest.raises(ClientError, match=rule) as err:
         data_assets.create(storage, "refused", "1", {"path": path})
     assert "sig=abc" not in str(err.value)
+
+
+# Literal and named inputs, in the three invoke shapes.
+
+
+def test_literal_inputs_in_the_three_shapes_reach_the_job(storage, other):
+    endpoint = digits_endpoint(storage)
+    url = f"{other['endpoint']}/{other['public']}/images"
+    native = {"inputs": {"images": {"type": "uri_folder", "path": url},
+                         "threshold": {"type": "number", "value": 0.5},
+                         "top": {"type": "integer", "default": "3"},
+                         "label": {"type": "string", "value": "digits"},
+                         "strict": True}}
+    rest = {"properties": {"InputData": {
+        "images": {"JobInputType": "UriFolder", "Uri": url},
+        "threshold": {"JobInputType": "Literal", "Value": "0.5"}}}}
+    camel = {"properties": {"inputData": {
+        "images": {"jobInputType": "uri_folder", "uri": url},
+        "threshold": {"jobInputType": "literal", "value": "0.5"}}}}
+    request = invoke.parse_request(native)
+    job, _ = invoke.invoke(storage, endpoint, request)
+    InProcessHost(storage).run_until_idle()
+    job = records.load(storage, job.name)
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert len(predictions(storage, job.name)) == len(other["files"])
+    assert job.literals == {"threshold": 0.5, "top": 3, "label": "digits", "strict": True}
+    shown = views.job_resource(job, "")
+    assert shown["inputs"]["images"] == {"type": "uri_folder", "path": url}
+    assert shown["inputs"]["top"] == {"type": "integer", "value": 3}
+    assert shown["properties"]["InputData"]["strict"] == {"JobInputType": "Literal",
+                                                          "Value": "True"}
+    for body in (rest, camel):
+        parsed = invoke.parse_request(body)
+        assert (parsed.input_name, parsed.input_path) == ("images", url)
+        assert parsed.literals == {"threshold": "0.5"}
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), [
+    ({"inputs": {"a": {"path": "x/y"}, "b": {"path": "x/z"}}}, "inputs.b",
+     "scores one file input"),
+    ({"inputs": {"n": {"type": "number", "value": 1}}}, "inputs", "names no uri_folder"),
+    ({"inputs": {"a": "x/y", "n": {"type": "number", "value": "many"}}}, "inputs.n.value",
+     "'many' is not a number"),
+    ({"inputs": {"a": "x/y", "n": {"type": "integer", "value": 2.5}}}, "inputs.n.value",
+     "not a integer"),
+    ({"inputs": {"a": "x/y", "n": {"type": "boolean", "value": "yes"}}}, "inputs.n.value",
+     "not a boolean"),
+    ({"inputs": {"a": "x/y", "n": {"type": "string"}}}, "inputs.n.value", "needs a value"),
+    ({"properties": {"InputData": {"a": {"JobInputType": "Literal", "Uri": "x/y"}}}},
+     "properties.InputData.a", "has a Value and no Uri"),
+    ({"properties": {"InputData": {"a": {"JobInputType": "UriFolder", "Value": "1"}}}},
+     "properties.InputData.a", "has a Uri and no Value"),
+])
+def test_refused_inputs_name_the_input(body, field, rule):
+    with pytest.raises(ValidationError, match=rule) as err:
+        invoke.parse_request(body)
+    assert err.value.field == field
