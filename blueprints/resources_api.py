@@ -183,5 +183,15 @@ def browse_datastore(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def upload_to_datastore(req: func.HttpRequest) -> func.HttpResponse:
     doc = datastores.upload(default_storage(), req.route_params["name"],
-                            req.route_params.get("path", ""), req.get_body() or b"")
-    return json_response(doc, status=201)
+                            req.route_params.get("path", ""), req.get_body() or b"",
+                            part=_int_param(req, "part"), parts=_int_param(req, "parts"))
+    return json_response(doc, status=202 if "part" in doc else 201)
+
+
+def _int_param(req: func.HttpRequest, name: str) -> int | None:
+    value = req.params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 6:
+        raise ValidationError(name, "must be a whole number")
+    return int(value)

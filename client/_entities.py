@@ -48,16 +48,45 @@ class Resource:
         return {k: v for k, v in self._to_dict().items() if k not in self._READ_ONLY}
 
 
+class Defaults(dict):
+    """An endpoint's `defaults`, a dict that also reads and sets its keys as attributes
+    (`endpoint.defaults.deployment_name = "blue"`, as azure-ai-ml's BatchEndpointDefaults)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
 @dataclass
 class BatchEndpoint(Resource):
     name: str | None = None
     description: str | None = None
     tags: dict[str, str] | None = None
     auth_mode: str | None = None
-    defaults: dict[str, Any] | None = None
+    defaults: Defaults | None = None
     scoring_uri: str | None = None
     provisioning_state: str | None = None
     _READ_ONLY = Resource._READ_ONLY | {"scoring_uri"}
+
+    def __post_init__(self) -> None:
+        if isinstance(self.defaults, dict) and not isinstance(self.defaults, Defaults):
+            self.defaults = Defaults(self.defaults)
+
+
+@dataclass
+class Input:
+    """A job input, as azure-ai-ml's `Input`: a file input (`type` uri_folder or uri_file,
+    `path`) or a literal (`type` number, integer, string or boolean, `default`: its value)."""
+
+    type: str = "uri_folder"
+    path: str | None = None
+    default: Any = None
+    mode: str | None = None
+    description: str | None = None
 
 
 @dataclass

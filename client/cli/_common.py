@@ -39,7 +39,7 @@ _SERVICE_OPTIONS = [
     click.option("--storage-connection-string",
                  help="Storage used to upload local inputs and models' folders "
                       "[env BEP_STORAGE_CONNECTION_STRING or AZURE_STORAGE_CONNECTION_STRING]; "
-                      "without one, an Entra credential on the datastore's account."),
+                      "without one, they go through the service (its key or token is enough)."),
     click.option("--output", "-o", "output", type=click.Choice(_output.FORMATS),
                  default="json", show_default=True, help="Output format."),
     click.option("--query", help="JMESPath query applied to the result, e.g. [].name."),

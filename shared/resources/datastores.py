@@ -10,13 +10,19 @@ identity, or a public container).
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobBlock
 
 from shared import config, names, secrets
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
 from shared.resources import paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
@@ -248,25 +254,78 @@ def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
             "truncated": truncated}
 
 
-def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any]:
+UPLOAD_PART_BYTES = 32 * 1024 * 1024  # a request's body: well under the host's 100 MB cap
+MAX_PARTS = 50_000  # blocks of a blob (Azure Storage's limit)
+
+
+def upload(storage: Storage, name: str, path: str, data: bytes, *, part: int | None = None,
+           parts: int | None = None) -> dict[str, Any]:
     """Put one file into a datastore (refused if it is there already), so a user can score
-    files from their own machine; returns its azureml:// URI."""
+    files from their own machine with no storage credentials of their own; returns its
+    azureml:// URI. A file bigger than one request goes in parts: `part=0, 1, ...` stage
+    its blocks, then `parts=<count>` (no body) commits them as the file, atomically."""
     doc = get(storage, name)
     if "blob_endpoint" in doc:
         raise ValidationError("datastore", f"{name} is on another storage account, which the "
                               "service only reads: upload into one of its own datastores")
     path = _inside("path", path or "")
-    if not path or any(not part for part in path.split("/")):
+    if not path or any(not p for p in path.split("/")):
         raise ValidationError("path", "must name a file, e.g. uploads/batch-1/image.png")
-    if len(data) > config.MAX_INPUT_FILE_BYTES:
-        raise ValidationError("body", f"is larger than {config.MAX_INPUT_FILE_BYTES} bytes")
+    if len(data) > UPLOAD_PART_BYTES:
+        raise PayloadTooLargeError(f"body is larger than {UPLOAD_PART_BYTES} bytes: send the "
+                                   "file in parts (?part=0, ?part=1, ... then ?parts=<count>)")
+    blob = storage.container(doc["container_name"]).get_blob_client(path)
+    where = {"datastore": name, "path": path,
+             "uri": f"azureml://datastores/{name}/paths/{path}"}
+    if part is not None:
+        if parts is not None:
+            raise ValidationError("parts", "a request stages a part or commits them, not both")
+        if not 0 <= part < MAX_PARTS:
+            raise ValidationError("part", f"must be 0 to {MAX_PARTS - 1}")
+        blob.stage_block(_block_id(part), data)
+        return {**where, "part": part, "size": len(data)}
     try:
-        storage.container(doc["container_name"]).upload_blob(path, data, overwrite=False)
-    except ResourceExistsError:
+        if parts is None:
+            if len(data) > config.MAX_INPUT_FILE_BYTES:
+                raise ValidationError("body", f"is larger than {config.MAX_INPUT_FILE_BYTES} "
+                                      "bytes")
+            blob.upload_blob(data, overwrite=False)
+            return {**where, "size": len(data)}
+        return {**where, "size": _commit(blob, parts, data)}
+    except (ResourceExistsError, ResourceModifiedError):
         raise ConflictError(f"{name}/{path} exists already; upload under another folder") \
             from None
-    return {"datastore": name, "path": path, "size": len(data),
-            "uri": f"azureml://datastores/{name}/paths/{path}"}
+
+
+def _commit(blob: Any, parts: int, data: bytes) -> int:
+    """Commit staged blocks 0..parts-1 as the blob, if it does not exist; its size."""
+    if data:
+        raise ValidationError("body", "a commit (?parts=) carries no body")
+    if not 1 <= parts <= MAX_PARTS:
+        raise ValidationError("parts", f"must be 1 to {MAX_PARTS}")
+    if blob.exists():
+        raise ResourceExistsError("the file exists")
+    try:
+        _, staged = blob.get_block_list("uncommitted")
+    except ResourceNotFoundError:
+        staged = []
+    sizes = {b.id: b.size for b in staged}
+    wanted = [_block_id(i) for i in range(parts)]
+    missing = [i for i, block in enumerate(wanted) if block not in sizes]
+    if missing:
+        raise ValidationError("parts", f"part {missing[0]} was not uploaded ({len(missing)} "
+                              "of the parts are missing)")
+    size = sum(sizes[b] for b in wanted)
+    if size > config.MAX_INPUT_FILE_BYTES:
+        raise ValidationError("parts", f"the file would be {size} bytes, over "
+                              f"{config.MAX_INPUT_FILE_BYTES}")
+    blob.commit_block_list([BlobBlock(b) for b in wanted], headers={"If-None-Match": "*"})
+    return size
+
+
+def _block_id(part: int) -> str:
+    """Block ids of one blob must all have the same length."""
+    return base64.b64encode(f"part-{part:08d}".encode()).decode()
 
 
 def _reader(storage: Storage, doc: dict[str, Any]) -> Any:
