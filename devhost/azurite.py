@@ -73,8 +73,9 @@ def start(
     accounts: dict[str, str] | None = None,
 ) -> Azurite:
     """Start Azurite and wait until all three services listen. Port 0 = any free port.
-    `accounts` (name → base64 key) are served beside devstoreaccount1 (`AZURITE_ACCOUNTS`,
-    which would otherwise replace it), path-style: `http://<host>:<port>/<name>`."""
+    `accounts` (name → base64 key), and those of an `AZURITE_ACCOUNTS` variable
+    (`name:key;...`), are served beside devstoreaccount1 (which that variable alone would
+    replace), path-style: `http://<host>:<port>/<name>`."""
     ports = {"blob": 0, "queue": 0, "table": 0, **(ports or {})}
     cmd = azurite_command() + [
         "--blobHost", host, "--queueHost", host, "--tableHost", host,
@@ -89,9 +90,12 @@ def start(
         location.mkdir(parents=True, exist_ok=True)
         cmd += ["--location", str(location)]
     env = dict(os.environ)
-    if accounts:
+    given = dict(a.split(":", 1) for a in env.get("AZURITE_ACCOUNTS", "").split(";")
+                 if ":" in a)  # a user's own, from the environment (docs/data.md)
+    if accounts or given:
         env["AZURITE_ACCOUNTS"] = ";".join(
-            f"{name}:{key}" for name, key in {AZURITE_ACCOUNT: AZURITE_KEY, **accounts}.items())
+            f"{name}:{key}" for name, key in {AZURITE_ACCOUNT: AZURITE_KEY, **given,
+                                              **(accounts or {})}.items())
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env=env)
