@@ -234,6 +234,8 @@ def update_job(storage: Storage, name: str,
         job = load(storage, name)
         changes = (event(job) if callable(event)
                    else lifecycle.apply(job, event, now()))
+        if job.status.terminal:  # (again, if the run that ended the job died before it)
+            sources.forget_secret(storage, name, job.input)
         if not changes:
             return job, False
         submit(storage, [update_op(job, changes)])

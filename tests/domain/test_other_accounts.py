@@ -21,11 +21,12 @@ from cryptography.fernet import Fernet
 
 from shared import config, secrets
 from shared.errors import ConflictError, ValidationError
+from shared.events import outbound
 from shared.jobs import invoke, paths, records, retry, views
 from shared.jobs.lifecycle import JobStatus
 from tests import builders
 from tests.conftest import SECOND_ACCOUNT, SECOND_KEY
-from tests.domain.support import digits_endpoint, predictions
+from tests.domain.support import digits_endpoint, predictions, summary
 from tests.inprocess import InProcessHost
 
 
@@ -60,10 +61,13 @@ def _run(storage, endpoint: str, path: str, kind: str = "uri_folder"):
 
 
 def _everything_shown(storage, job) -> str:
-    """All the job shows anywhere: its row, its resource, its log lines."""
+    """All the job shows anywhere: its row, its resource, its log lines, its summary, its
+    event."""
     row = storage.table(config.TABLE_JOBS).get_entity(job.name, records.JOB_ROW)
     return json.dumps([dict(row), views.job_resource(job, "http://x/api"),
-                       records.log_lines(storage, job.name)], default=str)
+                       records.log_lines(storage, job.name), views.progress_log(storage, job),
+                       summary(storage, job.name), outbound.job_event(job).data],
+                      default=str)
 
 
 def test_public_container_folder_is_scored_anonymously(storage, other):
