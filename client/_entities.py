@@ -70,7 +70,7 @@ class BatchEndpoint(Resource):
     defaults: Defaults | None = None
     scoring_uri: str | None = None
     provisioning_state: str | None = None
-    _READ_ONLY = Resource._READ_ONLY | {"scoring_uri"}
+    _READ_ONLY = Resource._READ_ONLY | {"scoring_uri", "incarnation"}
 
     def __post_init__(self) -> None:
         if isinstance(self.defaults, dict) and not isinstance(self.defaults, Defaults):

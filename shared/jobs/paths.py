@@ -13,15 +13,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
 
-from shared import names
+from shared import config, names, netrules
 from shared.errors import ValidationError
 from shared.resources import datastores
 from shared.storage import remote
 from shared.storage.clients import Storage
 
-_AZUREML = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$")
-_HADOOP = re.compile(r"^(?P<scheme>abfss?|wasbs?)://(?P<container>[^@/]+)@(?P<host>[^/?#]+)"
-                     r"(?P<rest>[^?#]*)(?P<query>\?[^#]*)?$")
+_AZUREML = re.compile(r"azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)")
+_HADOOP = re.compile(r"(?P<scheme>abfss?|wasbs?)://(?P<container>[^@/]+)@(?P<host>[^/?#]+)"
+                     r"(?P<rest>[^?#]*)(?P<query>\?[^#]*)?")
 URI_FOLDER = "uri_folder"
 URI_FILE = "uri_file"
 SAS_SHOWN = "?<SAS>"  # what a job, a log line or an error shows in place of a SAS
@@ -80,18 +80,18 @@ def resolve(storage: Storage, value: object, kind: str, field: str, *,
         raise ValidationError(f"{field}.type", "must be uri_folder or uri_file")
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field}.path", "is required")
-    text = value.strip()
-    m = _AZUREML.match(text)
+    text = names.check_text(value, f"{field}.path").strip()
+    m = _AZUREML.fullmatch(text)
     if m:
         return _in_named_datastore(storage, m.group("ds"), m.group("path"), kind, field,
                                    other_accounts)
-    hadoop = _HADOOP.match(text)
+    hadoop = _HADOOP.fullmatch(text)
     if hadoop:  # abfss://<filesystem>@<account>.dfs.<suffix>/<path>: the same blobs
         text = (f"https://{hadoop['host']}/{hadoop['container']}{hadoop['rest']}"
                 f"{hadoop['query'] or ''}")
     if text.startswith(("http://", "https://")):
         return _from_url(storage, text, kind, field, other_accounts)
-    if "://" in text or text.startswith(("/", "\\", "~")) or re.match(r"^[a-zA-Z]:", text):
+    if "://" in text or text.startswith(("/", "\\", "~")) or re.match(r"[a-zA-Z]:", text):
         raise ValidationError(
             f"{field}.path", "must be azureml://datastores/<datastore>/paths/<path>, "
             "<container>/<path> or an Azure Storage URL (https://<account>.blob.core.windows"
@@ -105,7 +105,7 @@ def resolve(storage: Storage, value: object, kind: str, field: str, *,
 
 def _in_named_datastore(storage: Storage, name: str, path: str, kind: str, field: str,
                         other_accounts: bool) -> Location:
-    store = datastores.get(storage, name)
+    store = datastores.get(storage, names.asset_name(name, f"{field}.path"))
     found = _location(store["name"], datastores.container_of(store), path, kind, field)
     if "blob_endpoint" not in store:
         return found
@@ -131,6 +131,7 @@ def _in_datastore(storage: Storage, container_path: str, kind: str, field: str) 
 def _from_url(storage: Storage, url: str, kind: str, field: str,
               other_accounts: bool) -> Location:
     base = storage.account.blob_endpoint
+    netrules.http_url(url, f"{field}.path")  # a malformed URL is the caller's 400
     parsed, own = urlparse(url), urlparse(base)
     if (parsed.scheme, parsed.netloc) == (own.scheme, own.netloc) and parsed.path.startswith(
         own.path.rstrip("/") + "/"
@@ -167,9 +168,12 @@ def _from_url(storage: Storage, url: str, kind: str, field: str,
 
 def _location(datastore: str, container: str, path: str, kind: str, field: str) -> Location:
     names.container_name(container, f"{field}.path")
-    path = unquote(path)
+    if datastore and config.internal_container(container):  # (another account's are its own)
+        raise ValidationError(f"{field}.path", f"container '{container}' holds the service's "
+                              "own state")
+    path = names.check_text(unquote(path), f"{field}.path")
     segments = [s for s in path.split("/") if s]
-    if any(s in (".", "..") for s in segments) or "\\" in path or "\x00" in path:
+    if any(s in (".", "..") for s in segments) or "\\" in path:
         raise ValidationError(f"{field}.path", "must not contain '.', '..' or '\\' segments")
     clean = posixpath.join(*segments) if segments else ""
     if kind == URI_FILE and not clean:

@@ -13,7 +13,7 @@ from typing import Any
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.jobs import paths
-from shared.jobs.records import list_jobs
+from shared.jobs.jobindex import all_jobs
 from shared.resources import paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
@@ -105,7 +105,7 @@ def resolve(storage: Storage, ref: str, field: str) -> dict[str, Any]:
 
 def delete(storage: Storage, name: str, version: str) -> None:
     doc = get(storage, name, version)
-    users = [j.name for j in list_jobs(storage)
+    users = [j.name for j in all_jobs(storage)
              if not j.status.terminal and j.input.get("data_asset") == doc["id"]]
     if users:
         raise ConflictError(f"data asset {doc['id']} is read by running job(s) "

@@ -100,7 +100,7 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
         raise ValidationError("protocol", f"must be one of {', '.join(protocols)} for {kind}")
     account = _other_account(storage, spec.account_name, spec.endpoint)
     if account is None:
-        if _internal(container):
+        if config.internal_container(container):
             raise ValidationError(field, f"'{container}' holds the service's own state and "
                                   "cannot be a datastore")
         if secret:
@@ -196,15 +196,6 @@ def read_access(storage: Storage, doc: dict[str, Any]) -> tuple[str, str]:
     return (Access.KEY if kind == "account_key" else Access.SAS), secret
 
 
-def _internal(container: str) -> bool:
-    """Containers the service and the Functions host keep their state in."""
-    from shared.messages import ALL_QUEUES, poison
-
-    internal = {config.MODELS_CONTAINER, config.JOBS_CONTAINER, *ALL_QUEUES,
-                *(poison(q) for q in ALL_QUEUES)}
-    return container in internal or container.startswith(("azure-webjobs-", "scm-"))
-
-
 def delete(storage: Storage, name: str) -> None:
     if name in _builtins(storage):
         raise ConflictError(f"{name} is a built-in datastore and cannot be deleted")
@@ -230,8 +221,9 @@ MAX_PREFIX = 256
 def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
     """One level of a datastore's container under `prefix` (read-only): its sub-folders and
     files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
-    doc = get(storage, name)
+    names.asset_name(name)  # checked before any storage call
     prefix = _inside("prefix", prefix or "")
+    doc = get(storage, name)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     container = _reader(storage, doc)
@@ -264,7 +256,7 @@ def upload(storage: Storage, name: str, path: str, data: bytes, *, part: int | N
     files from their own machine with no storage credentials of their own; returns its
     azureml:// URI. A file bigger than one request goes in parts: `part=0, 1, ...` stage
     its blocks, then `parts=<count>` (no body) commits them as the file, atomically."""
-    doc = get(storage, name)
+    doc = get(storage, names.asset_name(name))  # checked before any storage call
     if "blob_endpoint" in doc:
         raise ValidationError("datastore", f"{name} is on another storage account, which the "
                               "service only reads: upload into one of its own datastores")
@@ -347,6 +339,7 @@ def _inside(field: str, path: str) -> str:
     usual front-end limit, holds 256 characters however they are encoded)."""
     if len(path) > MAX_PREFIX:
         raise ValidationError(field, f"must be at most {MAX_PREFIX} characters")
+    names.check_text(path, field)
     path = path.lstrip("/")
     if "\\" in path or any(part in (".", "..") for part in path.split("/")):
         raise ValidationError(field, "must be a path inside the datastore, without . or ..")

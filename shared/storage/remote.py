@@ -21,12 +21,12 @@ import enum
 import functools
 import ipaddress
 import os
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from shared import netrules
 from shared.errors import ValidationError
 from shared.storage.blobreads import BlobReads
 from shared.storage.connection import StorageAccount
@@ -104,21 +104,8 @@ def storage_account(host: str, field: str) -> Account:
         raise ValidationError(field, f"host {host} is not an Azure Storage blob or dfs "
                               f"endpoint (<account>.blob.{suffix}) nor listed in the "
                               "BATCH_STORAGE_ALLOWED_HOSTS app setting")
-    check_public_host(urlsplit(account.blob_endpoint).hostname or "", field)
+    netrules.check_public_host(urlsplit(account.blob_endpoint).hostname or "", field)
     return account
-
-
-def check_public_host(host: str, field: str) -> None:
-    """Every address `host` resolves to is a public one (no loopback, link-local (the
-    metadata service's 169.254.169.254), private or reserved address)."""
-    try:
-        found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise ValidationError(field, f"host {host} does not resolve") from None
-    for *_, address in found:
-        ip = ipaddress.ip_address(address[0].split("%")[0])
-        if not ip.is_global:
-            raise ValidationError(field, f"host {host} resolves to a non-public address")
 
 
 def _is_ip(host: str) -> bool:

@@ -102,6 +102,10 @@ class OutputSpec(Strict):
     type: Literal["uri_folder", "uri_file"] = "uri_folder"
     path: PathText | None = None
     mode: Any = ignored(_DIRECT)
+    overwrite: StrictBool = Field(
+        default=False, description="replace the outputs another job left in this folder "
+        "(predictions, errors.csv, job_summary.json); without it such a folder is refused "
+        "with 409")
 
 
 class NativeInvoke(Overrides):
