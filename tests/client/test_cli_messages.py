@@ -3,6 +3,8 @@ met, through the installed `bep` against the real local host."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from samples import data
@@ -27,9 +29,9 @@ def folder(bep):
 
 def test_an_upload_without_storage_goes_through_the_service(bep, folder,
                                                            digits_endpoint):  # noqa: F811
-    job = bep.json("batch-endpoint", "invoke", "-n", digits_endpoint, "--input", folder,
-                   env={"BEP_STORAGE_CONNECTION_STRING": ""})
-    assert "/paths/LocalUpload/" in job["inputs"]["input_data"]["path"]
+    said = bep.run("batch-endpoint", "invoke", "-n", digits_endpoint, "--input", folder,
+                   "-o", "json", env={"BEP_STORAGE_CONNECTION_STRING": ""})
+    assert "/paths/LocalUpload/" in json.loads(said.stdout)["inputs"]["input_data"]["path"]
 
 
 @pytest.mark.parametrize("path", ["./nope-folder", "nope-folder", "../nope", "/no/such/dir"])
