@@ -154,6 +154,7 @@ def _from_url(storage: Storage, url: str, kind: str, field: str,
     emulated = remote.emulator_account(storage.account, url)
     if emulated:
         account, rest = emulated
+        remote.check_account_name(account.name, where)
     else:
         if split.scheme != "https":
             raise ValidationError(where, f"{shown}: storage URLs must be https")

@@ -11,7 +11,6 @@ identity, or a public container).
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 from azure.core.exceptions import (
@@ -33,7 +32,6 @@ from shared.storage.documents import DocumentTable
 from shared.storage.remote import Access
 
 _PARTITION = "datastore"
-_ACCOUNT_NAME = re.compile(r"[a-z0-9]{3,24}")
 
 
 def _table(storage: Storage) -> DocumentTable:
@@ -162,9 +160,7 @@ def _other_account(storage: Storage, account_name: str | None,
     """The other account a datastore names (None: the app's own), under the host rules."""
     if account_name in (None, storage.account.name):
         return None
-    if not _ACCOUNT_NAME.fullmatch(account_name):
-        raise ValidationError("account_name", "must be a storage account name: 3-24 "
-                              "lowercase letters and digits")
+    remote.check_account_name(account_name, "account_name")
     if remote.emulated(storage.account):
         url = f"{storage.account.blob_endpoint.rsplit('/', 1)[0]}/{account_name}/"
         found = remote.emulator_account(storage.account, url)

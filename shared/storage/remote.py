@@ -21,6 +21,7 @@ import enum
 import functools
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -44,6 +45,7 @@ class Access(enum.StrEnum):
 
 
 SECRET_ACCESS = (Access.SAS, Access.KEY)
+ACCOUNT_NAME = re.compile(r"[a-z0-9]{3,24}")  # Azure Storage's account names
 
 
 def storage_suffix() -> str:
@@ -80,9 +82,14 @@ def emulator_account(own: StorageAccount, url: str) -> tuple[Account, str] | Non
     if (parsed.scheme, parsed.netloc) != (base.scheme, base.netloc):
         return None
     account, _, rest = parsed.path.lstrip("/").partition("/")
-    if not account:
-        return None
     return Account(account, f"{base.scheme}://{base.netloc}/{account}"), rest
+
+
+def check_account_name(name: str, field: str) -> str:
+    if not ACCOUNT_NAME.fullmatch(name):
+        raise ValidationError(field, f"'{name}' is not a storage account name (3-24 lowercase "
+                              "letters and digits)")
+    return name
 
 
 def storage_account(host: str, field: str) -> Account:
@@ -97,7 +104,7 @@ def storage_account(host: str, field: str) -> Account:
     suffix = storage_suffix()
     name, _, rest = host.partition(".")
     if rest in (f"blob.{suffix}", f"dfs.{suffix}"):
-        account = Account(name, f"https://{name}.blob.{suffix}")
+        account = Account(check_account_name(name, field), f"https://{name}.blob.{suffix}")
     elif host in allowed_hosts():
         account = Account(name, f"https://{host}")
     else:

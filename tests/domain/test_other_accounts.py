@@ -149,6 +149,7 @@ def test_outputs_stay_in_the_apps_datastores(storage, other):
     ("https://someaccount.blob.core.windows.net/data/x?comp=list", "must be a SAS token"),
     ("https://user:pw@someaccount.blob.core.windows.net/data/x", "user name"),
     ("https://localhost/data/x", "not an Azure Storage"),
+    ("https://bad-name.blob.core.windows.net/data/x", "not a storage account name"),
 ])
 def test_refused_hosts(storage, url, rule):
     with pytest.raises(ValidationError, match=rule) as err:
@@ -405,3 +406,10 @@ def test_refused_inputs_name_the_input(body, field, rule):
     with pytest.raises(ValidationError, match=rule) as err:
         invoke.parse_request(body)
     assert err.value.field == field
+
+
+def test_emulator_accounts_are_named_as_storage_accounts(storage, azurite):
+    url = f"http://127.0.0.1:{azurite.ports['blob']}/Not_An_Account/c/x"
+    with pytest.raises(ValidationError, match="not a storage account name") as err:
+        paths.resolve(storage, url, "uri_folder", "inputs")
+    assert err.value.field == "inputs.path"
