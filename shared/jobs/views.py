@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from shared.errors import ValidationError
 from shared.jobs import jobindex, records, shards, watchdog
-from shared.jobs.lifecycle import JobStatus, Outcome
+from shared.jobs.lifecycle import Outcome
 from shared.jobs.records import JobRecord
 from shared.resources import endpoints, paging
+from shared.resources.schemas import responses
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
@@ -78,12 +79,12 @@ def load(storage: Storage, name: str) -> JobRecord:
 
 
 def status_filter(value: str | None) -> str | None:
-    """A `?status=` filter: one of the job states (an unknown one would match nothing)."""
-    if not value:
-        return None
-    if value not in set(JobStatus):
-        raise ValidationError("status", "must be one of: " + ", ".join(JobStatus))
-    return value
+    """A `?status=` filter: one of the states the API documents (Azure ML's, NotStarted
+    included, which no job here is in); an unknown one would silently match nothing."""
+    states = get_args(responses.JobStatus)
+    if value and value not in states:
+        raise ValidationError("status", "must be one of: " + ", ".join(states))
+    return value or None
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from samples import data, models
 from tests.api.test_contract import call, error_of
 from tests.domain import addresses
+from tests.domain.test_netrules import accepted_address_is_allowed
 from tests.e2e.conftest import put_deployment, put_endpoint, register
 from tests.e2e.test_batch_jobs import upload
 
@@ -49,8 +50,6 @@ def test_generated_webhook_urls_are_a_4xx_or_public(service, url):
     if r.status_code == 400:
         assert r.json()["error"]["target"] == WEBHOOK
     elif url:
-        from tests.domain.test_netrules import accepted_address_is_allowed
-
         stored = r.json()["notifications"]["webhook_url"]
         assert stored == url
         assert accepted_address_is_allowed(url, allow_loopback=True), url
