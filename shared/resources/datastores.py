@@ -203,7 +203,7 @@ def delete(storage: Storage, name: str) -> None:
 def by_container(storage: Storage, container: str) -> dict[str, Any] | None:
     """The datastore whose container this is, if any (for plain `<container>/<path>` inputs)."""
     for doc in [*_builtins(storage).values(), *_table(storage).list(_PARTITION)]:
-        if doc.get("container_name") == container and "blob_endpoint" not in doc:
+        if container_of(doc) == container and "blob_endpoint" not in doc:
             return doc
     return None
 
@@ -262,7 +262,7 @@ def upload(storage: Storage, name: str, path: str, data: bytes, *, part: int | N
     if len(data) > UPLOAD_PART_BYTES:
         raise PayloadTooLargeError(f"body is larger than {UPLOAD_PART_BYTES} bytes: send the "
                                    "file in parts (?part=0, ?part=1, ... then ?parts=<count>)")
-    blob = storage.container(doc["container_name"]).get_blob_client(path)
+    blob = storage.container(container_of(doc)).get_blob_client(path)
     where = {"datastore": name, "path": path,
              "uri": f"azureml://datastores/{name}/paths/{path}"}
     if part is not None:
@@ -319,7 +319,7 @@ def _block_id(part: int) -> str:
 def _reader(storage: Storage, doc: dict[str, Any]) -> Any:
     """The SDK client of a datastore's container, on whichever account it is."""
     if "blob_endpoint" not in doc:
-        return storage.blobs.get_container_client(doc["container_name"])
+        return storage.blobs.get_container_client(container_of(doc))
     access, secret = read_access(storage, doc)
     if not access:
         access = (Access.IDENTITY if remote.identity_available(storage.account)

@@ -413,3 +413,19 @@ def test_emulator_accounts_are_named_as_storage_accounts(storage, azurite):
     with pytest.raises(ValidationError, match="not a storage account name") as err:
         paths.resolve(storage, url, "uri_folder", "inputs")
     assert err.value.field == "inputs.path"
+
+
+def test_an_adls_gen2_datastore_of_the_apps_own_account(storage):
+    from shared.resources import datastores
+
+    endpoint = digits_endpoint(storage)
+    name = f"lake-{uuid.uuid4().hex[:6]}"
+    doc = _datastore(storage, name, {"type": "azure_data_lake_gen2", "filesystem": name})
+    assert (doc["filesystem"], doc.get("container_name")) == (name, None)
+    for file_name, data, _ in builders.digit_pngs(3):
+        datastores.upload(storage, name, f"in/{file_name}", data)
+    assert len(datastores.browse(storage, name, "in")["files"]) == 3
+    job = _run(storage, endpoint, f"azureml://datastores/{name}/paths/in")
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert len(predictions(storage, job.name)) == 3
+    assert paths.resolve(storage, f"{name}/in", "uri_folder", "inputs").datastore == name
