@@ -121,7 +121,7 @@ def test_aml_rest_invoke_body_and_header_deployment():
     ([], "body"),
     ({"inputs": {}}, "inputs"),
     ({"inputs": {"a": {"path": "x"}}, "surprise": 1}, "surprise"),
-    ({"properties": {"InputData": {"a": {"JobInputType": "Literal", "Uri": "x"}}}},
+    ({"properties": {"InputData": {"a": {"JobInputType": "MLTable", "Uri": "x"}}}},
      "properties.InputData.a.JobInputType"),
     ({"inputs": {"a": {"path": "x"}}, "outputs": {"other": {}}}, "outputs.other"),
     ({"inputs": {"a": {"path": "x"}}, "mini_batch_size": "²"}, "mini_batch_size"),
