@@ -8,20 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from client import BatchClient, Model, load_batch_deployment, load_batch_endpoint
 from devhost import azurite as azurite_process
 from devhost.testing import HostProcess, make_project
 from samples import models
 from shared.storage.clients import Storage
+from tests.conftest import SECOND_ACCOUNT, SECOND_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="package")
 def e2e_azurite():
-    """Its own Azurite: the in-process tests drive the same queue names by hand."""
-    server = azurite_process.start(in_memory=True)
+    """Its own Azurite: the in-process tests drive the same queue names by hand. It serves a
+    second account too, a user's own (tests/conftest.py)."""
+    server = azurite_process.start(in_memory=True, accounts={SECOND_ACCOUNT: SECOND_KEY})
     yield server
     server.stop()
 
@@ -32,6 +35,7 @@ def service(e2e_azurite, tmp_path_factory):
                            e2e_azurite.connection_string,
                            {"BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2",
                             "BATCH_ALLOW_LOOPBACK_WEBHOOKS": "true",
+                            "BATCH_SECRETS_KEY": Fernet.generate_key().decode(),
                             # job-event retries 1 s, 2 s, 2 s, ... apart (not minutes)
                             "BATCH_EVENT_RETRY_SECONDS": "1",
                             "BATCH_EVENT_RETRY_MAX_SECONDS": "2"},
