@@ -168,7 +168,16 @@ def _load(cls: type[E], source: str | Path | None, relative_origin: str | Path |
 
 
 def _resolve_local_paths(entity: Resource, origin: Path) -> None:
-    """A model `path:` in a document is relative to the document's folder, as in Azure ML."""
+    """A model `path:`, a `code_configuration.code` folder and an `environment.conda_file`
+    in a document are relative to the document's folder, as in Azure ML; the conda file is
+    read here and sent as its content."""
+    if isinstance(entity, BatchDeployment):
+        code = entity.extra.get("code_configuration")
+        if isinstance(code, dict) and _local(code.get("code")):
+            code["code"] = str((origin / code["code"]).resolve())
+        environment = entity.extra.get("environment")
+        if isinstance(environment, dict) and _local(environment.get("conda_file")):
+            environment["conda_file"] = read_yaml(origin / environment["conda_file"])
     holder = entity.model if isinstance(entity, BatchDeployment) else entity
     if isinstance(holder, dict):
         path = holder.get("path")
@@ -176,6 +185,10 @@ def _resolve_local_paths(entity: Resource, origin: Path) -> None:
             holder["path"] = str((origin / path).resolve())
     elif isinstance(holder, Model) and holder.path and "://" not in holder.path:
         holder.path = str((origin / holder.path).resolve())
+
+
+def _local(path: object) -> bool:
+    return isinstance(path, str) and "://" not in path and not path.startswith("azureml:")
 
 
 def load_batch_endpoint(source: str | Path | None = None, *, relative_origin: str | None = None,

@@ -97,6 +97,9 @@ def preview(storage: Storage, endpoint: str, deployment: str,
     from scoring.scorer import Scorer
 
     doc = deployments.get(storage, endpoint, deployment)
+    if doc.get("code_configuration"):
+        raise ValidationError("deployment", f"{deployment} runs a scoring script; previews "
+                              "score no-code deployments only: invoke a job to try it")
     model = models.get(storage, doc["model_name"], doc["model_version"])
     scorer = Scorer.from_snapshot(doc["scoring"], model, lambda: models.read_bytes(storage, model))
     files = [i for i in items if isinstance(i, InputFile)]

@@ -91,8 +91,8 @@ def _internal(container: str) -> bool:
     """Containers the service and the Functions host keep their state in."""
     from shared.messages import ALL_QUEUES, poison
 
-    internal = {config.MODELS_CONTAINER, config.JOBS_CONTAINER, *ALL_QUEUES,
-                *(poison(q) for q in ALL_QUEUES)}
+    internal = {config.MODELS_CONTAINER, config.JOBS_CONTAINER, config.CODE_CONTAINER,
+                *ALL_QUEUES, *(poison(q) for q in ALL_QUEUES)}
     return container in internal or container.startswith(("azure-webjobs-", "scm-"))
 
 

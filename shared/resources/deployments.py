@@ -1,8 +1,10 @@
-"""Deployments under an endpoint: a model version, a no-code scoring configuration, settings.
+"""Deployments under an endpoint: a model version, and either a no-code scoring
+configuration or a scoring script (`code_configuration`, an uploaded code version, with its
+`environment` checked against the app's own packages), and settings.
 
 Field names follow Azure ML's batch deployment YAML, so a user's `deployment.yml` carries
 over (shared/resources/schemas/resources.py); fields that mean nothing here, such as
-`code_configuration` or `environment`, are accepted and named in the response's warnings.
+`compute` or `environment.image`, are accepted and named in the response's warnings.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
 from shared.jobs.records import running_jobs
-from shared.resources import endpoints, models, paging
+from shared.resources import codes, endpoints, environments, models, paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
 from shared.resources.schemas.resources import DeploymentBody
@@ -61,15 +63,27 @@ def create_or_update(
     reference = spec.model if isinstance(spec.model, str) else spec.model.model_dump(
         include={"name", "version"})
     model = models.resolve_reference(storage, reference)
-    signature = ModelSignature.from_dict(model["signature"])
-    with scoring_rules():
-        scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None,
-                                       signature)
     settings_doc = spec.resolved_settings().to_dict()
-    check_batching(settings_doc["mini_batch_size"], scoring.input.type == "tabular",
-                   "settings.mini_batch_size")
-    _check_against_model(storage, model, signature, scoring,  # the costly check comes last
-                         int(settings_doc["max_concurrency_per_instance"]))
+    warnings = list(parsed.warnings)
+    code = None
+    if spec.code_configuration is not None:
+        code = _code(storage, spec)
+        warnings += environments.check(spec.environment)
+        check_batching(settings_doc["mini_batch_size"], False, "settings.mini_batch_size")
+        scoring_doc = None
+    else:
+        if spec.environment is not None:
+            warnings.append("environment: ignored: no-code deployments run on the service's "
+                            "ONNX Runtime; an environment is for scoring scripts")
+        signature = ModelSignature.from_dict(model["signature"])
+        with scoring_rules():
+            scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None,
+                                           signature)
+        check_batching(settings_doc["mini_batch_size"], scoring.input.type == "tabular",
+                       "settings.mini_batch_size")
+        _check_against_model(storage, model, signature, scoring,  # the costly check last
+                             int(settings_doc["max_concurrency_per_instance"]))
+        scoring_doc = scoring.to_dict()
     existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()
     instance_count = settings_doc.pop("instance_count")
@@ -82,7 +96,10 @@ def create_or_update(
         "model": model["id"],
         "model_name": model["name"],
         "model_version": model["version"],
-        "scoring": scoring.to_dict(),
+        "scoring": scoring_doc,
+        **({"code_configuration": code,
+            "environment": spec.model_dump(include={"environment"}, exclude_none=True,
+                                           mode="json").get("environment")} if code else {}),
         "resources": {"instance_count": instance_count},
         "settings": settings_doc,
         "provisioning_state": "Succeeded",
@@ -92,7 +109,34 @@ def create_or_update(
     check_stored_size(doc, "body")
     _table(storage).put(endpoint, name, doc)
     endpoints.set_default_if_none(storage, endpoint, name)
-    return Parsed(doc, parsed.warnings)
+    return Parsed(doc, warnings)
+
+
+def runs_code(body: object, existing: dict[str, Any] | None) -> bool:
+    """Whether a create or update touches a scoring-script deployment (deployers only)."""
+    sends = isinstance(body, dict) and body.get("code_configuration") is not None
+    return sends or bool(existing and existing.get("code_configuration"))
+
+
+def _code(storage: Storage, spec: DeploymentBody) -> dict[str, Any]:
+    """The code version and script a deployment runs, checked to exist."""
+    given = spec.code_configuration
+    if spec.scoring is not None:
+        raise ValidationError("scoring", "a deployment runs a scoring script "
+                              "(code_configuration) or a no-code scoring section, not both")
+    code = codes.resolve(storage, given.code, "code_configuration.code")
+    if given.scoring_script not in code["files"]:
+        raise ValidationError("code_configuration.scoring_script",
+                              f"'{given.scoring_script}' is not in code {code['id']} "
+                              f"(it holds {', '.join(code['files'][:10])})")
+    return {"code": code["id"], "scoring_script": given.scoring_script,
+            "sha256": code["sha256"]}
+
+
+def users_of_code(storage: Storage, code_id: str) -> list[str]:
+    """`endpoint/deployment` names whose deployment runs this code version."""
+    return [f"{d['endpoint_name']}/{d['name']}" for d in _table(storage).list()
+            if (d.get("code_configuration") or {}).get("code") == code_id]
 
 
 def delete(storage: Storage, endpoint: str, name: str) -> None:
