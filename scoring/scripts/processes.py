@@ -54,7 +54,7 @@ class ScriptProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scoring.scripts.child", str(spec.code_dir), spec.script],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=spec.code_dir,
-            text=True, encoding="utf-8", bufsize=1, start_new_session=True)
+            text=True, encoding="utf-8", bufsize=1)
         self._lines: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True, name="script-child").start()
         self.init_logs: list[dict[str, str]] = []

@@ -150,6 +150,7 @@ class CodeConfiguration(Strict):
                     "upload a local folder and send its version)")
     scoring_script: Annotated[str, Field(max_length=255), AfterValidator(_script_path)] = Field(
         description="the script's path in the code folder, with init() and run(mini_batch)")
+    sha256: Any = ignored(_READ_ONLY)
 
 
 PackageList = Annotated[list[Annotated[StrictStr, Field(max_length=300)]], Field(max_length=500)]
