@@ -58,7 +58,7 @@ def model_version(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse(status_code=204)
     data, metadata, warnings = _model_payload(req, name, version)
     doc = models.register(storage, name, version, data, description=metadata.description or "",
-                          tags=metadata.tags)
+                          tags=metadata.tags, file_name=metadata.file_name)
     return json_response(with_warnings(doc, warnings), status=201)
 
 
@@ -83,7 +83,8 @@ def _model_payload(req: func.HttpRequest, name: str, version: str
     if len(data) > config.MAX_MODEL_UPLOAD_BYTES:
         raise ValidationError("model", f"uploads are limited to {config.MAX_MODEL_UPLOAD_BYTES}"
                               " bytes; upload larger models to a datastore and send {\"path\"}")
-    query = {"description": req.params.get("description")}
+    query = {"description": req.params.get("description"),
+             "file_name": req.params.get("file_name")}
     if req.params.get("tags"):
         query["tags"] = load_json(req.params["tags"].encode())
     parsed = parse(ModelMetadata, {k: v for k, v in query.items() if v is not None})

@@ -60,8 +60,9 @@ class ModelOperations(Operations):
                                                "description": model.description or "",
                                                "tags": model.tags or {}})
         else:
-            data = onnx_file(model.path).read_bytes()
-            params = {"description": model.description or None}
+            local = onnx_file(model.path)
+            data = local.read_bytes()
+            params = {"description": model.description or None, "file_name": local.name}
             if model.tags:
                 params["tags"] = json.dumps(model.tags)
             doc = self._json("PUT", url, content=data, params=params,

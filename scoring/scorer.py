@@ -101,4 +101,6 @@ def model_folder(model: dict[str, Any], load_model: Callable[[], bytes]):
         else:
             (folder / model.get("file_name", "model.onnx")).write_bytes(data)
 
-    return cached("models", model["sha256"], fill)
+    layout = model.get("layout") or model.get("file_name", "model.onnx")
+    return cached("models", f"{model['sha256']}-{hashlib.sha256(layout.encode()).hexdigest()[:8]}",
+                  fill)

@@ -32,6 +32,7 @@ def register(
     *,
     description: str = "",
     tags: dict[str, str] | None = None,
+    file_name: str | None = None,
 ) -> dict[str, Any]:
     """Validate and store a model version; nothing is stored if any check fails."""
     from scoring.signature import read_signature  # onnxruntime: only where models are read
@@ -61,6 +62,7 @@ def register(
         "size_bytes": len(data),
         "sha256": sha256,
         "path": f"{config.MODELS_CONTAINER}/{blob_path}",
+        "file_name": file_name or "model.onnx",
         "signature": signature.to_dict(),
         "created_at": datetime.now(UTC).isoformat(),
     }

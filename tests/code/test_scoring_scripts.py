@@ -125,18 +125,19 @@ def test_mnist_example_with_a_scoring_script(bep, examples, service, endpoint):
     model itself does; its DataFrame rows are the predictions, in input order."""
     yml = str(examples / "mnist-classifier" / "deployment-script" / "deployment.yml")
     master = {"BEP_KEY": service.master_key}
-    created = bep.json("batch-deployment", "create", "--file", yml, "--endpoint-name",
-                       endpoint, "--set-default", env=master)
+    result = bep.run("batch-deployment", "create", "--file", yml, "--endpoint-name", endpoint,
+                     "--set-default", "-o", "json", env=master)
+    created = json.loads(result.stdout)
     assert created["code_configuration"]["scoring_script"] == "batch_driver.py"
     assert created["code_configuration"]["code"].startswith("azureml:code:")
-    assert created["scoring"] is None
-    warned = " ".join(created["warnings"])
-    assert "environment.image: ignored" in warned and "compute: ignored" in warned
+    assert created.get("scoring") is None
+    assert "warning: environment.image: ignored" in result.stderr
+    assert "warning: compute: ignored" in result.stderr
 
     (bep.cwd / "sample").symlink_to(examples / "mnist-classifier" / "sample")
     job = _job(bep, endpoint, "sample", "mnist-script-dpl")
     assert job["status"] == "Completed", job
-    assert job["progress"]["items"]["ok"] == 20 and job["progress"]["items"]["failed"] == 0
+    assert (job["progress"]["items"]["succeeded"], job["progress"]["items"]["failed"]) == (20, 0)
 
     bep.run("job", "download", "--name", job["name"], "--output-name", "score",
             "--download-path", "./")
@@ -170,7 +171,7 @@ def test_script_behaviour_through_a_real_job(bep, service, project, endpoint):
 
     job = _job(bep, endpoint, str(project / "inputs"), "behaviour")
     items = job["progress"]["items"]
-    assert (items["ok"], items["failed"]) == (3, 5), job
+    assert (items["succeeded"], items["failed"]) == (3, 5), job
     bep.run("job", "download", "--name", job["name"], "--all", "--download-path", "./out")
     with (bep.cwd / "out" / "named-outputs" / "score" / "predictions.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -199,7 +200,7 @@ def test_summary_only_script_writes_the_score_output(bep, service, project, endp
             "-e", endpoint, "-n", "summary", "--set", "settings.output_action=summary_only",
             "--set", "settings.environment_variables.MODE=summary", env=master)
     job = _job(bep, endpoint, str(project / "good"), "summary")
-    assert job["status"] == "Completed" and job["progress"]["items"]["ok"] == 4
+    assert job["status"] == "Completed" and job["progress"]["items"]["succeeded"] == 4
     bep.run("job", "download", "--name", job["name"], "--output-name", "score",
             "--download-path", "./summary")
     folder = bep.cwd / "summary" / "named-outputs" / "score"
@@ -214,7 +215,7 @@ def test_a_job_whose_every_run_raises_has_no_succeeded_item(bep, service, projec
             "--set", "settings.retry_settings.max_retries=0", env={"BEP_KEY": service.master_key})
     job = _job(bep, endpoint, str(project / "good"), "failing")
     items = job["progress"]["items"]
-    assert (items["ok"], items["failed"]) == (0, 4), job
+    assert (items["succeeded"], items["failed"]) == (0, 4), job
 
 
 def test_environment_needing_a_package_the_app_lacks_is_refused(bep, service, project,

@@ -263,6 +263,9 @@ class ModelMetadata(Strict):
 
     description: Description | None = None
     tags: Tags | None = None
+    file_name: OutputFileName | None = Field(
+        default=None, description="the model file's name in AZUREML_MODEL_DIR, for scoring "
+                                  "scripts (default: the uploaded file's, else model.onnx)")
 
 
 class ModelBody(ModelMetadata):

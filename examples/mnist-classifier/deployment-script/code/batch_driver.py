@@ -33,5 +33,6 @@ def run(mini_batch):
     return pd.DataFrame({
         "file": [os.path.basename(path) for path in mini_batch],
         "class": labels.tolist(),
-        "probability": [round(float(p[int(k)]), 6) for k, p in zip(labels, probabilities)],
+        "probability": [round(float(p[int(k)]), 6)
+                        for k, p in zip(labels, probabilities, strict=True)],
     })
