@@ -70,14 +70,16 @@ def _parsed(scoring_json: str, signature_json: str) -> tuple[ScoringConfig, Mode
 
 def for_snapshot(deployment: dict[str, Any], load_model: Callable[[], bytes],
                  load_code: Callable[[], bytes], concurrency: int = 1,
-                 env: dict[str, str] | None = None) -> Scorer | ScriptScorer:
+                 env: dict[str, str] | None = None, logging_level: str = "info"
+                 ) -> Scorer | ScriptScorer:
     """The scorer of a deployment snapshot (a job pins one): its scoring script when it has
     `code` ({sha256, scoring_script}), else its no-code scoring configuration."""
     model = deployment["model"]
     code = deployment.get("code")
     if not code:
         return Scorer.from_snapshot(deployment["scoring"], model, load_model, concurrency)
-    env = {k: str(v) for k, v in (env or {}).items()}
+    env = {**{k: str(v) for k, v in (env or {}).items()},
+           "AZUREML_LOG_LEVEL": logging_level.upper()}
     key = hashlib.sha256(json.dumps([code["sha256"], code["scoring_script"], model["sha256"],
                                      env], sort_keys=True).encode()).hexdigest()[:32]
 

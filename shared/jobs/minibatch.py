@@ -62,7 +62,8 @@ def scorer(storage: Storage, job: JobRecord) -> Scorer | ScriptScorer:
     return for_snapshot(job.deployment, lambda: models.read_bytes(storage, model),
                         lambda: codes.read_bytes(storage, code["sha256"]),
                         int(job.settings["max_concurrency_per_instance"]),
-                        job.settings.get("environment_variables"))
+                        job.settings.get("environment_variables"),
+                        job.settings.get("logging_level", "info"))
 
 
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:
