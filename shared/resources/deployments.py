@@ -109,7 +109,7 @@ def create_or_update(
     check_stored_size(doc, "body")
     _table(storage).put(endpoint, name, doc)
     endpoints.set_default_if_none(storage, endpoint, name)
-    return Parsed(doc, warnings)
+    return Parsed(doc, sorted(warnings))
 
 
 def runs_code(body: object, existing: dict[str, Any] | None) -> bool:
