@@ -57,14 +57,18 @@ def model_version(req: func.HttpRequest) -> func.HttpResponse:
                       deployments.users_of_model(storage, name, version))
         return func.HttpResponse(status_code=204)
     data, metadata, warnings = _model_payload(req, name, version)
+    folder = (req.headers.get("content-type") or "").split(";")[0].strip().lower() == \
+        "application/zip"
     doc = models.register(storage, name, version, data, description=metadata.description or "",
-                          tags=metadata.tags, file_name=metadata.file_name)
+                          tags=metadata.tags, file_name=metadata.file_name,
+                          model_type=metadata.type or "custom_model", folder=folder)
     return json_response(with_warnings(doc, warnings), status=201)
 
 
 def _model_payload(req: func.HttpRequest, name: str, version: str
                    ) -> tuple[bytes, ModelMetadata, list[str]]:
-    """The ONNX bytes: the request body itself, or {"path": ...} naming a blob to register."""
+    """The ONNX bytes or a folder's zip (`content-type: application/zip`): the request body
+    itself, or {"path": ...} naming an ONNX blob to register."""
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type == "application/json":
         parsed = parse(ModelBody, json_body(req))
@@ -83,8 +87,7 @@ def _model_payload(req: func.HttpRequest, name: str, version: str
     if len(data) > config.MAX_MODEL_UPLOAD_BYTES:
         raise ValidationError("model", f"uploads are limited to {config.MAX_MODEL_UPLOAD_BYTES}"
                               " bytes; upload larger models to a datastore and send {\"path\"}")
-    query = {"description": req.params.get("description"),
-             "file_name": req.params.get("file_name")}
+    query = {key: req.params.get(key) for key in ("description", "file_name", "type")}
     if req.params.get("tags"):
         query["tags"] = load_json(req.params["tags"].encode())
     parsed = parse(ModelMetadata, {k: v for k, v in query.items() if v is not None})

@@ -7,7 +7,6 @@ a token with the Deployer role)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from azure.core.polling import LROPoller
 
 from client._code import zip_folder
 from client._entities import BatchDeployment, BatchJob, DocumentError, Model
-from client._models import ModelOperations, onnx_file
+from client._models import ModelOperations, local_model
 from client._operations import Operations
 from client._polling import done_poller
 
@@ -76,11 +75,12 @@ class BatchDeploymentOperations(Operations):
             return model
         if not model.get("name"):
             raise DocumentError("model: a model given with a path needs a name")
-        sha256 = hashlib.sha256(onnx_file(model["path"]).read_bytes()).hexdigest()
+        sha256 = local_model(model["path"], model.get("type"))[1]
         versions = list(self._models.list(model["name"]))
         if model.get("version") is None and versions and versions[-1].sha256 == sha256:
             return versions[-1].id
         created = self._models.create_or_update(Model(
             name=model["name"], version=model.get("version"), path=model["path"],
-            description=model.get("description"), tags=model.get("tags")))
+            type=model.get("type"), description=model.get("description"),
+            tags=model.get("tags")))
         return created.id

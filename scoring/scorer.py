@@ -25,7 +25,7 @@ from scoring.signature import ModelSignature
 from scoring.writers import csv_header, rows_to_csv
 
 __all__ = ["InputFile", "MiniBatchResult", "Scorer", "ScriptScorer", "for_snapshot",
-           "model_folder"]
+           "model_folder", "onnx_of"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def for_snapshot(deployment: dict[str, Any], load_model: Callable[[], bytes],
     model = deployment["model"]
     code = deployment.get("code")
     if not code:
-        return Scorer.from_snapshot(deployment["scoring"], model, load_model, concurrency)
+        return Scorer.from_snapshot(deployment["scoring"], model,
+                                    lambda: onnx_of(model, load_model()), concurrency)
     env = {**{k: str(v) for k, v in (env or {}).items()},
            "AZUREML_LOG_LEVEL": logging_level.upper()}
     key = hashlib.sha256(json.dumps([code["sha256"], code["scoring_script"], model["sha256"],
@@ -88,6 +89,15 @@ def for_snapshot(deployment: dict[str, Any], load_model: Callable[[], bytes],
                 model_folder(model, load_model))
 
     return ScriptScorer(key, code["scoring_script"], folders, env, concurrency)
+
+
+def onnx_of(model: dict[str, Any], stored: bytes) -> bytes:
+    """The ONNX bytes of a stored model: the blob itself, or a folder's `onnx_file`."""
+    if model.get("layout") != "folder":
+        return stored
+    from scoring.mlmodel import member
+
+    return member(stored, model["onnx_file"])
 
 
 def model_folder(model: dict[str, Any], load_model: Callable[[], bytes]):

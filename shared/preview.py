@@ -101,7 +101,7 @@ def preview(storage: Storage, endpoint: str, deployment: str,
         raise ValidationError("deployment", f"{deployment} runs a scoring script; previews "
                               "score no-code deployments only: invoke a job to try it")
     model = models.get(storage, doc["model_name"], doc["model_version"])
-    scorer = Scorer.from_snapshot(doc["scoring"], model, lambda: models.read_bytes(storage, model))
+    scorer = Scorer.from_snapshot(doc["scoring"], model, lambda: models.read_onnx(storage, model))
     files = [i for i in items if isinstance(i, InputFile)]
     try:
         result = scorer.score(files, deadline=started + budget)

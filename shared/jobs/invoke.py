@@ -159,7 +159,8 @@ def invoke(
             "scoring": deployment["scoring"] or SCRIPT_INPUT,
             "code": deployment.get("code_configuration"),
             "model": {k: model[k] for k in ("id", "name", "version", "sha256", "path",
-                                            "signature", "layout", "file_name") if k in model},
+                                            "signature", "layout", "file_name", "onnx_file")
+                      if k in model},
         },
     }
     try:

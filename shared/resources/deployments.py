@@ -75,10 +75,14 @@ def create_or_update(
         if spec.environment is not None:
             warnings.append("environment: ignored: no-code deployments run on the service's "
                             "ONNX Runtime; an environment is for scoring scripts")
+        if model["signature"] is None:
+            raise ValidationError("model", f"{model['id']} is a folder without exactly one ONNX "
+                                  "file: deploy it with a scoring script (code_configuration)")
         signature = ModelSignature.from_dict(model["signature"])
+        given = spec.scoring.to_config() if spec.scoring else (  # an MLflow signature's
+            model.get("mlflow") or {}).get("scoring")              # columns, if it has some
         with scoring_rules():
-            scoring = parse_scoring_config(spec.scoring.to_config() if spec.scoring else None,
-                                           signature)
+            scoring = parse_scoring_config(given, signature)
         check_batching(settings_doc["mini_batch_size"], scoring.input.type == "tabular",
                        "settings.mini_batch_size")
         _check_against_model(storage, model, signature, scoring,  # the costly check last
@@ -183,7 +187,7 @@ def _check_against_model(storage: Storage, model: dict[str, Any], signature: Any
     from scoring.check import ModelMismatchError, check_config_against_model
     from scoring.sessions import get_session
 
-    session = get_session(model["sha256"], lambda: models.read_bytes(storage, model),
+    session = get_session(model["sha256"], lambda: models.read_onnx(storage, model),
                           concurrency)
     try:
         check_config_against_model(scoring, signature, session)

@@ -266,6 +266,9 @@ class ModelMetadata(Strict):
     file_name: OutputFileName | None = Field(
         default=None, description="the model file's name in AZUREML_MODEL_DIR, for scoring "
                                   "scripts (default: the uploaded file's, else model.onnx)")
+    type: Literal["custom_model", "mlflow_model"] | None = Field(
+        default=None, description="custom_model (an ONNX file, or a folder as a zip) or "
+                                  "mlflow_model (an MLflow folder with an onnx flavor, as a zip)")
 
 
 class ModelBody(ModelMetadata):

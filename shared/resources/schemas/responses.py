@@ -65,11 +65,12 @@ class ModelResource(Warned):
     description: str
     tags: dict[str, str]
     type: str
-    format: Literal["onnx"]
+    format: Literal["onnx", "folder"]
     size_bytes: int
     sha256: str
     path: str
-    signature: dict[str, Any]
+    signature: dict[str, Any] | None = Field(description="inputs and outputs of its ONNX file "
+                                            "(none: a folder only scripts can score)")
     created_at: str
 
 
