@@ -23,6 +23,7 @@ from typing import Any
 from scoring.errors import MiniBatchTimeoutError, ScriptError
 
 MAX_KEYS = 4  # deployment versions with live children per worker process
+HIDDEN = {"BATCH_MASTER_KEY"}  # settings a script has no use for (docs/security.md)
 _EOF = object()
 
 
@@ -48,7 +49,8 @@ class Answer:
 
 class ScriptProcess:
     def __init__(self, spec: ScriptSpec, deadline: float | None):
-        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+        env = {**{k: v for k, v in os.environ.items() if k not in HIDDEN},
+               **spec.env, "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(),
                                                         env.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(

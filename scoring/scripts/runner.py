@@ -12,6 +12,8 @@ into `AZUREML_BI_OUTPUT_PATH`, which `publish` receives before the folder is rem
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from scoring.engine import FailedItem, InputFile
-from scoring.scripts.processes import POOL, Answer, ScriptSpec
+from scoring.errors import ScriptError
+from scoring.scripts.processes import POOL, Answer, ScriptProcess, ScriptSpec
 from scoring.writers import csv_header
 
 COLUMNS = ("file_name", "prediction")
@@ -57,21 +60,26 @@ class ScriptScorer:
 
     @staticmethod
     def rows_csv(rows: Sequence[ScriptRow]) -> bytes:
-        import csv
-        import io
-
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         for row in rows:
             writer.writerow((row.file_name, row.text))
         return buf.getvalue().encode()
 
+    def check_init(self, deadline: float | None) -> None:
+        """Start a process of the script and stop it again: ScriptError if it cannot be
+        imported or its init() raises, MiniBatchTimeoutError if init() is too slow."""
+        ScriptProcess(self._spec(), deadline).kill()
+
+    def _spec(self) -> ScriptSpec:
+        code_dir, model_dir = self.folders()
+        return ScriptSpec(self.key, code_dir, self.script,
+                          {**self.env, "AZUREML_MODEL_DIR": str(model_dir)})
+
     def score(self, files: Sequence[InputFile], deadline: float | None = None,
               publish: Callable[[Path], None] | None = None, label: str = ""
               ) -> ScriptResult:
-        code_dir, model_dir = self.folders()
-        spec = ScriptSpec(self.key, code_dir, self.script,
-                          {**self.env, "AZUREML_MODEL_DIR": str(model_dir)})
+        spec = self._spec()
         work = Path(tempfile.mkdtemp(prefix="minibatch-"))
         try:
             paths = _write_inputs(work / "inputs", files)
@@ -82,8 +90,6 @@ class ScriptScorer:
                                                                  outputs, deadline))
             logs = (*init_logs, *answer.logs)
             if answer.results is None:
-                from scoring.errors import ScriptError
-
                 raise ScriptError(f"run() raised {answer.error}", answer.traceback,
                                   list(logs))
             rows, errors = attribute(files, answer, label)

@@ -9,6 +9,7 @@ over (shared/resources/schemas/resources.py); fields that mean nothing here, suc
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,7 @@ def create_or_update(
         code = _code(storage, spec)
         warnings += environments.check(spec.environment)
         check_batching(settings_doc["mini_batch_size"], False, "settings.mini_batch_size")
+        _check_init(storage, model, code, settings_doc)  # the costly check comes last
         scoring_doc = None
     else:
         if spec.environment is not None:
@@ -135,6 +137,34 @@ def _code(storage: Storage, spec: DeploymentBody) -> dict[str, Any]:
                               f"(it holds {', '.join(code['files'][:10])})")
     return {"code": code["id"], "scoring_script": given.scoring_script,
             "sha256": code["sha256"]}
+
+
+def _check_init(storage: Storage, model: dict[str, Any], code: dict[str, Any],
+                settings_doc: dict[str, Any]) -> None:
+    """The script imported and its init() run once, in a process of its own that is then
+    stopped: a script that cannot start is a 400 now, not a job whose every mini-batch
+    fails. Bounded by retry_settings.timeout, as a mini-batch's init() is."""
+    from scoring.errors import MiniBatchTimeoutError, ScriptError
+    from scoring.scorer import for_snapshot
+
+    timeout = settings_doc["retry_settings"]["timeout"]
+    scorer = for_snapshot({"model": model, "code": code},
+                          lambda: models.read_bytes(storage, model),
+                          lambda: codes.read_bytes(storage, code["sha256"]), 1,
+                          settings_doc["environment_variables"], settings_doc["logging_level"])
+    try:
+        with scoring_rules():
+            scorer.check_init(time.monotonic() + timeout)
+    except ScriptError as e:
+        where = [line.strip() for line in e.traceback.splitlines() if line.strip()][-3:]
+        raise ValidationError("code_configuration.scoring_script",
+                              f"{code['scoring_script']}: {e}"
+                              + (f" ({' / '.join(where[:-1])})" if len(where) > 1 else "")
+                              ) from None
+    except MiniBatchTimeoutError:
+        raise ValidationError("code_configuration.scoring_script",
+                              f"{code['scoring_script']}: init() ran past "
+                              f"retry_settings.timeout ({timeout} s)") from None
 
 
 def users_of_code(storage: Storage, code_id: str) -> list[str]:

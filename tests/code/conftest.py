@@ -9,7 +9,6 @@ import secrets
 
 import pytest
 
-from client import BatchClient
 from devhost import azurite as azurite_process
 from devhost.testing import HostProcess, make_project
 from tests.client.conftest import Bep, bep, examples, installed  # noqa: F401 (fixtures)
@@ -41,10 +40,3 @@ def service(e2e_azurite, tmp_path_factory):
         assert host.master_key == master
         yield host
 
-
-@pytest.fixture(scope="package")
-def deployer(service, e2e_azurite):
-    """The Python client with the master key (a deployer)."""
-    with BatchClient(service.api, service.master_key,
-                     storage_connection_string=e2e_azurite.connection_string) as client:
-        yield client

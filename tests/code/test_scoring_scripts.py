@@ -253,3 +253,17 @@ def test_only_deployers_upload_or_delete_code(service):
     assert httpx.delete(url, headers=as_invoker, timeout=30).status_code == 403
     assert httpx.delete(url, headers=as_deployer, timeout=30).status_code == 204
     assert httpx.get(url, headers=as_invoker, timeout=30).status_code == 404
+
+
+def test_a_script_whose_init_fails_is_refused_at_create_time(bep, service, project, endpoint):
+    (project / "src" / "score.py").write_text(
+        "import os\n\ndef init():\n    raise RuntimeError('no weights in ' + "
+        "os.environ['AZUREML_MODEL_DIR'])\n\ndef run(mini_batch):\n    return mini_batch\n")
+    refused = bep.fails("batch-deployment", "create", "--file", str(project / "deployment.yml"),
+                        "-e", endpoint, "-n", "broken", env={"BEP_KEY": service.master_key})
+    assert "code_configuration.scoring_script: score.py: init() failed: RuntimeError: no " \
+           "weights in " in refused and "HTTP 400" in refused
+    (project / "src" / "score.py").write_text("def init():\n    pass\n")
+    refused = bep.fails("batch-deployment", "create", "--file", str(project / "deployment.yml"),
+                        "-e", endpoint, "-n", "broken", env={"BEP_KEY": service.master_key})
+    assert "score.py defines no run() function" in refused
