@@ -31,8 +31,13 @@ class _Channel:
     """JSON lines to the parent, on the process's original stdout."""
 
     def __init__(self) -> None:
+        self.requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
         self._out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)  # a script that reads stdin reads nothing, not the requests
+        os.close(null)
         os.dup2(2, 1)  # prints and native writes to fd 1 go to stderr from now on
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 (the process's own)
         sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), encoding="utf-8",
                                       line_buffering=True)
 
@@ -106,7 +111,7 @@ def main(argv: list[str]) -> int:
         channel.send(_failure("init", e))
         return 1
     channel.send({"ready": True})
-    for line in sys.stdin:
+    for line in channel.requests:
         request = json.loads(line)
         os.environ["AZUREML_BI_OUTPUT_PATH"] = request["output_dir"]
         try:

@@ -19,7 +19,7 @@ from scoring.folders import check_zip
 from scoring.scorer import for_snapshot
 
 SCRIPT = '''
-import logging, os, time
+import logging, os, sys, time
 
 def init():
     logging.info("init %d", os.getpid())
@@ -30,6 +30,9 @@ def run(mini_batch):
         time.sleep(60)
     if "crash" in names:
         os._exit(3)
+    if "stdin" in names:
+        print("prints do not reach the parent's channel")
+        return [repr(sys.stdin.read())]
     if "dict" in names:
         return {"not": "a list"}
     if "frame" in names:
@@ -90,6 +93,8 @@ def test_return_values(scorer):
     frame = scorer.score(_files("frame", "xy"), time.monotonic() + 30)
     assert [(r.file_name, r.text) for r in frame.rows] == [
         ("frame", '{"name": "frame", "size": 5}'), ("xy", '{"name": "xy", "size": 2}')]
+    assert [r.text for r in scorer.score(_files("stdin"), time.monotonic() + 30).rows] == [
+        "''"]  # a script reading stdin reads nothing, and its prints go elsewhere
     fewer = scorer.score(_files("a", "drop", "b"), time.monotonic() + 30)
     assert [r.file_name for r in fewer.rows] == ["a", "b"]
     assert [(e.file_name, e.reason) for e in fewer.errors] == [
