@@ -136,3 +136,30 @@ def _deployment(folder, model: str):
     path = folder.parent / f"{folder.name}.yml"
     path.write_text(yaml.safe_dump({"model": model}))
     return path
+
+
+def test_a_conversion_that_predicts_otherwise_is_refused(tmp_path):
+    """A real scikit-learn model whose float64 decision on the example's first row flips
+    sign in ONNX's float32: the client refuses it and names the row and both predictions."""
+    from sklearn.linear_model import LogisticRegression
+
+    from client._entities import DocumentError
+    from client._mlflow import onnx_folder
+
+    estimator = LogisticRegression().fit([[0, 0], [1, 0], [0, 1], [1, 1]], [0, 1, 0, 1])
+    estimator.coef_ = np.array([[1.0, -1.00000004]])  # float32 rounds this to -1.0
+    estimator.intercept_ = np.array([0.0002])
+    folder = tmp_path / "model"
+    folder.mkdir()
+    with (folder / "model.pkl").open("wb") as f:
+        pickle.dump(estimator, f)
+    (folder / "input_example.json").write_text(json.dumps(
+        {"columns": ["a", "b"], "data": [[1.0, 0.0], [10000.0, 10000.0]]}))
+    (folder / "MLmodel").write_text(yaml.safe_dump({"flavors": {
+        "sklearn": {"pickled_model": "model.pkl", "serialization_format": "pickle"}},
+        "saved_input_example_info": {"artifact_path": "input_example.json"}}))
+    with pytest.raises(DocumentError, match=r"does not predict what the scikit-learn model does "
+                                            r"on input_example row 1: scikit-learn \[0\], "
+                                            r"ONNX \[1\]; refused"):
+        onnx_folder(folder, tmp_path / "work")
+    assert not (tmp_path / "work").exists()  # nothing was written for an upload
