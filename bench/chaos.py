@@ -97,15 +97,18 @@ HEADER = (f"{'files':>6} {'state':>10} {'preds':>6} {'errors':>6} {'lost':>5} {'
 class Rig:
     """Azurite on a data folder + the local host with N workers, over the real app."""
 
-    def __init__(self, folder: Path, workers: int, faults: Faults):
+    def __init__(self, folder: Path, workers: int, faults: Faults,
+                 watchdog_seconds: int | None = 10):
+        """`watchdog_seconds` None: the app's default period (bench.recovery)."""
         self.folder = folder
         self.server = azurite.start(location=folder / "azurite")
         self.ports = dict(self.server.ports)
         project = make_project(folder / "app", ROOT / "function_app.py",
                                self.server.connection_string, host_json=ROOT / "host.json")
         env = {"DEVHOST_QUEUE_LEASE_SECONDS": str(faults.lease),
-               "BATCH_WATCHDOG_SECONDS": "10",
                "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
+        if watchdog_seconds is not None:
+            env["BATCH_WATCHDOG_SECONDS"] = str(watchdog_seconds)
         self.host = HostProcess(project, workers=workers, env=env)
         self.host.start()
         # plain HTTP: while storage is down an answer may be a 503, asked again by the caller

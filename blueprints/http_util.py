@@ -13,9 +13,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-from shared.errors import BatchEndpointError, StorageUnavailableError, ValidationError
+from shared.auth import tokens
+from shared.errors import AuthError, BatchEndpointError, StorageUnavailableError, ValidationError
 from shared.resources import paging
 from shared.resources.schemas.limits import load_json
+from shared.storage.documents import Precondition
 
 log = logging.getLogger("batch.http")
 
@@ -37,6 +39,20 @@ def json_body(req: func.HttpRequest, *, required: bool = True) -> dict[str, Any]
     if not isinstance(body, dict):
         raise ValidationError("body", "must be a JSON object")
     return body
+
+
+def precondition(req: func.HttpRequest) -> Precondition:
+    """`If-None-Match: *` (create only) or `If-Match: <etag>|*` (update only that version)
+    of a PUT; any other If-None-Match is refused, not ignored."""
+    if_match = req.headers.get("if-match")
+    if_none_match = req.headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise ValidationError("If-None-Match", "only '*' (create, never overwrite) is "
+                                               "supported on PUT")
+    if if_match is not None and if_none_match is not None:
+        raise ValidationError("If-Match", "cannot be combined with If-None-Match")
+    return Precondition(if_match=if_match.strip() if if_match is not None else None,
+                        if_none_match=if_none_match is not None)
 
 
 def with_warnings(doc: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
@@ -79,6 +95,15 @@ def api_base(req: func.HttpRequest, marker: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
+def _challenge(req: func.HttpRequest, error: BatchEndpointError) -> dict[str, str] | None:
+    """`WWW-Authenticate` for a 401 of a route that takes Entra ID tokens. A function key's
+    401 carries none, as the Functions host's own (FunctionInvocationMiddleware answers a
+    bare UnauthorizedResult): keys are not an HTTP authentication scheme."""
+    if not isinstance(error, AuthError) or not error.bearer:
+        return None
+    return {"WWW-Authenticate": tokens.challenge(urlsplit(req.url).netloc, error)}
+
+
 def handles_errors(fn: Callable[[func.HttpRequest], func.HttpResponse]):
     """Map the project's exception tree to status codes; anything else is a logged 500."""
 
@@ -89,7 +114,7 @@ def handles_errors(fn: Callable[[func.HttpRequest], func.HttpResponse]):
         except BatchEndpointError as e:
             if e.status >= 500:
                 log.exception("%s %s failed", req.method, redact(req.url))
-            return json_response(e.to_dict(), status=e.status)
+            return json_response(e.to_dict(), status=e.status, headers=_challenge(req, e))
         except (ServiceRequestError, ServiceResponseError) as e:
             log.exception("storage unreachable")
             err = StorageUnavailableError(f"storage is unreachable: {type(e).__name__}")

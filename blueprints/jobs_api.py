@@ -1,5 +1,5 @@
 """HTTP API for jobs: invoke, list, show, cancel, retry the failed items, download outputs,
-errors and logs.
+errors and logs, the progress timeline, the outputs' listing and first rows.
 
 The routes of one endpoint's jobs are served through both doors (blueprints/endpoint_auth.py);
 `GET /jobs`, across endpoints, only with a function key."""
@@ -22,7 +22,7 @@ from blueprints.http_util import (
 )
 from shared import names, outbox
 from shared.errors import NotFoundError, ValidationError
-from shared.jobs import fanin, invoke, records, retry, scripts, views
+from shared.jobs import fanin, invoke, peek, records, retry, scripts, views
 from shared.messages import PLAN_QUEUE
 from shared.resources import deployments
 from shared.resources.schemas import parse
@@ -30,7 +30,6 @@ from shared.resources.schemas.resources import RetryBody
 from shared.storage.clients import default_storage
 
 bp = func.Blueprint()
-_OUTPUT_FILES = {"score": "predictions", "errors": "errors", "summary": "summary"}
 
 
 @endpoint_route(bp, "endpoints/{endpoint}/jobs", ["POST", "GET"],
@@ -76,8 +75,11 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _list(req: func.HttpRequest, base: str, **where: str | None) -> func.HttpResponse:
+    if where.get("deployment"):
+        names.endpoint_or_deployment_name(where["deployment"], "deployment")
     page = views.list_page(default_storage(), page_request(req),
-                           status=req.params.get("status"), **where)
+                           status=views.status_filter(req.params.get("status")),
+                           name=req.params.get("name"), **where)
     return paged_response(req, page, lambda job: views.job_resource(job, base))
 
 
@@ -88,10 +90,17 @@ def show_job(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(views.job_resource(job, api_base(req, "jobs")))
 
 
+@endpoint_route(bp, "jobs/{job}/timeline", ["GET"])
+@handles_errors
+def job_timeline(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    return json_response(views.timeline(storage, records.load(storage, _job_name(req))))
+
+
 @endpoint_route(bp, "jobs/{job}/cancel", ["POST"])
 @handles_errors
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
-    job = fanin.request_cancel(default_storage(), _job_name(req))
+    job = fanin.request_cancel(default_storage(), _job_name(req))  # 409 once it has ended
     job = views.load(default_storage(), job.name)
     return json_response(views.job_resource(job, api_base(req, "jobs")), status=202)
 
@@ -119,6 +128,24 @@ def download_output(req: func.HttpRequest) -> func.HttpResponse:
     return _download(_job_name(req), req.route_params["output"])
 
 
+@endpoint_route(bp, "jobs/{job}/outputs", ["GET"])
+@handles_errors
+def list_outputs(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    return json_response({"value": peek.listing(storage, records.load(storage, _job_name(req)))})
+
+
+@endpoint_route(bp, "jobs/{job}/outputs/{output}/preview", ["GET"])
+@handles_errors
+def preview_output(req: func.HttpRequest) -> func.HttpResponse:
+    storage = default_storage()
+    raw = req.params.get("rows", "20")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 3:
+        raise ValidationError("rows", f"must be an integer from 1 to {peek.MAX_ROWS}")
+    job = records.load(storage, _job_name(req))
+    return json_response(peek.first_rows(storage, job, req.route_params["output"], int(raw)))
+
+
 @endpoint_route(bp, "jobs/{job}/errors", ["GET"])
 @handles_errors
 def job_errors(req: func.HttpRequest) -> func.HttpResponse:
@@ -140,7 +167,7 @@ def _job_name(req: func.HttpRequest) -> str:
 def _download(job_name: str, output: str) -> func.HttpResponse:
     storage = default_storage()
     job = records.load(storage, job_name)
-    key = _OUTPUT_FILES.get(output)
+    key = peek.OUTPUT_FILES.get(output)
     if key is None:
         raise ValidationError("output", "must be one of: score, errors, summary")
     if not job.status.terminal:

@@ -15,6 +15,7 @@ from blueprints.http_util import (
     json_response,
     page_request,
     paged_response,
+    precondition,
     with_warnings,
 )
 from shared import config, names
@@ -168,14 +169,16 @@ def endpoint(req: func.HttpRequest) -> func.HttpResponse:
     storage = default_storage()
     name = names.endpoint_or_deployment_name(req.route_params["endpoint"])
     if req.method == "GET":
-        return json_response(_with_uri(req, endpoints.get(storage, name)))
+        doc, etag = endpoints.get_versioned(storage, name)
+        return json_response(_with_uri(req, doc), headers={"ETag": etag})
     if req.method == "DELETE":
         removed = endpoints.delete(storage, name)
         return json_response({"deleted": name, "deleted_deployments": removed})
     existed = _exists(storage, name)
-    parsed = endpoints.create_or_update(storage, name, json_body(req, required=False))
+    parsed, etag = endpoints.create_or_update(storage, name, json_body(req, required=False),
+                                              precondition(req))
     return json_response(with_warnings(_with_uri(req, parsed.value), parsed.warnings),
-                         status=200 if existed else 201)
+                         status=200 if existed else 201, headers={"ETag": etag})
 
 
 @bp.route(route="endpoints/{endpoint}/deployments", methods=["GET"])
@@ -193,7 +196,8 @@ def deployment(req: func.HttpRequest) -> func.HttpResponse:
     ep = names.endpoint_or_deployment_name(req.route_params["endpoint"], "endpoint")
     name = names.endpoint_or_deployment_name(req.route_params["deployment"])
     if req.method == "GET":
-        return json_response(deployments.get(storage, ep, name))
+        doc, etag = deployments.get_versioned(storage, ep, name)
+        return json_response(doc, headers={"ETag": etag})
     if req.method == "DELETE":
         deployments.delete(storage, ep, name)
         return func.HttpResponse(status_code=204)
@@ -201,9 +205,9 @@ def deployment(req: func.HttpRequest) -> func.HttpResponse:
     body = json_body(req)
     if deployments.runs_code(body, existing):
         deployers.require_deployer(req.headers, req.params, "a deployment with a scoring script")
-    parsed = deployments.create_or_update(storage, ep, name, body)
+    parsed, etag = deployments.create_or_update(storage, ep, name, body, precondition(req))
     return json_response(with_warnings(parsed.value, parsed.warnings),
-                         status=200 if existing is not None else 201)
+                         status=200 if existing is not None else 201, headers={"ETag": etag})
 
 
 def _with_uri(req: func.HttpRequest, doc: dict) -> dict:

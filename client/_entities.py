@@ -57,7 +57,7 @@ class BatchEndpoint(Resource):
     defaults: dict[str, Any] | None = None
     scoring_uri: str | None = None
     provisioning_state: str | None = None
-    _READ_ONLY = Resource._READ_ONLY | {"scoring_uri"}
+    _READ_ONLY = Resource._READ_ONLY | {"scoring_uri", "incarnation"}
 
 
 @dataclass

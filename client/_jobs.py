@@ -32,8 +32,10 @@ class JobOperations(Operations):
     def get(self, name: str) -> BatchJob:
         return BatchJob._from_rest(self._json("GET", f"jobs/{name}"))
 
-    def list(self, *, status: str | None = None) -> ItemPaged[BatchJob]:
-        return self._jobs("jobs", status=status)
+    def list(self, *, status: str | None = None, name: str | None = None
+             ) -> ItemPaged[BatchJob]:
+        """Jobs newest first; `name`: only those whose name contains it."""
+        return self._jobs("jobs", status=status, name=name)
 
     def stream(self, name: str, *, on_progress: Callable[[BatchJob], None] | None = None,
                timeout: float = 3600.0, interval: float | None = None,

@@ -70,7 +70,7 @@ def pattern(path: str) -> tuple[str, re.Pattern]:
         regex += f"(?P<{m.group(1)}>{'.+' if last else '[^/]+?'})"
         pos = m.end()
     regex += re.escape(blob[pos:])
-    return container, re.compile(f"^{regex}$")
+    return container, re.compile(regex)
 
 
 def function_id(spec: FunctionSpec) -> str:
@@ -185,7 +185,7 @@ class BlobTriggers:
                 if modified < cursor and not retry:  # seen in an earlier sweep
                     continue
                 for spec in specs:
-                    if not pattern(spec.trigger["path"])[1].match(blob.name):
+                    if not pattern(spec.trigger["path"])[1].fullmatch(blob.name):
                         continue
                     key = (function_id(spec), container, blob.name)
                     deliver = self._enqueue_once if polled(spec) else self._publish_once
@@ -340,7 +340,7 @@ class BlobTriggers:
             log.info("blob %s/%s changed since it was queued; its new version has its own "
                      "work item", container, name)
             return True
-        m = pattern(spec.trigger["path"])[1].match(name)
+        m = pattern(spec.trigger["path"])[1].fullmatch(name)
         parts = m.groupdict() if m else {}
         value, metadata = typed_data.blob_trigger(
             data, f"{container}/{name}", blob.url,
@@ -355,13 +355,13 @@ class BlobTriggers:
     async def from_event(self, spec: FunctionSpec, event: dict[str, Any]) -> bool:
         """Event Grid source: a BlobCreated event (either schema) names the blob; no
         receipts."""
-        m = re.match(r"^/blobServices/default/containers/([^/]+)/blobs/(.+)$",
+        m = re.fullmatch(r"/blobServices/default/containers/([^/]+)/blobs/(.+)",
                      str(event.get("subject") or ""))
         kind = event.get("eventType") or event.get("type")
         if kind != "Microsoft.Storage.BlobCreated" or not m:
             return True
         container, name = m.groups()
         want, regex = pattern(spec.trigger["path"])
-        if container != want or not regex.match(name):
+        if container != want or not regex.fullmatch(name):
             return True
         return await self.invoke_blob(spec, container, name)

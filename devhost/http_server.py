@@ -39,7 +39,9 @@ class HttpHost:
         app = web.Application(client_max_size=110 * 1024 * 1024)  # Azure caps bodies at 100 MB
         app.router.add_route("*", "/runtime/webhooks/eventgrid", self.eventgrid)
         app.router.add_route("*", "/runtime/webhooks/blobs", self.blobs)
-        app.router.add_route("*", "/{tail:.*}", self.http_trigger)
+        # every path, newlines included (`.` would stop at a decoded %0A and aiohttp would
+        # answer 404 before the routes the real host matches are tried)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.http_trigger)
         return app
 
     async def _invoke_event(self, spec: FunctionSpec, event: dict) -> bool:

@@ -90,7 +90,7 @@ class Route:
     defaults: dict[str, str] = field(default_factory=dict)
 
     def match(self, path: str) -> dict[str, str] | None:
-        m = self.regex.match(path)
+        m = self.regex.fullmatch(path)
         if not m:
             return None
         values = {**self.defaults,
@@ -136,7 +136,7 @@ def compile_route(prefix: str, template: str) -> Route:
         if pos == 0:
             literals += 1
         pattern += re.escape(segment[pos:])
-    regex = re.compile(f"^{pattern}/?$" if pattern else "^/?$", re.IGNORECASE)
+    regex = re.compile(f"{pattern}/?" if pattern else "/?", re.IGNORECASE)
     return Route(template, regex, literals, params, checks, defaults)
 
 

@@ -9,6 +9,8 @@ from permanent ones.
     │   ├── ForbiddenError (403)        a valid token whose principal is not allowed
     │   ├── NotFoundError (404)         unknown endpoint, deployment, model, job, output
     │   ├── ConflictError (409)         taken name+version, deleting something in use
+    │   │   └── JobStateConflict (409)  a job's state refuses the request (cancel once ended)
+    │   ├── PreconditionFailedError (412)  If-None-Match / If-Match of a PUT not met
     │   └── PayloadTooLargeError (413)  a request over a documented size bound
     ├── ConfigError (500)               a missing or invalid app setting: the operator's
     │                                   problem, never reported as the caller's
@@ -48,8 +50,9 @@ from scoring.errors import (
 __all__ = [
     "AuthError", "BatchEndpointError", "ClientError", "ConcurrentUpdate", "ConfigError",
     "ConflictError", "ContentionError", "DeadlineError", "EventDeliveryError",
-    "ForbiddenError", "IllegalTransition", "InvalidModelError", "ItemError",
-    "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError", "Rejected",
+    "ForbiddenError", "IllegalTransition", "InvalidModelError", "ItemError", "JobStateConflict",
+    "MiniBatchTimeoutError", "NotFoundError", "PayloadTooLargeError",
+    "PreconditionFailedError", "Rejected",
     "RetryableError", "StorageUnavailableError", "UnavailableError", "ValidationError",
     "is_retryable", "scoring_rules",
 ]
@@ -89,8 +92,17 @@ class InvalidModelError(ValidationError):
 
 
 class AuthError(ClientError):
+    """No or a bad credential. `bearer`: the route takes Entra ID tokens, so the 401 carries
+    a Bearer challenge (blueprints/http_util.py); `token_given`: a token was sent and refused,
+    which the challenge calls invalid_token (RFC 6750 section 3.1)."""
+
     status = 401
     code = "Unauthorized"
+
+    def __init__(self, message: str, *, bearer: bool = False, token_given: bool = False):
+        super().__init__(message)
+        self.bearer = bearer
+        self.token_given = token_given
 
 
 class ForbiddenError(ClientError):
@@ -121,6 +133,26 @@ class NotFoundError(ClientError):
 class ConflictError(ClientError):
     status = 409
     code = "Conflict"
+
+
+class JobStateConflict(ConflictError):
+    """The job's state refuses the request; the answer names the state (`job_status`)."""
+
+    def __init__(self, message: str, job_status: str):
+        super().__init__(message)
+        self.job_status = job_status
+
+    def to_dict(self) -> dict:
+        body = super().to_dict()
+        body["error"]["job_status"] = self.job_status
+        return body
+
+
+class PreconditionFailedError(ClientError):
+    """A conditional PUT whose condition does not hold: nothing was written."""
+
+    status = 412
+    code = "PreconditionFailed"
 
 
 class ConfigError(BatchEndpointError):

@@ -32,10 +32,14 @@ class PlanPage:
 @dataclass(frozen=True)
 class ScoreMiniBatch:
     """Score mini-batch `index` of `job`; its file list lives in the job's table partition.
-    `sent` (epoch seconds) lets the step log how long the message waited."""
+    `retries` counts the mini-batch's retries in the service itself (a failed attempt, or a
+    copy the host gave up on, is followed by a fresh copy), so retry_settings.max_retries is
+    not capped by the host's maxDequeueCount. `sent` (epoch seconds) lets the step log how
+    long the message waited."""
 
     job: str
     index: int
+    retries: int = 0  # of retry_settings.max_retries, used by the copies before this one
     sent: float = field(default_factory=time.time, compare=False)
 
 

@@ -25,12 +25,14 @@ from azure.core.exceptions import (
 from client import DocumentError, JobFailedError
 from client._pipeline import describe
 from client.cli import configure, datastores, deployments, endpoints, jobs, models
+from client.cli._common import service_options
 
 
 @click.group(help=__doc__.split("\n\n")[0], context_settings={"help_option_names":
                                                                  ["-h", "--help"]})
-def cli() -> None:
-    pass
+@service_options
+def cli(**_: str | None) -> None:
+    """The service options may come before the group too (read by each command)."""
 
 
 for module in (endpoints, deployments, jobs, models, datastores):
@@ -46,8 +48,10 @@ def _message(error: BaseException) -> str:
     if isinstance(error, HttpResponseError) and hasattr(error, "error_code"):
         return describe(error)
     if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        return ("no Entra token for --auth aad: sign in (az login) or set AZURE_CLIENT_ID, "
-                "AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
+        return ("no Entra credential (used by --auth aad, and to upload local files when no "
+                "storage connection string is given): sign in (az login) or set "
+                "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET; for uploads a "
+                "--storage-connection-string or BEP_STORAGE_CONNECTION_STRING does too")
     if isinstance(error, AzureError):
         return (str(error.message or error).strip().splitlines() or [type(error).__name__])[0]
     return str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -11,9 +11,28 @@ import jmespath
 import yaml
 from azure.core.paging import ItemPaged
 
-from client._entities import Resource
+from client._entities import BatchDeployment, BatchEndpoint, BatchJob, Datastore, Model, Resource
 
 FORMATS = ("json", "yaml", "table", "tsv")
+# `-o table` shows a few columns per resource, as az ml's tables do (JMESPath into the JSON);
+# -o json/yaml shows everything, --query picks any field.
+COLUMNS: dict[type, tuple[tuple[str, str], ...]] = {
+    BatchEndpoint: (("Name", "name"), ("Default deployment", "defaults.deployment_name"),
+                    ("Auth mode", "auth_mode"), ("Provisioning state", "provisioning_state"),
+                    ("Description", "description")),
+    BatchDeployment: (("Name", "name"), ("Endpoint", "endpoint_name"), ("Model", "model"),
+                      ("Instance count", "resources.instance_count"),
+                      ("Mini batch size", "settings.mini_batch_size"),
+                      ("Provisioning state", "provisioning_state")),
+    BatchJob: (("Name", "name"), ("Status", "status"), ("Endpoint", "endpoint_name"),
+               ("Deployment", "deployment_name"), ("Created", "creation_context.created_at"),
+               ("Succeeded", "progress.items.succeeded"), ("Failed", "progress.items.failed"),
+               ("Canceled", "progress.items.canceled")),
+    Model: (("Name", "name"), ("Version", "version"), ("Type", "type"),
+            ("Description", "description")),
+    Datastore: (("Name", "name"), ("Type", "type"), ("Account", "account_name"),
+                ("Container", "container_name"), ("Default", "is_default")),
+}
 
 
 def plain(value: Any) -> Any:
@@ -74,8 +93,19 @@ def _table(value: Any) -> str:
     return "\n".join([line(heads), line(["-" * w for w in widths]), *map(line, cells)])
 
 
+def _columns(result: Any) -> tuple[tuple[str, str], ...] | None:
+    first = result[0] if isinstance(result, list) and result else result
+    return COLUMNS.get(type(first))
+
+
 def emit(result: Any, output: str, query: str | None) -> None:
+    if isinstance(result, ItemPaged | tuple):
+        result = list(result)
+    columns = _columns(result) if output == "table" and not query else None
     value = plain(result)
+    if columns:
+        value = [{head: jmespath.search(path, row) for head, path in columns}
+                 for row in _rows(value)]
     if query:
         try:
             value = jmespath.search(query, value)

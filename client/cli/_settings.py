@@ -47,21 +47,31 @@ class Connection:
     key: str | None
     auth: str
     storage_connection_string: str | None
+    key_source: str = ""  # where the key came from, for a 401's message: "--key", "BEP_KEY", ...
 
     @classmethod
     def resolve(cls, **flags: str | None) -> Connection:
         config = read_config()
 
-        def pick(name: str) -> str | None:
-            extra = os.environ.get("AZURE_STORAGE_CONNECTION_STRING") \
-                if name == "storage_connection_string" else None
-            return flags.get(name) or os.environ.get(ENV[name]) or extra or config.get(name)
+        def pick(name: str) -> tuple[str | None, str]:
+            flag = "--" + name.replace("_", "-")
+            extra = "AZURE_STORAGE_CONNECTION_STRING" \
+                if name == "storage_connection_string" else ""
+            for value, source in ((flags.get(name), flag),
+                                  (os.environ.get(ENV[name]), ENV[name]),
+                                  (os.environ.get(extra) if extra else None, extra),
+                                  (config.get(name), f"the config file {config_file()}")):
+                if value:
+                    return value, source
+            return None, ""
 
-        auth = pick("auth") or "key"
+        auth = pick("auth")[0] or "key"
         if auth not in AUTH_MODES:
             raise ValueError(f"auth: must be one of {', '.join(AUTH_MODES)} (got '{auth}')")
-        return cls(url=pick("url") or DEFAULT_URL, key=pick("key"), auth=auth,
-                   storage_connection_string=pick("storage_connection_string"))
+        key, key_source = pick("key")
+        return cls(url=pick("url")[0] or DEFAULT_URL, key=key, auth=auth,
+                   storage_connection_string=pick("storage_connection_string")[0],
+                   key_source=key_source)
 
     def credential(self) -> Any:
         """The key, or with `aad` an Entra token (plus the key when one is given too)."""

@@ -9,12 +9,14 @@ from client._entities import apply_overrides
 from client.cli._common import (
     ENDPOINT,
     FILE,
+    MAX_RESULTS,
     NAME,
     NO_WAIT,
     SET,
     YES,
     command,
     confirm,
+    first,
     note,
     overrides,
     warn,
@@ -114,8 +116,9 @@ def delete(session, name, endpoint_name, yes, no_wait):
     session.client.batch_deployments.begin_delete(name, endpoint_name).result()
 
 
-@command(group, "list-jobs", help="List the jobs that ran on a deployment.")
+@command(group, "list-jobs", help="List the jobs that ran on a deployment, newest first.")
 @NAME
 @ENDPOINT
-def list_jobs(session, name, endpoint_name):
-    return session.client.batch_deployments.list_jobs(endpoint_name, name)
+@MAX_RESULTS
+def list_jobs(session, name, endpoint_name, max_results):
+    return first(session.client.batch_deployments.list_jobs(endpoint_name, name), max_results)

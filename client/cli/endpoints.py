@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import click
+from azure.core.exceptions import ClientAuthenticationError
 
 from client import BatchEndpoint, JobFailedError, load_batch_endpoint
 from client._entities import apply_overrides
 from client.cli._common import (
     FILE,
+    MAX_RESULTS,
     NAME,
     NO_WAIT,
     SET,
     YES,
+    UserError,
     command,
     confirm,
+    first,
     note,
     overrides,
     warn,
@@ -89,24 +96,66 @@ def delete(session, name, yes, no_wait):
     session.client.batch_endpoints.begin_delete(name).result()
 
 
-@command(group, "list-jobs", help="List the jobs started on a batch endpoint.")
+@command(group, "list-jobs", help="List the jobs started on a batch endpoint, newest first.")
 @NAME
-def list_jobs(session, name):
-    return session.client.batch_endpoints.list_jobs(name)
+@MAX_RESULTS
+def list_jobs(session, name, max_results):
+    return first(session.client.batch_endpoints.list_jobs(name), max_results)
 
 
 def stream(session, job):
-    """Follow a job with a progress bar; then say where its outputs are."""
+    """Follow a job with a progress bar; then a short summary and where its outputs are (the
+    job itself only when -o or --query asks for it)."""
     with JobBar() as bar:
         try:
             job = session.client.jobs.stream(job.name, on_progress=bar)
         except JobFailedError as e:
             bar(e.job)
+            note(summary(e.job))
             raise
+    note(summary(job))
     score = ((job.outputs or {}).get("score") or {}).get("path")
     note(f"job {job.name} {job.status}; outputs: {score}")
     note(f"download them with: bep job download --name {job.name} --output-name score")
-    return job
+    return job if session.asked_for_output else None
+
+
+def summary(job) -> str:
+    """One line: the counts and how long it ran."""
+    items = (job.progress or {}).get("items") or {}
+    ran = ""
+    if job.started_at and job.ended_at:
+        seconds = (datetime.fromisoformat(job.ended_at)
+                   - datetime.fromisoformat(job.started_at)).total_seconds()
+        ran = f" in {seconds:.1f} s"
+    return (f"{job.status}{ran}: {items.get('succeeded', 0)} items succeeded, "
+            f"{items.get('failed', 0)} failed, {items.get('canceled', 0)} canceled")
+
+
+def _local_input(value: str) -> Path | None:
+    """The local file or folder `--input` names, or None for a datastore path or URL. A path
+    that looks local (./x, ../x, /x, ~/x, or one name without '/') but is not there is said
+    so here, before any request: the service would read it as `<container>/<path>`."""
+    if "://" in value:
+        return None
+    path = Path(value).expanduser()
+    if path.exists():
+        return path
+    if value.startswith((".", "/", "~")) or "/" not in value.strip("/"):
+        raise UserError(
+            f"--input: no local file or folder '{value}' (from {Path.cwd()}); a datastore "
+            "path looks like azureml://datastores/<datastore>/paths/<path>")
+    return None
+
+
+def _upload_credential_error(session, local: Path) -> UserError:
+    return UserError(
+        f"cannot upload {local}: no storage credential for the default datastore. Give a "
+        "connection string with --storage-connection-string, BEP_STORAGE_CONNECTION_STRING "
+        "(or AZURE_STORAGE_CONNECTION_STRING) or `bep configure --storage-connection-string`"
+        ", or sign in with an Entra identity that may write to the account (az login); or "
+        "upload the files yourself and pass --input azureml://datastores/<datastore>/paths/"
+        "<path>")
 
 
 @command(group, "invoke", help="Start a batch scoring job. --input is a datastore path "
@@ -130,8 +179,18 @@ def stream(session, job):
               help="Follow the job with a progress bar until it ends.")
 def invoke(session, name, input_, input_type, deployment_name, output_path, mini_batch_size,
            instance_count, job_name, sets, follow):
-    job = session.client.batch_endpoints.invoke(
-        name, input=input_, input_type=input_type, deployment_name=deployment_name,
-        output_path=output_path, job_name=job_name, mini_batch_size=mini_batch_size,
-        instance_count=instance_count, params_override=overrides(sets))
+    local = _local_input(input_)
+    if local is not None:  # a missing endpoint or deployment is said before any upload
+        session.client.batch_endpoints.get(name)
+        if deployment_name:
+            session.client.batch_deployments.get(deployment_name, name)
+    try:
+        job = session.client.batch_endpoints.invoke(
+            name, input=input_, input_type=input_type, deployment_name=deployment_name,
+            output_path=output_path, job_name=job_name, mini_batch_size=mini_batch_size,
+            instance_count=instance_count, params_override=overrides(sets))
+    except ClientAuthenticationError as e:
+        if local is not None and e.status_code is None and session.connection.auth != "aad":
+            raise _upload_credential_error(session, local) from e
+        raise
     return stream(session, job) if follow else job

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from client.cli._common import NAME, NO_WAIT, command
+from client.cli._common import MAX_RESULTS, NAME, NO_WAIT, command, first, note
 from client.cli.endpoints import stream as follow
 
 group = click.Group("job", help="Show, follow, download, cancel and retry batch jobs.")
@@ -12,14 +12,23 @@ group = click.Group("job", help="Show, follow, download, cancel and retry batch 
 
 @command(group, "show", help="Show a job: status, progress, outputs, error.")
 @NAME
-def show(session, name):
-    return session.client.jobs.get(name)
+@click.option("--web", is_flag=True, help="Print the job's page in Studio (nothing else).")
+def show(session, name, web):
+    job = session.client.jobs.get(name)
+    if web:
+        note("open in a browser (Studio asks for the function key once):")
+        click.echo(session.studio_url(f"jobs/{job.name}"))
+        return None
+    return job
 
 
 @command(group, "list", help="List jobs, newest first.")
 @click.option("--status", help="Only jobs in this state, e.g. Running or Failed.")
-def list_(session, status):
-    return session.client.jobs.list(status=status)
+@click.option("--name", "-n", "name_part", help="Only jobs whose name contains this "
+                                                "(case-insensitive).")
+@MAX_RESULTS
+def list_(session, status, name_part, max_results):
+    return first(session.client.jobs.list(status=status, name=name_part), max_results)
 
 
 @command(group, "stream", help="Follow a job with a progress bar until it ends.")

@@ -46,7 +46,7 @@ def authorize(storage: Storage, door: str, route_params: Mapping[str, str],
     if door == KEY and mode == TOKEN:
         raise AuthError(f"batch endpoint {endpoint['name']} uses auth_mode aad_token: call "
                         f"/{scoring_route(endpoint)} with an Entra ID token (function keys are "
-                        "refused unless BATCH_AAD_ALLOW_KEYS is set)")
+                        "refused unless BATCH_AAD_ALLOW_KEYS is set)", bearer=True)
     if door == TOKEN and mode != TOKEN:
         raise AuthError(f"batch endpoint {endpoint['name']} uses auth_mode key: call "
                         f"/{scoring_route(endpoint)} with a function key")

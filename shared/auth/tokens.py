@@ -63,40 +63,65 @@ def validate(authorization: str | None) -> dict[str, Any]:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError("this endpoint takes Entra ID tokens: send Authorization: Bearer "
-                        "<access token>")
+                        "<access token>", bearer=True)
     tenant_id = tenant()
     if not tenant_id:
-        raise AuthError("Entra ID tokens are not accepted here: BATCH_AAD_TENANT_ID is not set")
+        raise _refused("Entra ID tokens are not accepted here: BATCH_AAD_TENANT_ID is not set")
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.DecodeError:
-        raise AuthError("the bearer token is not a JWT") from None
+        raise _refused("the bearer token is not a JWT") from None
     if algorithm not in ALGORITHMS:
-        raise AuthError(f"token algorithm {algorithm!r} is not allowed (only "
-                        f"{', '.join(ALGORITHMS)})")
+        raise _refused(f"token algorithm {algorithm!r} is not allowed (only "
+                       f"{', '.join(ALGORITHMS)})")
     try:
         key = _keys(jwks_url(tenant_id)).get_signing_key_from_jwt(token)
     except jwt.PyJWKClientConnectionError as e:
         raise UnavailableError(f"the tenant's signing keys could not be fetched: {e}") from None
     except jwt.PyJWKClientError as e:
-        raise AuthError(f"the token is not signed by a key of tenant {tenant_id}: {e}") from None
+        raise _refused(f"the token is not signed by a key of tenant {tenant_id}: {e}") from None
     try:
         claims = jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=audiences(),
                             issuer=issuers(tenant_id), leeway=LEEWAY_SECONDS,
                             options={"require": ["exp", "iss", "aud"]})
     except jwt.ExpiredSignatureError:
-        raise AuthError("the token has expired") from None
+        raise _refused("the token has expired") from None
     except jwt.InvalidAudienceError:
-        raise AuthError(f"the token's audience is not {' or '.join(audiences())}") from None
+        raise _refused(f"the token's audience is not {' or '.join(audiences())}") from None
     except jwt.InvalidIssuerError:
-        raise AuthError(f"the token was not issued by tenant {tenant_id}") from None
+        raise _refused(f"the token was not issued by tenant {tenant_id}") from None
     except jwt.InvalidTokenError as e:
-        raise AuthError(f"the token is not valid: {e}") from None
+        raise _refused(f"the token is not valid: {e}") from None
     allowed = _listed("BATCH_AAD_ALLOWED_OBJECT_IDS")
     if allowed and claims.get("oid") not in allowed:
         raise ForbiddenError(f"principal {claims.get('oid')} is not allowed to call this "
                              "endpoint (BATCH_AAD_ALLOWED_OBJECT_IDS)")
     return claims
+
+
+def _refused(message: str) -> AuthError:
+    """A token was sent and is not accepted."""
+    return AuthError(message, bearer=True, token_given=True)
+
+
+def challenge(realm: str, refused: AuthError) -> str:
+    """The `WWW-Authenticate` value of a token 401, as Azure's services send it: where to get
+    a token (the tenant's authorize endpoint) and for which resource, and, when a token was
+    sent, why it was refused."""
+    params = {"realm": realm}
+    if tenant():
+        params["authorization_uri"] = (f"https://login.microsoftonline.com/{tenant()}"
+                                       "/oauth2/authorize")
+    params["resource_id"] = audiences()[0]
+    if refused.token_given:
+        params.update(error="invalid_token", error_description=str(refused))
+    return "Bearer " + ", ".join(f'{k}="{_quoted(v)}"' for k, v in params.items())
+
+
+def _quoted(value: str) -> str:
+    """A quoted-string's content: ASCII, quotes and backslashes escaped (RFC 9110 5.6.4)."""
+    text = value.encode("ascii", "replace").decode().replace("\\", "\\\\")
+    return "".join(c for c in text.replace('"', '\\"') if c.isprintable())
 
 
 def keys_allowed() -> bool:

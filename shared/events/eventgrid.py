@@ -9,7 +9,7 @@ from shared.events.drops import BlobCreated
 from shared.storage.clients import Storage
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
-_SUBJECT = re.compile(r"^/blobServices/default/containers/(?P<c>[^/]+)/blobs/(?P<b>.+)$")
+_SUBJECT = re.compile(r"/blobServices/default/containers/(?P<c>[^/]+)/blobs/(?P<b>.+)")
 
 
 def blob_created(storage: Storage, event_type: str, subject: str,
@@ -17,7 +17,7 @@ def blob_created(storage: Storage, event_type: str, subject: str,
     """The blob an event is about, or None when the event is not for us (ignored, acked)."""
     if event_type != BLOB_CREATED or not isinstance(data, dict):
         return None
-    m = _SUBJECT.match(subject or "")
+    m = _SUBJECT.fullmatch(subject or "")
     url = str(data.get("url", ""))
     if not m or not url.startswith(storage.account.blob_endpoint + "/"):
         return None  # another storage account: not configured here

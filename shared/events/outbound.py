@@ -18,16 +18,16 @@ import logging
 import os
 from typing import Any
 
-from azure.core import PipelineClient
 from azure.core.credentials import AzureKeyCredential
 from azure.core.messaging import CloudEvent
-from azure.core.rest import HttpRequest
 
 from shared.errors import EventDeliveryError, NotFoundError
+from shared.events import pinned
 from shared.jobs import records
 from shared.jobs.lifecycle import JobStatus
 from shared.jobs.records import JobRecord
 from shared.messages import EVENTS_QUEUE, JobEnded
+from shared.resources import webhooks
 from shared.storage.clients import Storage
 
 log = logging.getLogger("batch.events")
@@ -132,16 +132,16 @@ def _identity():
 
 
 def post_cloudevent(url: str, event: CloudEvent, timeout: float = 10.0) -> None:
-    """POST one CloudEvent in structured JSON mode; a non-2xx answer is a failure."""
+    """POST one CloudEvent in structured JSON mode; a non-2xx answer is a failure. The URL's
+    host is resolved and checked again now (it was checked when set, but a DNS name can
+    point elsewhere since), and the request goes to the address checked."""
     body = {
         "specversion": "1.0", "id": event.id, "source": event.source, "type": event.type,
         "subject": event.subject, "time": event.time.isoformat() if event.time else None,
         "datacontenttype": "application/json", "data": event.data,
     }
-    request = HttpRequest("POST", url, content=json.dumps(body),
-                          headers={"content-type": "application/cloudevents+json"})
-    with PipelineClient(base_url=url) as client:
-        response = client.send_request(request, connection_timeout=timeout,
-                                       read_timeout=timeout)
-        if not 200 <= response.status_code < 300:
-            raise EventDeliveryError(f"webhook answered {response.status_code}")
+    target, addresses = webhooks.target(url)
+    status = pinned.request("POST", target, addresses, json.dumps(body).encode(),
+                            {"content-type": "application/cloudevents+json"}, timeout)
+    if not 200 <= status < 300:
+        raise EventDeliveryError(f"webhook answered {status}")

@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -30,7 +30,7 @@ from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from shared import config
 from shared.events import outbound
-from shared.jobs import errorsfile, lifecycle, minibatch, planning, records
+from shared.jobs import errorsfile, lifecycle, minibatch, ownership, planning, records, rescore
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
 from shared.messages import AggregateJob
@@ -42,7 +42,9 @@ PREFETCH = 32
 PREFETCH_ROWS = 200_000
 PART_LIMIT = 1 << 32  # a part is one mini-batch's rows: far below this
 CLAIM_SECONDS = 20  # a run that died blocks the next one this long at most
-LOST_PART = "result lost from storage after the mini-batch was scored"
+FIRST_REASONS = 3  # a job that failed entirely names these in its error
+LOST_PART = ("result lost from storage after the mini-batch was scored, and again after "
+             "each re-scoring retry_settings.max_retries allowed")
 
 
 @dataclass
@@ -52,18 +54,30 @@ class Tally:
     ok: int = 0
     failed: int = 0
     canceled: int = 0
+    reasons: list[str] = field(default_factory=list)  # the first few distinct ones
+
+    def add_failed(self, data: bytes) -> None:
+        found = errorsfile.records(data)
+        self.failed += len(found)
+        for record in found:
+            if len(self.reasons) >= FIRST_REASONS:
+                break
+            if record[2] not in self.reasons:
+                self.reasons.append(record[2])
 
 
 def aggregate(storage: Storage, msg: AggregateJob) -> JobRecord:
     job = records.load(storage, msg.job)
+    ended_here = False
     if job.status == JobStatus.FINALIZING and job.all_accounted and _claim(storage, job.name):
         try:
-            job = _write_outputs(storage, job)
+            job, ended_here = _write_outputs(storage, job)
         except Exception:
             records.update_job(storage, job.name, lambda _: {"aggregating_until": 0.0})
             raise
     if job.status.terminal:
-        write_summary(storage, job)  # also a redelivery after the job ended
+        if not ended_here:
+            write_summary(storage, job)  # a redelivery after the job ended: the same bytes
         outbound.announce_if_pending(storage, job)
     return job
 
@@ -82,32 +96,48 @@ def _claim(storage: Storage, job_name: str) -> bool:
     return records.update_job(storage, job_name, claim)[1]
 
 
-def _write_outputs(storage: Storage, job: JobRecord) -> JobRecord:
+def _write_outputs(storage: Storage, job: JobRecord) -> tuple[JobRecord, bool]:
+    """Write the outputs, then end the job; (job, ended by this run?)."""
     out = job.output
     container = storage.container(out["container"])
-    owner = {"batch_job": job.name}
+    owner = {ownership.OWNER: job.name}
     tally = Tally()
     error = ""
-    predictions = container.get_blob_client(out["predictions"])
-    if job.settings["output_action"] == "append_row" and _owned_by_other(predictions, job.name):
-        error = f"output file {out['container']}/{out['predictions']} already exists"
+    append = job.settings["output_action"] == "append_row"
+    blobs = {k: container.get_blob_client(out[k])
+             for k in (("predictions",) if append else ()) + ("errors", "summary")}
+    guards = {k: ownership.write_conditions(b, job.name, bool(out.get("overwrite")))
+              for k, b in blobs.items()}
+    taken = [k for k, guard in guards.items() if guard is None]
+    if taken:
+        error = ownership.taken_message(out["container"], blobs[taken[0]])
     else:
         rows = list(records.minibatch_rows(storage, job.name, 0, job.mb_total))
-        if job.settings["output_action"] == "append_row":
-            _commit(predictions, minibatch.scorer(storage, job).header(),
-                    _prediction_parts(storage, job, rows, tally), owner)
+        if append:
+            _commit(blobs["predictions"], minibatch.scorer(storage, job).header(),
+                    _prediction_parts(storage, job, rows, tally), owner, guards["predictions"])
         else:
             for _ in _prediction_parts(storage, job, rows, tally):
                 pass
-        _commit(container.get_blob_client(out["errors"]), errorsfile.HEADER,
-                _error_parts(storage, job, rows, tally), owner)
-    event = lifecycle.OutputsWritten(tally.ok, tally.failed, tally.canceled, error)
-    job, changed = records.update_job(storage, job.name, event)
+        _commit(blobs["errors"], errorsfile.HEADER, _error_parts(storage, job, rows, tally),
+                owner, guards["errors"])
+    event = lifecycle.OutputsWritten(tally.ok, tally.failed, tally.canceled, error,
+                                     tuple(tally.reasons))
+
+    def end(current: JobRecord) -> dict | None:
+        """The job's end, its summary written first: no crash leaves an ended job without
+        one (a run that loses the race rewrites it from the committed record)."""
+        changes = lifecycle.apply(current, event, records.now())
+        if changes:
+            write_summary(storage, current.with_changes(changes))
+        return changes
+
+    job, changed = records.update_job(storage, job.name, end)
     if changed:
         records.log(storage, job.name, f"job {job.status}: {job.items_ok} items scored, "
                     f"{job.items_failed} failed, {job.items_canceled} canceled; outputs in "
                     f"{out['container']}/{out['folder']}")
-    return job
+    return job, changed
 
 
 def _part(storage: Storage, path: str) -> bytes | None:
@@ -123,15 +153,26 @@ def _prediction_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any
                       tally: Tally) -> Iterator[bytes]:
     done = [r for r in rows if r["state"] == Outcome.DONE]
     for chunk in _ahead(done):  # a few parts fetched ahead, kept in order
-        paths = [minibatch.result_path(job.name, records.row_index(r), r.get("part", ""))
-                 for r in chunk]
-        for row, data in zip(chunk, _DOWNLOADS.map(lambda p: _part(storage, p), paths),
+        for row, data in zip(chunk, _DOWNLOADS.map(lambda r: _parts_of(storage, job, r), chunk),
                              strict=True):
-            if data is None:
+            if data is None:  # storage lost a part: score the files again
+                data = rescore.lost_part(storage, job, row)
+            if data is None:  # its retries are used up
                 row["lost"] = True
                 continue
             tally.ok += errorsfile.count(data)
             yield data
+
+
+def _parts_of(storage: Storage, job: JobRecord, row: dict[str, Any]) -> bytes | None:
+    """A done mini-batch's result part, None when it or its errors part is gone."""
+    index, part = records.row_index(row), row.get("part", "")
+    data = _part(storage, minibatch.result_path(job.name, index, part))
+    if data is None or not row.get("items_failed"):
+        return data
+    errors = storage.container(config.JOBS_CONTAINER).get_blob_client(
+        minibatch.errors_path(job.name, index, part))
+    return data if errors.exists() else None
 
 
 def _ahead(done: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -156,30 +197,42 @@ def _error_parts(storage: Storage, job: JobRecord, rows: list[dict[str, Any]],
         if state == Outcome.DONE and not row.get("lost"):
             if row.get("items_failed"):
                 data = _part(storage, minibatch.errors_path(job.name, index, row["part"]))
-                if data is None:  # a lost errors part: its items were failures anyway
-                    data = _whole_files(storage, job, row, LOST_PART)
-                tally.failed += errorsfile.count(data)
+                if data is None:  # lost since _parts_of saw it: the next run scores again
+                    raise rescore.LostSince(f"job {job.name} mini-batch {index}: errors part "
+                                            "lost while the outputs were written")
+                tally.add_failed(data)
                 yield data
             continue
         reason = (LOST_PART if row.get("lost") else row.get("reason") or
                   (errorsfile.CANCELED if state == Outcome.CANCELED else "failed"))
-        data = _whole_files(storage, job, row, reason)
+        data = _whole_files(storage, job, row, reason, _kind(row))
         if state == Outcome.CANCELED:
             tally.canceled += errorsfile.count(data)
         else:
-            tally.failed += errorsfile.count(data)
+            tally.add_failed(data)
         yield data
 
 
-def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str) -> bytes:
+def _kind(row: dict[str, Any]) -> errorsfile.Kind:
+    if row.get("lost"):
+        return errorsfile.Kind.LOST
+    if row["state"] == Outcome.CANCELED:
+        return (errorsfile.Kind.CANCELED if row.get("reason", "") in ("", errorsfile.CANCELED)
+                else errorsfile.Kind.SKIPPED)
+    return errorsfile.Kind(row.get("kind") or errorsfile.Kind.ATTEMPTS)
+
+
+def _whole_files(storage: Storage, job: JobRecord, row: dict[str, Any], reason: str,
+                 kind: errorsfile.Kind) -> bytes:
     refs = planning.files_of(storage, row)
-    return errorsfile.lines((minibatch.relative_name(job, r.name), n, reason)
-                            for r in refs for n in r.failed_rows())  # a range: its rows
+    return errorsfile.lines(((minibatch.relative_name(job, r.name), n, reason)
+                             for r in refs for n in r.failed_rows()), kind)  # a range: its rows
 
 
 def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],
-            metadata: dict[str, str]) -> None:
-    """Stage the content in blocks of ~4 MiB and commit them in one atomic call."""
+            metadata: dict[str, str], conditions: dict[str, Any]) -> None:
+    """Stage the content in blocks of ~4 MiB and commit them in one atomic call, only over
+    the version the owner check saw (ownership.write_conditions)."""
     blocks: list[BlobBlock] = []
     buffer = bytearray(header)
 
@@ -196,24 +249,25 @@ def _commit(blob: BlobClient, header: bytes, parts: Iterable[bytes],
             stage()
     if buffer or not blocks:
         stage()
-    blob.commit_block_list(blocks, metadata=metadata,
-                           content_settings=ContentSettings(content_type="text/csv"))
-
-
-def _owned_by_other(blob: BlobClient, job_name: str) -> bool:
-    try:
-        props = blob.get_blob_properties()
-    except ResourceNotFoundError:
-        return False
-    return props.metadata.get("batch_job") != job_name
+    with ownership.guarded(blob):
+        blob.commit_block_list(blocks, metadata=metadata,
+                               content_settings=ContentSettings(content_type="text/csv"),
+                               **conditions)
 
 
 def write_summary(storage: Storage, job: JobRecord) -> None:
+    """job_summary.json, unless another job owns the file (the job's error then says why
+    it wrote no outputs)."""
     out = job.output
-    storage.container(out["container"]).get_blob_client(out["summary"]).upload_blob(
-        json.dumps(summarize(job), indent=2).encode(), overwrite=True,
-        metadata={"batch_job": job.name},
-        content_settings=ContentSettings(content_type="application/json"))
+    blob = storage.container(out["container"]).get_blob_client(out["summary"])
+    conditions = ownership.write_conditions(blob, job.name, bool(out.get("overwrite")))
+    if conditions is None:
+        return
+    with ownership.guarded(blob):
+        blob.upload_blob(json.dumps(summarize(job), indent=2).encode(), overwrite=True,
+                         metadata={ownership.OWNER: job.name},
+                         content_settings=ContentSettings(content_type="application/json"),
+                         **conditions)
 
 
 def summarize(job: JobRecord) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from shared.conflicts import retry_on_conflict
-from shared.errors import NotFoundError
+from shared.errors import JobStateConflict, NotFoundError
 from shared.events import outbound
 from shared.jobs import errorsfile, lifecycle, planning, records, shards
 from shared.jobs.lifecycle import JobStatus, Outcome
@@ -32,11 +32,12 @@ TRANSACTION_LIMIT = 100  # rows per entity-group transaction (Table storage)
 
 def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
              items_ok: int = 0, items_failed: int = 0, reason: str = "",
-             part: str = "", read: tuple[JobRecord, tuple[dict, str]] | None = None
-             ) -> JobRecord:
+             part: str = "", read: tuple[JobRecord, tuple[dict, str]] | None = None,
+             kind: errorsfile.Kind = errorsfile.Kind.ITEM) -> JobRecord:
     """Record mini-batch `index` as done/failed/canceled, once; then do what follows.
 
-    `part` names the result blobs of the attempt that won (minibatch.result_path). `read`
+    `part` names the result blobs of the attempt that won (minibatch.result_path); `kind`
+    whose failure a failed one's is (errorsfile.Kind). `read`
     is the job and the mini-batch row (with its ETag) as the caller read them: the first
     attempt uses them instead of reading both again. That is as safe as reading them here:
     the row's ETag guards the transaction (a delivery that finished it meanwhile makes it a
@@ -62,7 +63,8 @@ def complete(storage: Storage, job_name: str, index: int, outcome: Outcome,
             return job, None
         row_op = records.minibatch_op(job_name, index, row_etag, {
             "state": outcome, "items_ok": items_ok, "items_failed": items_failed,
-            "reason": errorsfile.clean_reason(reason), "part": part, "finished_at": records.now()})
+            "reason": errorsfile.clean_reason(reason), "kind": kind, "part": part,
+            "finished_at": records.now()})
         records.submit(storage, [row_op, shards.op(job_name, shard, changes)])
         return job, shard.with_changes(changes)
 
@@ -154,4 +156,7 @@ def request_cancel(storage: Storage, job_name: str) -> JobRecord:
     job, changed = records.update_job(storage, job_name, lifecycle.CancelRequested())
     if changed:
         records.log(storage, job_name, "cancel requested")
+    elif job.status.terminal or job.stop_reason != lifecycle.StopReason.CANCELED:
+        raise JobStateConflict(f"job {job_name} is {job.status} and can no longer be "
+                               "canceled", job.status.value)
     return job

@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
-from shared.jobs import paths, records
+from shared.jobs import jobindex, ownership, paths, records
 from shared.messages import PLAN_QUEUE, PlanPage
 from shared.resources import deployments, endpoints, models
 from shared.resources.schemas import parse
@@ -49,6 +49,7 @@ class InvokeRequest:
     manifest: str | None = None  # blob in batch-jobs listing the files (jobs started by drops)
     azure_ml_shape: bool = False  # a REST body: answer as Azure ML does (200, the job)
     warnings: tuple[str, ...] = ()
+    overwrite_outputs: bool = False  # outputs.score.overwrite: take over another job's folder
 
 
 def parse_request(body: object, header_deployment: str | None = None) -> InvokeRequest:
@@ -79,7 +80,8 @@ def _from_native(spec: NativeInvoke, header_deployment: str | None) -> InvokeReq
         output_path=score.path if score else None,
         output_type=score.type if score else paths.URI_FOLDER,
         deployment_name=spec.deployment_name or header_deployment,
-        job_name=spec.job_name, overrides=overrides)
+        job_name=spec.job_name, overrides=overrides,
+        overwrite_outputs=bool(score and score.overwrite))
 
 
 def _nested(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -131,7 +133,7 @@ def invoke(
     if request_id:
         existing = records.find(storage, job_name)
         if existing is not None:
-            records.index_job(storage, existing)  # in case the first try died here
+            jobindex.add(storage, existing)  # in case the first try died here
             return existing, False
     deployment = _choose_deployment(storage, endpoint, request.deployment_name)
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
@@ -143,9 +145,11 @@ def invoke(
     if not request.manifest:
         _check_input_exists(storage, source)
     target = _output_location(storage, request, settings, job_name)
-    _check_output_free(storage, target, settings)
+    if not request.overwrite_outputs:
+        _check_output_free(storage, target, settings)
     fields = {
         "endpoint_name": endpoint_name,
+        "endpoint_incarnation": endpoint.get("incarnation", ""),
         "deployment_name": deployment["name"],
         "model_id": model["id"],
         "started_by": request.started_by,
@@ -170,7 +174,7 @@ def invoke(
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
     job = records.load(storage, job_name)
-    records.index_job(storage, job)
+    jobindex.add(storage, job)
     records.log(storage, job_name, f"job created by {request.started_by} for "
                 f"{endpoint_name}/{deployment['name']} with model {model['id']}")
     storage.send(PLAN_QUEUE, PlanPage(job=job_name))
@@ -233,26 +237,41 @@ def _output_location(storage: Storage, request: InvokeRequest, settings: Deploym
     else:
         where = paths.Location(config.DEFAULT_DATASTORE, config.default_datastore_container(),
                                f"azureml/{job_name}/score", paths.URI_FOLDER)
+    if where.container in config.watched_containers():
+        raise ValidationError("outputs.score.path", f"must not be in container "
+                              f"'{where.container}': files written there start jobs, so the "
+                              "job's outputs would start another job")
     if where.kind == paths.URI_FILE:
         folder, _, file_name = where.path.rpartition("/")
         names.output_file_name(file_name, "outputs.score.path")
+        if file_name.lower() in config.SIDE_FILES:
+            raise ValidationError("outputs.score.path", f"must not end in {file_name}: "
+                                  f"{' and '.join(config.SIDE_FILES)} are written beside the "
+                                  "predictions and would overwrite them")
     else:
         folder, file_name = where.path, settings.output_file_name
     prefix = f"{folder}/" if folder else ""
     return {
         "datastore": where.datastore, "container": where.container, "folder": folder,
-        "predictions": prefix + file_name, "errors": prefix + "errors.csv",
-        "summary": prefix + "job_summary.json",
+        "predictions": prefix + file_name, "errors": prefix + config.ERRORS_FILE,
+        "summary": prefix + config.SUMMARY_FILE, "overwrite": request.overwrite_outputs,
     }
 
 
 def _check_output_free(storage: Storage, target: dict[str, Any],
                        settings: DeploymentSettings) -> None:
-    """Azure ML fails a job whose output file exists; we refuse it before the job starts."""
-    if settings.output_action != "append_row":
-        return
-    blob = storage.blobs.get_blob_client(target["container"], target["predictions"])
-    if blob.exists():
-        raise ConflictError(
-            f"output file {target['container']}/{target['predictions']} already exists; choose "
-            "another outputs.score.path or output_file_name")
+    """A job's predictions, errors and summary are one unit owned by that job (blob
+    metadata `batch_job`): a folder holding another job's is refused before the job starts
+    (Azure ML fails a job whose output file exists), unless outputs.score.overwrite asks
+    to replace them. The aggregator checks again before each write (a job invoked
+    meanwhile)."""
+    keys = ("predictions", "errors", "summary") if settings.output_action == "append_row" \
+        else ("errors", "summary")
+    container = storage.blobs.get_container_client(target["container"])
+    for key in keys:
+        blob = container.get_blob_client(target[key])
+        if ownership.owner_of(blob) is not None:
+            raise ConflictError(
+                f"{ownership.taken_message(target['container'], blob)}; choose another "
+                "outputs.score.path or output_file_name, or set outputs.score.overwrite: "
+                "true to replace it")

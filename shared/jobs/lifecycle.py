@@ -130,12 +130,14 @@ class AggregationFailed:
 
 @dataclass(frozen=True)
 class OutputsWritten:
-    """The aggregator committed the outputs; the counts are those of the files it wrote."""
+    """The aggregator committed the outputs; the counts are those of the files it wrote,
+    `first_reasons` the first few distinct reasons in its errors file."""
 
     items_ok: int
     items_failed: int
     items_canceled: int
     error: str = ""
+    first_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,11 +252,20 @@ def _outputs_written(job: JobRecord, e: OutputsWritten, now: str) -> Changes | N
         raise IllegalTransition(f"job {job.name} is {job.status}: outputs come after "
                                 "every mini-batch is in")
     over = _threshold_error(job, e.items_failed)
-    error = e.error or job.error or over
+    if over and e.items_canceled:
+        over += f"; {e.items_canceled} items were not scored"
+    # the threshold's message with the final counts, not those at the crossing
+    error = e.error or (over if job.stop_reason in (StopReason.NONE,
+                                                    StopReason.ERROR_THRESHOLD) else "") \
+        or job.error
     if e.error or over or job.stop_reason in (StopReason.FAILED, StopReason.ERROR_THRESHOLD):
         status = JobStatus.FAILED
     elif job.stop_reason == StopReason.CANCELED:
         status = JobStatus.CANCELED
+    elif e.items_failed and not e.items_ok:
+        status = JobStatus.FAILED  # whatever error_threshold allows: nothing succeeded
+        error = (f"no item succeeded: all {e.items_failed} failed; first reasons: "
+                 + "; ".join(e.first_reasons or ("see errors.csv",)))
     else:
         status = JobStatus.COMPLETED
     return {"status": status, "ended_at": now, "error": error, "items_ok": e.items_ok,

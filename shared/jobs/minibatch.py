@@ -24,11 +24,11 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config
 from shared.errors import NotFoundError
-from shared.jobs import errorsfile, fanin, planning, records, scripts, splitting
+from shared.jobs import errorsfile, fanin, planning, records, scripts, splitting, watchdog
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
-from shared.messages import ScoreMiniBatch
+from shared.messages import SCORE_QUEUE, ScoreMiniBatch
 from shared.resources import codes, models
 from shared.storage.blobreads import BlobTooLargeError
 from shared.storage.clients import Storage
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 timing_log = logging.getLogger("batch.timing")
 DOWNLOAD_THREADS = 16  # per process: more only queue up behind the GIL (bench.run shows it)
 _DOWNLOADS = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="download")
+RETRY_PAUSE_MAX = 30  # seconds before a retry, at most (1, 2, 4, ... before)
 SKIP_REASONS = {StopReason.CANCELED: errorsfile.CANCELED,
                 StopReason.ERROR_THRESHOLD: "not scored: error_threshold exceeded",
                 StopReason.FAILED: "not scored: the job failed"}
@@ -69,6 +70,7 @@ def scorer(storage: Storage, job: JobRecord) -> Scorer | ScriptScorer:
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:
     clock = Stopwatch(queued=max(0.0, time.time() - msg.sent) if msg.sent else 0.0)
     job = records.load(storage, msg.job)
+    watchdog.revive_if_overdue(storage, job)
     got = records.get_minibatch(storage, msg.job, msg.index)
     if got is None:
         raise NotFoundError(f"job {msg.job} has no mini-batch {msg.index}")
@@ -89,25 +91,30 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
                                                   clock=clock, index=msg.index)
     except Exception as e:
         scripts.log_failure(storage, job.name, msg.index, e)
-        attempts = int(retry["max_retries"]) + 1
-        if dequeue_count < attempts:
-            log.warning("job %s mini-batch %d attempt %d/%d failed: %s", job.name, msg.index,
-                        dequeue_count, attempts, e)
-            raise
+        if retry_again(storage, job, msg, f"attempt {msg.retries + 1} failed: {e}"):
+            return
         fail_minibatch(storage, job.name, msg.index, f"mini-batch failed after "
-                       f"{dequeue_count} attempts: {type(e).__name__}: {e}")
+                       f"{msg.retries + 1} attempts: {type(e).__name__}: {e}",
+                       errorsfile.Kind.ATTEMPTS)
         return
-    part = uuid.uuid4().hex[:12]
-    storage.put(config.JOBS_CONTAINER, result_path(job.name, msg.index, part), rows_csv)
-    if failures:
-        storage.put(config.JOBS_CONTAINER, errors_path(job.name, msg.index, part),
-                    errorsfile.lines(failures))
+    part = store_result(storage, job.name, msg.index, rows_csv, failures)
     clock.lap("write")
     fanin.complete(storage, job.name, msg.index, Outcome.DONE, items_ok, len(failures),
                    part=part, read=(job, got))
     clock.lap("commit_dispatch")
     timing_log.info("mini-batch timing %s", clock.report(job=job.name, index=msg.index,
                                                           items=len(refs)))
+
+
+def store_result(storage: Storage, job_name: str, index: int, rows_csv: bytes,
+                 failures: list[tuple[str, str, str]]) -> str:
+    """Write an attempt's result part (and its items' failures) under a new part id."""
+    part = uuid.uuid4().hex[:12]
+    storage.put(config.JOBS_CONTAINER, result_path(job_name, index, part), rows_csv)
+    if failures:
+        storage.put(config.JOBS_CONTAINER, errors_path(job_name, index, part),
+                    errorsfile.lines(failures))
+    return part
 
 
 class Stopwatch:
@@ -134,9 +141,30 @@ class Stopwatch:
                            **{k: round(v, 5) for k, v in self.phases.items()}})
 
 
-def fail_minibatch(storage: Storage, job_name: str, index: int, reason: str) -> None:
-    """Count the mini-batch as failed (its files are listed with `reason` by the aggregator);
-    a mini-batch that finished already keeps its results."""
+def retry_again(storage: Storage, job: JobRecord, msg: ScoreMiniBatch, why: str) -> bool:
+    """Send the mini-batch again as a fresh copy (after a pause that grows) while its
+    retry_settings.max_retries last; False when they are used up. Counted in the message,
+    not in the host's dequeue count: deliveries that died (a worker killed, a lease that
+    ran out) are the host's to repeat, up to maxDequeueCount, and a copy it gave up on is
+    one retry (steps.py)."""
+    retry = job.settings["retry_settings"]
+    if msg.retries >= int(retry["max_retries"]):
+        return False
+    log.warning("job %s mini-batch %d: %s; retry %d/%d", job.name, msg.index, why,
+                msg.retries + 1, retry["max_retries"])
+    pause = min(RETRY_PAUSE_MAX, 2 ** msg.retries)
+    # the watchdog leaves a mini-batch waiting for its retry alone (watchdog.resend)
+    records.mark_minibatch(storage, job.name, msg.index, {
+        "retry_until": time.time() + pause + float(retry["timeout"])})
+    storage.send(SCORE_QUEUE, ScoreMiniBatch(job.name, msg.index, msg.retries + 1),
+                 delay=pause)
+    return True
+
+
+def fail_minibatch(storage: Storage, job_name: str, index: int, reason: str,
+                   kind: errorsfile.Kind) -> None:
+    """Count the mini-batch as failed (its files are listed with `reason` and `kind` by
+    the aggregator); a mini-batch that finished already keeps its results."""
     got = records.get_minibatch(storage, job_name, index)
     if got is None:
         raise NotFoundError(f"job {job_name} has no mini-batch {index}")
@@ -145,7 +173,7 @@ def fail_minibatch(storage: Storage, job_name: str, index: int, reason: str) -> 
         return
     records.log(storage, job_name, f"mini-batch {index}: {errorsfile.clean_reason(reason)}")
     fanin.complete(storage, job_name, index, Outcome.FAILED, 0, int(got[0]["file_count"]),
-                   reason)
+                   reason, kind=kind)
 
 
 def relative_name(job: JobRecord, blob_name: str) -> str:

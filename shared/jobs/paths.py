@@ -9,12 +9,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-from shared import names
+from shared import config, names, netrules
 from shared.errors import ValidationError
 from shared.resources import datastores
 from shared.storage.clients import Storage
 
-_AZUREML = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$")
+_AZUREML = re.compile(r"azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)")
 URI_FOLDER = "uri_folder"
 URI_FILE = "uri_file"
 
@@ -47,14 +47,14 @@ def resolve(storage: Storage, value: object, kind: str, field: str) -> Location:
         raise ValidationError(f"{field}.type", "must be uri_folder or uri_file")
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field}.path", "is required")
-    text = value.strip()
-    m = _AZUREML.match(text)
+    text = names.check_text(value, f"{field}.path").strip()
+    m = _AZUREML.fullmatch(text)
     if m:
-        store = datastores.get(storage, m.group("ds"))
+        store = datastores.get(storage, names.asset_name(m.group("ds"), f"{field}.path"))
         return _location(store["name"], store["container_name"], m.group("path"), kind, field)
     if text.startswith(("http://", "https://")):
         return _from_url(storage, text, kind, field)
-    if "://" in text or text.startswith(("/", "\\", "~")) or re.match(r"^[a-zA-Z]:", text):
+    if "://" in text or text.startswith(("/", "\\", "~")) or re.match(r"[a-zA-Z]:", text):
         raise ValidationError(
             f"{field}.path", "must be azureml://datastores/<datastore>/paths/<path>, "
             "<container>/<path> or a blob URL of this service's storage account")
@@ -76,6 +76,7 @@ def _in_datastore(storage: Storage, container_path: str, kind: str, field: str) 
 
 def _from_url(storage: Storage, url: str, kind: str, field: str) -> Location:
     base = storage.account.blob_endpoint
+    netrules.http_url(url, f"{field}.path")  # a malformed URL is the caller's 400
     parsed, own = urlparse(url), urlparse(base)
     if (parsed.scheme, parsed.netloc) != (own.scheme, own.netloc) or not parsed.path.startswith(
         own.path.rstrip("/") + "/"
@@ -88,9 +89,12 @@ def _from_url(storage: Storage, url: str, kind: str, field: str) -> Location:
 
 def _location(datastore: str, container: str, path: str, kind: str, field: str) -> Location:
     names.container_name(container, f"{field}.path")
-    path = unquote(path)
+    if config.internal_container(container):
+        raise ValidationError(f"{field}.path", f"container '{container}' holds the service's "
+                              "own state")
+    path = names.check_text(unquote(path), f"{field}.path")
     segments = [s for s in path.split("/") if s]
-    if any(s in (".", "..") for s in segments) or "\\" in path or "\x00" in path:
+    if any(s in (".", "..") for s in segments) or "\\" in path:
         raise ValidationError(f"{field}.path", "must not contain '.', '..' or '\\' segments")
     clean = posixpath.join(*segments) if segments else ""
     if kind == URI_FILE and not clean:

@@ -79,7 +79,7 @@ def plan_page(storage: Storage, msg: PlanPage, listing: Listing | None = None) -
     if msg.page == 0:
         records.log(storage, job.name, f"planning: listing {job.input['uri']}")
         watchdog.arm(storage, job.name)
-    files, token = (listing or list_page)(storage, job, msg.continuation)
+    files, token = recorded_page(storage, job, msg, listing or list_page)
     batches = splitting.batches(storage.blobs.get_container_client(job.input["container"]),
                                 job.settings, job.deployment["scoring"]["input"], files)
     start = job.mb_planned
@@ -104,6 +104,29 @@ def follow_up(storage: Storage, job: JobRecord) -> None:
         storage.send(AGGREGATE_QUEUE, AggregateJob(job=job.name))
     else:
         outbound.announce_if_pending(storage, job)
+
+
+def page_path(job: str, page: int) -> str:
+    return f"{job}/plan/pages/{page:08d}.json"
+
+
+def recorded_page(storage: Storage, job: JobRecord, msg: PlanPage,
+                  listing: Listing) -> tuple[list[InputRef], str | None]:
+    """The page's files and continuation as its first run listed them. The listing is
+    recorded (create-only) before any mini-batch row is written, so a redelivered plan
+    message — after a crash, while files keep arriving — plans the very files the first run
+    did, never a new listing: no file twice, no new file half in."""
+    files, token = listing(storage, job, msg.continuation)
+    container = storage.container(config.JOBS_CONTAINER)
+    path = page_path(job.name, msg.page)
+    doc = {"files": [{**f.to_json(), "s": f.size} for f in files], "continuation": token or ""}
+    try:
+        container.upload_blob(path, json.dumps(doc, separators=(",", ":")), overwrite=False)
+        return files, token
+    except ResourceExistsError:
+        doc = json.loads(container.download_blob(path).readall())
+    return ([replace(InputRef.from_json(e), size=e.get("s", 0)) for e in doc["files"]],
+            doc["continuation"] or None)
 
 
 def list_page(storage: Storage, job: JobRecord,

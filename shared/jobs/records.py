@@ -77,9 +77,11 @@ class JobRecord:
     events_state: str = ""
     events_delivered: str = ""
     retry_of: str = ""
+    endpoint_incarnation: str = ""  # which endpoint of that name ran it (jobindex.py)
     retried_by: str = ""
     shards: int = 1  # rows its mini-batch counters are spread over (shards.py)
     watch_token: str = ""  # the watchdog chain that is current (watchdog.py)
+    watch_due: float = 0.0  # when its next check is due (epoch seconds)
     aggregating_until: float = 0.0  # an aggregator run's claim (aggregate.py)
     etag: str = field(default="", compare=False)
 
@@ -164,39 +166,6 @@ def find(storage: Storage, name: str) -> JobRecord | None:
         return None
 
 
-def index_job(storage: Storage, job: JobRecord) -> None:
-    """Listing reads this small index instead of scanning every job's mini-batch rows."""
-    storage.table(config.TABLE_JOB_INDEX).upsert_entity({
-        "PartitionKey": "jobs", "RowKey": job.name, "endpoint_name": job.endpoint_name,
-        "deployment_name": job.deployment_name, "model_id": job.model_id,
-        "created_at": job.created_at})
-
-
-def list_jobs(storage: Storage, *, endpoint: str | None = None,
-              deployment: str | None = None, status: str | None = None) -> list[JobRecord]:
-    """Jobs, newest first, optionally of one endpoint/deployment and in one state."""
-    clauses, params = ["PartitionKey eq 'jobs'"], {}
-    if endpoint:
-        clauses.append("endpoint_name eq @e")
-        params["e"] = endpoint
-    if deployment:
-        clauses.append("deployment_name eq @d")
-        params["d"] = deployment
-    rows = storage.table(config.TABLE_JOB_INDEX).query_entities(
-        " and ".join(clauses), parameters=params)
-    jobs = [job for row in rows if (job := find(storage, row["RowKey"])) is not None]
-    if status:
-        jobs = [j for j in jobs if j.status == status]
-    return sorted(jobs, key=lambda j: j.created_at, reverse=True)
-
-
-def running_jobs(storage: Storage, *, endpoint: str | None = None,
-                 deployment: str | None = None, model_id: str | None = None) -> list[str]:
-    """Names of jobs not ended yet that use this deployment or model version."""
-    return [j.name for j in list_jobs(storage, endpoint=endpoint, deployment=deployment)
-            if not j.status.terminal and (model_id is None or j.model_id == model_id)]
-
-
 def update_op(job: JobRecord, changes: dict[str, Any]) -> tuple:
     """A transaction operation: merge `changes` into the job row if it is unchanged."""
     entity = {"PartitionKey": job.name, "RowKey": JOB_ROW, **_columns(changes)}
@@ -261,6 +230,12 @@ def minibatch_rows(storage: Storage, job: str, start: int = 0,
         "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
         parameters={"pk": job, "lo": mb_row(start), "hi": upper},
     )
+
+
+def mark_minibatch(storage: Storage, job: str, index: int, fields: dict[str, Any]) -> None:
+    """Merge bookkeeping `fields` (never its state) into a mini-batch row."""
+    table(storage).update_entity({"PartitionKey": job, "RowKey": mb_row(index), **fields},
+                                 mode=UpdateMode.MERGE)
 
 
 def row_index(row: dict[str, Any]) -> int:

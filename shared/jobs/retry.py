@@ -7,8 +7,10 @@ files — under the same deployment or a named one. The two jobs point at each o
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +18,14 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import StorageStreamDownloader
 
-from shared.errors import ConflictError, IllegalTransition
+from shared.errors import ConflictError, IllegalTransition, NotFoundError
 from shared.jobs import invoke, lifecycle, manifests, paths, records
 from shared.jobs.records import JobRecord
+from shared.resources import endpoints
 from shared.storage.clients import Storage
 
+_RETRY_SUFFIX = re.compile(r"-retry-[0-9a-f]{8}$")
+_BASE_MAX = 63 - len("-retry-12345678")  # job names are at most 63 characters
 _KEPT_SETTINGS = ("mini_batch_size", "error_threshold", "retry_settings", "output_action",
                   "output_file_name", "logging_level", "instance_count",
                   "max_concurrency_per_instance")
@@ -37,7 +42,8 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
     first = next(items, None)
     if first is None:
         raise ConflictError(f"job {job_name} has no failed or canceled items to retry")
-    name = f"{job_name[:44]}-retry-{uuid.uuid4().hex[:8]}"
+    _check_endpoint_is_the_same(storage, original)
+    name = retry_name(job_name)
     try:
         records.update_job(storage, job_name, lifecycle.Linked(retried_by=name))
     except IllegalTransition:
@@ -63,6 +69,29 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
     records.log(storage, job_name, f"retried by job {name} ({count} files)")
     records.log(storage, name, f"retry of job {job_name}: {count} files")
     return job
+
+
+def retry_name(job_name: str) -> str:
+    """`<original>-retry-<8 hex>`, the original whole; a retry of a retry keeps the first
+    job's name, and a name too long to fit keeps its start and a short hash of the rest."""
+    base = _RETRY_SUFFIX.sub("", job_name)
+    if len(base) > _BASE_MAX:
+        digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+        base = f"{base[:_BASE_MAX - 9]}-{digest}"
+    return f"{base}-retry-{uuid.uuid4().hex[:8]}"
+
+
+def _check_endpoint_is_the_same(storage: Storage, job: JobRecord) -> None:
+    """A job is retried by the endpoint that ran it, never by a later one of that name."""
+    try:
+        now = endpoints.get(storage, job.endpoint_name)
+    except NotFoundError:
+        raise ConflictError(f"batch endpoint {job.endpoint_name}, which ran job {job.name}, "
+                            "was deleted; invoke another endpoint with the job's inputs"
+                            ) from None
+    if now.get("incarnation", "") != job.endpoint_incarnation:
+        raise ConflictError(f"batch endpoint {job.endpoint_name}, which ran job {job.name}, "
+                            "was deleted and created again; invoke it with the job's inputs")
 
 
 def _unlink(name: str):

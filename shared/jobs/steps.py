@@ -21,7 +21,7 @@ from typing import Any
 
 from shared.errors import is_retryable
 from shared.events import drops, outbound
-from shared.jobs import aggregate, lifecycle, minibatch, planning, records, watchdog
+from shared.jobs import aggregate, errorsfile, lifecycle, minibatch, planning, records, watchdog
 from shared.messages import (
     AGGREGATE_QUEUE,
     CHECK_QUEUE,
@@ -55,7 +55,16 @@ class Step:
 
 
 def _score_poisoned(storage: Storage, m: ScoreMiniBatch) -> None:
-    minibatch.fail_minibatch(storage, m.job, m.index, f"mini-batch poisoned: {POISONED}")
+    """Deliveries that died (workers killed, leases run out) are crashes of ours, not the
+    items' fault: the mini-batch goes back to scoring, a fresh copy, while its
+    retry_settings.max_retries last; only then are its files failed (kind `crashes`)."""
+    job = records.load(storage, m.job)
+    got = records.get_minibatch(storage, m.job, m.index)
+    if (got is not None and records.pending(got[0]) and job.status.active
+            and minibatch.retry_again(storage, job, m, POISONED)):
+        return
+    minibatch.fail_minibatch(storage, m.job, m.index, f"mini-batch poisoned: {POISONED}, "
+                             f"on each of its {m.retries + 1} copies", errorsfile.Kind.CRASHES)
 
 
 def _plan_poisoned(storage: Storage, m: PlanPage) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
-from shared import config
-from shared.jobs import records, shards
+from shared.errors import ValidationError
+from shared.jobs import jobindex, records, shards, watchdog
+from shared.jobs.lifecycle import Outcome
 from shared.jobs.records import JobRecord
-from shared.resources import paging
+from shared.resources import endpoints, paging
+from shared.resources.schemas import responses
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
@@ -26,6 +28,7 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
         "type": "batch_job",
         "status": job.status,
         "endpoint_name": job.endpoint_name,
+        "endpoint_incarnation": job.endpoint_incarnation or None,
         "deployment_name": job.deployment_name,
         "model": job.model_id,
         "started_by": job.started_by,
@@ -58,25 +61,39 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
 
 
 def load(storage: Storage, name: str) -> JobRecord:
-    """The job as its resource shows it: with live counters while it runs."""
-    return shards.live(storage, records.load(storage, name))
+    """The job as its resource shows it: with live counters while it runs. A job whose
+    watchdog check is long overdue (lost with an emulator's unsaved writes) gets a new one:
+    whoever follows a job also keeps it recoverable."""
+    job = records.load(storage, name)
+    watchdog.revive_if_overdue(storage, job)
+    return shards.live(storage, job)
+
+
+def status_filter(value: str | None) -> str | None:
+    """A `?status=` filter: one of the states the API documents (Azure ML's, NotStarted
+    included, which no job here is in); an unknown one would silently match nothing."""
+    states = get_args(responses.JobStatus)
+    if value and value not in states:
+        raise ValidationError("status", "must be one of: " + ", ".join(states))
+    return value or None
 
 
 def list_page(storage: Storage, page: paging.PageRequest, *, endpoint: str | None = None,
-              deployment: str | None = None, status: str | None = None) -> paging.Page:
-    """A page of jobs, in name order, filtered by the table query (not in Python): only
-    the job rows of the jobs table, of one endpoint, deployment or state."""
-    clauses, params = [f"RowKey eq '{records.JOB_ROW}'"], {}
-    for column, value in (("endpoint_name", endpoint), ("deployment_name", deployment),
-                          ("status", status)):
-        if value:
-            clauses.append(f"{column} eq @{column}")
-            params[column] = value
-    found = paging.entities(storage.table(config.TABLE_JOBS), page, " and ".join(clauses),
-                            params, select=["PartitionKey"])
-    jobs = [shards.live(storage, job) for row in found.items
-            if (job := records.find(storage, row["PartitionKey"])) is not None]
-    return paging.Page(jobs, found.next_token)
+              deployment: str | None = None, status: str | None = None,
+              name: str | None = None) -> paging.Page:
+    """A page of jobs, newest first (jobindex.py): all jobs, or those of the endpoint now
+    under that name (not of a deleted one's), of one deployment, in one state, or whose
+    name contains `name` (case-insensitive)."""
+    partition = jobindex.ALL
+    if endpoint:
+        doc = endpoints.get(storage, endpoint)
+        partition = jobindex.endpoint_partition(endpoint, doc.get("incarnation", ""))
+    search = (name or "").lower()
+
+    def keep(job: JobRecord) -> bool:
+        return (not status or job.status == status) and search in job.name.lower()
+
+    return jobindex.page(storage, page, partition=partition, deployment=deployment, keep=keep)
 
 
 def without_nulls(value: Any) -> Any:
@@ -127,6 +144,33 @@ def eta(job: JobRecord, now: datetime | None = None) -> float | None:
     if not job.planning_done or not job.accounted or not elapsed:
         return None
     return round((job.mb_total - job.accounted) * elapsed / job.accounted, 1)
+
+
+TIMELINE_POINTS = 120
+_TIMELINE_NAMES = {Outcome.DONE: "succeeded", Outcome.FAILED: "failed",
+                   Outcome.CANCELED: "canceled"}
+
+
+def timeline(storage: Storage, job: JobRecord, points: int = TIMELINE_POINTS
+             ) -> dict[str, Any]:
+    """The job's real progress over time, from its mini-batch rows' `finished_at`: cumulative
+    succeeded / failed / canceled mini-batches at up to `points` moments (the last mini-batch
+    of each time slice), so a chart of a job that ended before the page opened is its own."""
+    finished = sorted(
+        (row["finished_at"], row["state"]) for row in records.table(storage).query_entities(
+            "PartitionKey eq @pk and RowKey ge 'mb-' and RowKey lt 'mb.'",
+            parameters={"pk": job.name}, select=["finished_at", "state"])
+        if row.get("finished_at"))
+    start = job.started_at or job.created_at
+    counts = {"succeeded": 0, "failed": 0, "canceled": 0}
+    out = [{"at": start, **counts}]
+    step = max(1, len(finished) // points)
+    for i, (at, state) in enumerate(finished):
+        counts[_TIMELINE_NAMES.get(state, "failed")] += 1
+        if (i + 1) % step == 0 or i + 1 == len(finished):
+            out.append({"at": at, **counts})
+    return {"started_at": start, "ended_at": job.ended_at or None,
+            "total": job.mb_total if job.planning_done else None, "points": out}
 
 
 def progress_log(storage: Storage, job: JobRecord) -> str:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
+from datetime import datetime
 
 from shared.jobs import records, shards
 from shared.jobs.lifecycle import JobStatus
@@ -32,19 +34,26 @@ from shared.messages import (
 from shared.storage.clients import Storage
 
 log = logging.getLogger("batch.watchdog")
+STALL_PACES = 3  # no progress for this many times a mini-batch's usual time: something was lost
 
 
 def interval() -> int:
-    """Seconds without progress before a job's messages are sent again."""
-    return int(os.environ.get("BATCH_WATCHDOG_SECONDS", "60"))
+    """Seconds between a job's checks (BATCH_WATCHDOG_SECONDS). Recovery after a crash that
+    lost messages takes at most about two periods plus stall_seconds (docs/architecture.md)."""
+    return int(os.environ.get("BATCH_WATCHDOG_SECONDS", "10"))
 
 
 def arm(storage: Storage, job: str, progress: str = "", current: str = "") -> None:
-    """Start (or continue, when `current` is the chain's token) the job's check chain."""
+    """Start (or continue, when `current` is the chain's token) the job's check chain; the
+    job row records when the next check is due (`watch_due`), so a chain whose message was
+    lost is seen (revive_if_overdue)."""
     token = uuid.uuid4().hex[:12]
+    due = time.time() + interval()
 
     def claim(record: JobRecord) -> dict | None:
-        return {"watch_token": token} if record.watch_token == current else None
+        if record.watch_token != current:
+            return None
+        return {"watch_token": token, "watch_due": due}
 
     _, claimed = records.update_job(storage, job, claim)
     if claimed:
@@ -52,24 +61,59 @@ def arm(storage: Storage, job: str, progress: str = "", current: str = "") -> No
                      delay=interval())
 
 
+def revive_if_overdue(storage: Storage, job: JobRecord) -> None:
+    """A check long overdue was lost (an emulator that lost its queue's last writes): start
+    a new chain in its place (the ETag-guarded claim lets one caller do it)."""
+    if (job.watch_token and not job.status.terminal
+            and time.time() > job.watch_due + 2 * interval()):
+        log.warning("job %s: its check is overdue; the watchdog starts again", job.name)
+        arm(storage, job.name, current=job.watch_token)
+
+
 def check(storage: Storage, msg: CheckJob) -> None:
     job = records.find(storage, msg.job)
     token, _, seen = msg.progress.partition(":")
     if job is None or job.status.terminal or token != job.watch_token:
         return  # ended, or a duplicate of a check that was continued already
-    mark = progress_mark(shards.live(storage, job))
-    if mark == seen:
-        resend(storage, job)
-    arm(storage, job.name, mark, current=token)
+    seen_mark, _, since_text = seen.partition("@")
+    live = shards.live(storage, job)
+    mark, now = progress_mark(live), time.time()
+    since = float(since_text) if since_text and mark == seen_mark else now
+    if now - since >= stall_seconds(live, now):
+        resend(storage, live, now - since)
+        since = now
+    arm(storage, job.name, f"{mark}@{since:.1f}", current=token)
 
 
 def progress_mark(job: JobRecord) -> str:
     return f"{job.status}/{job.plan_pages}/{job.accounted}/{job.aggregate_failures}"
 
 
-def resend(storage: Storage, job: JobRecord) -> None:
-    log.warning("job %s made no progress in %d s; sending its next steps again", job.name,
-                interval())
+def stall_seconds(job: JobRecord, now: float) -> float:
+    """How long without progress means a message was lost, not that work is slow: one
+    period; for a job whose mini-batches take longer, STALL_PACES times the time one took
+    so far (so a slow model's running mini-batches are not sent twice); before any has
+    finished, one attempt's retry_settings.timeout and a period."""
+    period = float(interval())
+    if job.status != JobStatus.RUNNING and job.status != JobStatus.CANCEL_REQUESTED:
+        return period
+    started = _epoch(job.started_at)
+    if not job.accounted or started is None:
+        return period + float(job.settings["retry_settings"]["timeout"])
+    per_minibatch = (now - started) * job.window / job.accounted
+    return max(period, STALL_PACES * per_minibatch)
+
+
+def _epoch(stamp: str) -> float | None:
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return None
+
+
+def resend(storage: Storage, job: JobRecord, quiet: float) -> None:
+    log.warning("job %s made no progress in %.0f s; sending its next steps again", job.name,
+                quiet)
     if not job.planning_done:
         storage.send(PLAN_QUEUE, PlanPage(job.name, job.plan_pages,
                                           job.plan_continuation or None))
@@ -78,10 +122,12 @@ def resend(storage: Storage, job: JobRecord) -> None:
         storage.send(AGGREGATE_QUEUE, AggregateJob(job=job.name))
         return
     limit = job.mb_planned if job.stop_reason else job.window
-    sent = 0
+    sent, now = 0, time.time()
     for row in records.minibatch_rows(storage, job.name):
         if sent >= limit:
             break
-        if records.pending(row):
+        if not records.pending(row):
+            continue
+        if row.get("retry_until", 0.0) <= now:  # one waiting for its retry keeps its slot
             storage.send(SCORE_QUEUE, ScoreMiniBatch(job=job.name, index=records.row_index(row)))
-            sent += 1
+        sent += 1

@@ -74,7 +74,7 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
     if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the URL ('{name}')")
     container = names.container_name(spec.container_name, "container_name")
-    if _internal(container):
+    if config.internal_container(container):
         raise ValidationError("container_name", f"'{container}' holds the service's own state "
                               "and cannot be a datastore")
     if spec.account_name not in (None, storage.account.name):
@@ -85,15 +85,6 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
     check_stored_size(doc, "body")
     _table(storage).put(_PARTITION, name, doc)
     return Parsed(doc, parsed.warnings)
-
-
-def _internal(container: str) -> bool:
-    """Containers the service and the Functions host keep their state in."""
-    from shared.messages import ALL_QUEUES, poison
-
-    internal = {config.MODELS_CONTAINER, config.JOBS_CONTAINER, config.CODE_CONTAINER,
-                *ALL_QUEUES, *(poison(q) for q in ALL_QUEUES)}
-    return container in internal or container.startswith(("azure-webjobs-", "scm-"))
 
 
 def delete(storage: Storage, name: str) -> None:
@@ -120,8 +111,9 @@ MAX_PREFIX = 256
 def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
     """One level of a datastore's container under `prefix` (read-only): its sub-folders and
     files, at most BROWSE_LIMIT entries, so a user can pick a job's input folder or file."""
-    doc = get(storage, name)
+    names.asset_name(name)  # checked before any storage call
     prefix = _inside("prefix", prefix or "")
+    doc = get(storage, name)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     container = storage.blobs.get_container_client(doc["container_name"])
@@ -147,12 +139,13 @@ def browse(storage: Storage, name: str, prefix: str = "") -> dict[str, Any]:
 def upload(storage: Storage, name: str, path: str, data: bytes) -> dict[str, Any]:
     """Put one file into a datastore (refused if it is there already), so a user can score
     files from their own machine; returns its azureml:// URI."""
-    doc = get(storage, name)
+    names.asset_name(name)
     path = _inside("path", path or "")
     if not path or any(not part for part in path.split("/")):
         raise ValidationError("path", "must name a file, e.g. uploads/batch-1/image.png")
     if len(data) > config.MAX_INPUT_FILE_BYTES:
         raise ValidationError("body", f"is larger than {config.MAX_INPUT_FILE_BYTES} bytes")
+    doc = get(storage, name)
     try:
         storage.container(doc["container_name"]).upload_blob(path, data, overwrite=False)
     except ResourceExistsError:
@@ -168,6 +161,7 @@ def _inside(field: str, path: str) -> str:
     usual front-end limit, holds 256 characters however they are encoded)."""
     if len(path) > MAX_PREFIX:
         raise ValidationError(field, f"must be at most {MAX_PREFIX} characters")
+    names.check_text(path, field)
     path = path.lstrip("/")
     if "\\" in path or any(part in (".", "..") for part in path.split("/")):
         raise ValidationError(field, "must be a path inside the datastore, without . or ..")

@@ -15,14 +15,14 @@ from typing import Any
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
-from shared.jobs.records import running_jobs
+from shared.jobs.jobindex import running_jobs
 from shared.resources import codes, endpoints, environments, models, paging
 from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
 from shared.resources.schemas.resources import DeploymentBody
 from shared.resources.settings import check_batching
 from shared.storage.clients import Storage
-from shared.storage.documents import DocumentTable
+from shared.storage.documents import DocumentTable, Precondition
 
 
 def _table(storage: Storage) -> DocumentTable:
@@ -34,11 +34,16 @@ def find(storage: Storage, endpoint: str, name: str) -> dict[str, Any] | None:
 
 
 def get(storage: Storage, endpoint: str, name: str) -> dict[str, Any]:
+    return get_versioned(storage, endpoint, name)[0]
+
+
+def get_versioned(storage: Storage, endpoint: str, name: str) -> tuple[dict[str, Any], str]:
+    """The deployment and its ETag."""
     endpoints.get(storage, endpoint)
-    doc = find(storage, endpoint, name)
-    if doc is None:
+    found = _table(storage).get_versioned(endpoint, name)
+    if found is None:
         raise NotFoundError(f"deployment {name} not found under batch endpoint {endpoint}")
-    return doc
+    return found
 
 
 def list_page(storage: Storage, endpoint: str, page: paging.PageRequest) -> paging.Page:
@@ -48,13 +53,19 @@ def list_page(storage: Storage, endpoint: str, page: paging.PageRequest) -> pagi
 
 
 def create_or_update(
-    storage: Storage, endpoint: str, name: str, body: object
-) -> Parsed[dict[str, Any]]:
+    storage: Storage, endpoint: str, name: str, body: object,
+    condition: Precondition = Precondition()
+) -> tuple[Parsed[dict[str, Any]], str]:
+    """Create or replace the deployment under the request's If-None-Match / If-Match;
+    returns the document and its new ETag."""
     from scoring.config import parse_scoring_config
     from scoring.signature import ModelSignature
 
     endpoints.get(storage, endpoint)
     names.endpoint_or_deployment_name(name)
+    what = f"deployment {name} of batch endpoint {endpoint}"
+    existing, etag = _table(storage).get_versioned(endpoint, name) or (None, None)
+    condition.check(etag, what)
     parsed = parse(DeploymentBody, body)
     spec = parsed.value
     if spec.name not in (None, name):
@@ -90,7 +101,6 @@ def create_or_update(
         _check_against_model(storage, model, signature, scoring,  # the costly check last
                              int(settings_doc["max_concurrency_per_instance"]))
         scoring_doc = scoring.to_dict()
-    existing = find(storage, endpoint, name)
     now = datetime.now(UTC).isoformat()
     instance_count = settings_doc.pop("instance_count")
     doc = {
@@ -113,9 +123,9 @@ def create_or_update(
         "updated_at": now,
     }
     check_stored_size(doc, "body")
-    _table(storage).put(endpoint, name, doc)
+    new_etag = _table(storage).put(endpoint, name, doc, condition, what)
     endpoints.set_default_if_none(storage, endpoint, name)
-    return Parsed(doc, sorted(warnings))
+    return Parsed(doc, sorted(warnings)), new_etag
 
 
 def runs_code(body: object, existing: dict[str, Any] | None) -> bool:
@@ -193,6 +203,9 @@ def refuse_while_running(jobs: list[str], what: str) -> None:
 
 
 def delete_all(storage: Storage, endpoint: str) -> list[str]:
+    """Delete every deployment of `endpoint`, refused (409) while any of them runs a job."""
+    refuse_while_running(running_jobs(storage, endpoint=endpoint),
+                         f"batch endpoint {endpoint} (its deployments)")
     removed = []
     for doc in list(_table(storage).list(endpoint)):
         _table(storage).delete(endpoint, doc["name"])

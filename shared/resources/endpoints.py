@@ -6,6 +6,7 @@ deleted; deleting an endpoint deletes its deployments but keeps its jobs and out
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from shared.resources.schemas import Parsed, parse
 from shared.resources.schemas.limits import check_stored_size
 from shared.resources.schemas.resources import EndpointBody
 from shared.storage.clients import Storage
-from shared.storage.documents import DocumentTable
+from shared.storage.documents import DocumentTable, Precondition
 
 _PARTITION = "endpoint"
 AUTH_MODES = ("key", "aad_token")
@@ -27,10 +28,15 @@ def _table(storage: Storage) -> DocumentTable:
 
 
 def get(storage: Storage, name: str) -> dict[str, Any]:
-    doc = _table(storage).get(_PARTITION, name)
-    if doc is None:
+    return get_versioned(storage, name)[0]
+
+
+def get_versioned(storage: Storage, name: str) -> tuple[dict[str, Any], str]:
+    """The endpoint and its ETag."""
+    found = _table(storage).get_versioned(_PARTITION, name)
+    if found is None:
         raise NotFoundError(f"batch endpoint {name} not found")
-    return doc
+    return found
 
 
 def list_page(storage: Storage, page: paging.PageRequest) -> paging.Page:
@@ -38,9 +44,12 @@ def list_page(storage: Storage, page: paging.PageRequest) -> paging.Page:
                             "PartitionKey eq @pk", {"pk": _PARTITION})
 
 
-def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[str, Any]]:
-    """Create the endpoint or update it (fields left out keep their values);
-    `defaults.deployment_name` must name a deployment."""
+def create_or_update(storage: Storage, name: str, body: object,
+                     condition: Precondition = Precondition()
+                     ) -> tuple[Parsed[dict[str, Any]], str]:
+    """Create the endpoint or update it (fields left out keep their values), under the
+    request's If-None-Match / If-Match; `defaults.deployment_name` must name a deployment.
+    Returns the document and its new ETag."""
     from shared.resources import deployments
 
     names.endpoint_or_deployment_name(name)
@@ -48,7 +57,9 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
     spec = parsed.value
     if spec.name not in (None, name):
         raise ValidationError("name", f"does not match the endpoint in the URL ('{name}')")
-    existing = _table(storage).get(_PARTITION, name) or {}
+    what = f"batch endpoint {name}"
+    existing, etag = _table(storage).get_versioned(_PARTITION, name) or ({}, None)
+    condition.check(etag, what)
     given = spec.model_dump(include=spec.model_fields_set)
     description = given.get("description", existing.get("description", "")) or ""
     tags = given.get("tags", existing.get("tags", {})) or {}
@@ -75,12 +86,15 @@ def create_or_update(storage: Storage, name: str, body: object) -> Parsed[dict[s
         "defaults": {"deployment_name": default or None},
         "notifications": notifications,
         "provisioning_state": "Succeeded",
+        # Jobs belong to an incarnation: one re-created under a deleted one's name starts
+        # with no jobs (endpoints from before incarnations keep "", as their jobs do).
+        "incarnation": existing.get("incarnation", "") if existing else uuid.uuid4().hex,
         "created_at": existing.get("created_at", now),
         "updated_at": now,
     }
     check_stored_size(doc, "body")
-    _table(storage).put(_PARTITION, name, doc)
-    return Parsed(doc, parsed.warnings)
+    new_etag = _table(storage).put(_PARTITION, name, doc, condition, what)
+    return Parsed(doc, parsed.warnings), new_etag
 
 
 def set_default_if_none(storage: Storage, name: str, deployment: str) -> None:
@@ -93,7 +107,8 @@ def set_default_if_none(storage: Storage, name: str, deployment: str) -> None:
 
 
 def delete(storage: Storage, name: str) -> list[str]:
-    """Delete the endpoint and its deployments; jobs and their outputs stay."""
+    """Delete the endpoint and its deployments; jobs and their outputs stay. Refused (409)
+    while a job of the endpoint has not ended: it reads its deployment until then."""
     from shared.resources import deployments
 
     get(storage, name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError, scoring_rules
-from shared.jobs.records import running_jobs
+from shared.jobs.jobindex import running_jobs
 from shared.resources import paging
 from shared.resources.schemas.limits import check_stored_size
 from shared.storage.clients import Storage

@@ -57,6 +57,16 @@ INVOKE_HEADERS = [
      "description": "a retried request with the same id returns the first request's job "
                     "(the azure-ai-ml SDK sends it as repeatability_request-id)"},
 ]
+CONDITIONS = [
+    {"name": "If-None-Match", "in": "header", "schema": {"type": "string", "enum": ["*"]},
+     "description": "'*': create only; 412 if the name exists"},
+    {"name": "If-Match", "in": "header", "schema": {"type": "string"},
+     "description": "the ETag of the version read: replace only that version, else 412"},
+]
+NAME_SEARCH = {"name": "name", "in": "query", "schema": {"type": "string", "maxLength": 63},
+               "description": "only jobs whose name contains this (case-insensitive)"}
+ROWS = {"name": "rows", "in": "query", "description": "how many rows (default 20)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
 BINARY = "binary"  # a model upload: ONNX bytes, or {"path"} of a blob
 FILE = "file"  # any file's bytes
 TEXT = "text"
@@ -116,14 +126,16 @@ OPERATIONS = (
        ok={200: r.page_of(r.EndpointResource)}, params=(*PAGE,)),
     Op("get", EP, "BatchEndpoints_Get", "Show a batch endpoint", ok={200: r.EndpointResource}),
     Op("put", EP, "BatchEndpoints_CreateOrUpdate", "Create or update a batch endpoint",
-       body=EndpointBody, ok={200: r.EndpointResource, 201: r.EndpointResource}),
+       body=EndpointBody, ok={200: r.EndpointResource, 201: r.EndpointResource},
+       params=(*CONDITIONS,)),
     Op("delete", EP, "BatchEndpoints_Delete", "Delete an endpoint and its deployments (jobs "
-       "stay)", ok={200: r.EndpointDeleted}),
+       "stay; 409 while any of its jobs runs)", ok={200: r.EndpointDeleted}),
     Op("get", f"{EP}/deployments", "BatchDeployments_List", "List an endpoint's deployments",
        ok={200: r.page_of(r.DeploymentResource)}, params=(*PAGE,)),
     Op("get", DEP, "BatchDeployments_Get", "Show a deployment", ok={200: r.DeploymentResource}),
     Op("put", DEP, "BatchDeployments_CreateOrUpdate", "Create or update a deployment",
-       body=DeploymentBody, ok={200: r.DeploymentResource, 201: r.DeploymentResource}),
+       body=DeploymentBody, ok={200: r.DeploymentResource, 201: r.DeploymentResource},
+       params=(*CONDITIONS,)),
     Op("delete", DEP, "BatchDeployments_Delete", "Delete a deployment that is not the default",
        ok={204: None}),
     Op("post", f"{DEP}/preview", "BatchDeployments_Preview", "Score up to 20 files at once "
@@ -133,22 +145,31 @@ OPERATIONS = (
        "answer 202 with a Location; Azure ML's REST bodies (PascalCase or the SDK's camelCase) "
        "200, as Azure ML does", body=InvokeBody,
        ok={200: r.JobResource, 202: r.JobResource}, params=(*INVOKE_HEADERS,)),
-    Op("get", f"{EP}/jobs", "BatchEndpoints_ListJobs", "List an endpoint's jobs",
-       ok={200: r.page_of(r.JobResource)}, params=(*PAGE, STATUS, DEPLOYMENT)),
-    Op("get", f"{DEP}/jobs", "BatchDeployments_ListJobs", "List a deployment's jobs",
-       ok={200: r.page_of(r.JobResource)}, params=(*PAGE, STATUS)),
-    Op("get", "/jobs", "Jobs_List", "List jobs", ok={200: r.page_of(r.JobResource)},
-       params=(*PAGE, STATUS)),
+    Op("get", f"{EP}/jobs", "BatchEndpoints_ListJobs", "List an endpoint's jobs, newest first",
+       ok={200: r.page_of(r.JobResource)}, params=(*PAGE, STATUS, DEPLOYMENT, NAME_SEARCH)),
+    Op("get", f"{DEP}/jobs", "BatchDeployments_ListJobs", "List a deployment's jobs, newest "
+       "first", ok={200: r.page_of(r.JobResource)}, params=(*PAGE, STATUS, NAME_SEARCH)),
+    Op("get", "/jobs", "Jobs_List", "List jobs, newest first",
+       ok={200: r.page_of(r.JobResource)}, params=(*PAGE, STATUS, NAME_SEARCH)),
     Op("get", JOB, "Jobs_Get", "Show a job: state, live progress, outputs, error",
        ok={200: r.JobResource}),
-    Op("post", f"{JOB}/cancel", "Jobs_Cancel", "Cancel a job", ok={202: r.JobResource}),
+    Op("post", f"{JOB}/cancel", "Jobs_Cancel", "Cancel a job (409 naming its state once it "
+       "has ended)", ok={202: r.JobResource}),
     Op("post", f"{JOB}/retry", "Jobs_Retry", "A new job over exactly the items that failed or "
        "were canceled (409 when none did)", body=RetryBody, ok={202: r.JobResource}),
     Op("get", f"{JOB}/outputs/{{output}}", "Jobs_DownloadOutput", "Download an output once "
        "the job has ended", ok={200: BINARY}),
+    Op("get", f"{JOB}/outputs", "Jobs_ListOutputs", "The output files the job wrote: name, "
+       "file, datastore path, size", ok={200: r.OutputListing}),
+    Op("get", f"{JOB}/outputs/{{output}}/preview", "Jobs_PreviewOutput", "The first rows of "
+       "a CSV or JSON Lines output (one ranged read), or the summary's JSON",
+       ok={200: r.OutputPreview}, params=(ROWS,)),
     Op("get", f"{JOB}/errors", "Jobs_DownloadErrors", "Every failed item with its reason",
        ok={200: BINARY}),
     Op("get", f"{JOB}/logs", "Jobs_Logs", "Progress overview and events", ok={200: TEXT}),
+    Op("get", f"{JOB}/timeline", "Jobs_Timeline", "Mini-batches succeeded, failed and "
+       "canceled over time (cumulative, up to 120 points), from their finish times",
+       ok={200: r.JobTimeline}),
     Op("get", "/drops/rejected", "Drops_ListRejected", "Dropped files that could not become "
        "jobs, with the reason", ok={200: r.page_of(r.RejectedDrop)}, params=(*PAGE,)),
     Op("get", "/openapi.json", "OpenApi_Get", "This document", ok={200: None}, anonymous=True),
@@ -202,13 +223,17 @@ def _operation(op: Op, ref) -> dict[str, Any]:
             "application/json": {"schema": ref(r.Error, "serialization")}}}
         out["responses"].update({
             "400": {**error, "description": "a field broke a rule"},
-            "401": {"description": "no valid function key (empty body)"},
+            "401": {"description": "no valid function key (empty body, the host's); on an "
+                    "endpoint's routes also a JSON error with a Bearer WWW-Authenticate "
+                    "challenge when the endpoint takes Entra ID tokens"},
             "403": {**error, "description": "a valid key or token that may not do this (user "
                     "code needs a deployer: the master key or the Deployer app role)"},
             "404": {"description": "not found; text/plain when no route matches the URL (the "
                     "Functions host's own answer)", "content": {
                         **error["content"], "text/plain": {"schema": {"type": "string"}}}},
             "409": {**error, "description": "conflict"},
+            **({"412": {**error, "description": "If-None-Match / If-Match not met; nothing "
+                        "was written"}} if op.params[:1] == tuple(CONDITIONS[:1]) else {}),
             "413": {**error, "description": "the request is larger than the limit"},
             "504": {**error, "description": "the request ran past its time budget"},
             "503": {**error, "description": "storage unreachable"},

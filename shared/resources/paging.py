@@ -25,7 +25,7 @@ DEFAULT_TOP = 100
 MAX_TOP = 1000
 ALL = "PartitionKey ge ''"  # every row (a query needs a filter)
 _PAGE_SECONDS = 5.0  # a sparse filter may need several server pages to fill one of ours
-_TOKEN_PART = re.compile(r"^[\x20-\x7e]{0,1024}$")
+_TOKEN_PART = re.compile(r"[\x20-\x7e]{0,1024}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def decode_token(text: str) -> dict[str, str]:
         token = None
     if (not isinstance(token, dict) or not token or len(token) > 2
             or not all(k in ("PartitionKey", "RowKey") and isinstance(v, str)
-                       and _TOKEN_PART.match(v) for k, v in token.items())):
+                       and _TOKEN_PART.fullmatch(v) for k, v in token.items())):
         raise ValidationError("$skiptoken", "is not a continuation token from this API")
     return token
 

@@ -17,7 +17,8 @@ MAX_FILES = 1000
 MAX_ROWS = 10_000_000
 MIN_BYTES, MAX_BYTES = 1024, 256 * 1024 * 1024  # a range is read whole into one worker
 _UNITS = {"kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3}
-_SIZE = re.compile(r"^\s*([0-9]{1,9}(?:\.[0-9]{1,3})?)\s*(kb|mb|gb|rows?)\s*$", re.I)
+_SIZE = re.compile(r"\s*([0-9]{1,9}(?:\.[0-9]{1,3})?)\s*(kb|mb|gb|rows?)\s*",
+                   re.I | re.ASCII)
 MINI_BATCH_RULE = (f"must be a number of files (1-{MAX_FILES}), or for tabular deployments a "
                    f"size of input per mini-batch ('512KB', '10MB', '1GB'; 1KB-256MB) or a "
                    f"number of rows ('50000 rows'; 1-{MAX_ROWS})")
@@ -42,7 +43,7 @@ def batching(value: int | str) -> Batching:
         if 1 <= value <= MAX_FILES:
             return Batching("files", value)
         raise ValueError(MINI_BATCH_RULE)
-    m = _SIZE.match(value) if isinstance(value, str) else None
+    m = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if m is None:
         raise ValueError(MINI_BATCH_RULE)
     number, unit = float(m.group(1)), m.group(2).lower()

@@ -65,10 +65,12 @@ function explain(status, body, method, path) {
 }
 
 // One call: JSON in, JSON (or text, or a Blob) out; any failure is an ApiError in plain words.
-export async function call(method, path, { json, body, type, as = "json", query } = {}) {
+// `as: "versioned"` answers {doc, etag}: the ETag a later PUT names in If-Match.
+export async function call(method, path,
+  { json, body, type, as = "json", query, headers: extra } = {}) {
   const url = new URL(apiBase + path);
   for (const [k, v] of Object.entries(query || {})) if (v) url.searchParams.set(k, v);
-  const init = { method, headers: headers(), cache: "no-store" };
+  const init = { method, headers: headers(extra), cache: "no-store" };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers["content-type"] = "application/json";
@@ -92,8 +94,13 @@ export async function call(method, path, { json, body, type, as = "json", query 
     return { blob: await resp.blob(), fileName: name ? name[1] : "" };
   }
   if (as === "text") return text;
+  if (as === "versioned") return { doc: parsed, etag: resp.headers.get("etag") };
   return parsed;
 }
+
+// Conditional PUTs: create only (412 if the name exists), or replace only the version read.
+export const createOnly = { "If-None-Match": "*" };
+export const onlyVersion = (etag) => (etag ? { "If-Match": etag } : {});
 
 export const get = (path, opts) => call("GET", path, opts);
 export const enc = encodeURIComponent;

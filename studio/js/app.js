@@ -4,6 +4,7 @@
 import { credentials, describeCredentials } from "./api.js";
 import { h, notice } from "./ui.js";
 import * as assets from "./views/assets.js";
+import * as consume from "./views/consume.js";
 import * as createJob from "./views/create-job.js";
 import * as deployment from "./views/deployment.js";
 import * as endpoints from "./views/endpoints.js";
@@ -15,7 +16,8 @@ const ROUTES = [
   [/^\/endpoints\/([^/]+)$/, endpoints.show, "endpoints"],
   [/^\/endpoints\/([^/]+)\/deployments\/new$/, deployment.edit, "endpoints"],
   [/^\/endpoints\/([^/]+)\/deployments\/([^/]+)\/edit$/, deployment.edit, "endpoints"],
-  [/^\/endpoints\/([^/]+)\/jobs$/, jobs.list, "jobs"],
+  [/^\/endpoints\/([^/]+)\/jobs$/, jobs.list, "endpoints"],
+  [/^\/endpoints\/([^/]+)\/consume$/, consume.view, "endpoints"],
   [/^\/jobs$/, jobs.list, "jobs"],
   [/^\/jobs\/([^/]+)$/, jobs.show, "jobs"],
   [/^\/create-job$/, createJob.view, "create-job"],

@@ -3,6 +3,7 @@ host: the token door (`/aad/...`) validates tokens in code, the key door is the 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -87,7 +88,26 @@ def test_bad_tokens_are_401_and_name_the_rule(host, store, entra, aad_endpoint, 
                      json=invoke_body("azureml://datastores/workspaceblobstore/paths/x"),
                      headers=BAD_TOKENS[case](entra))
     assert got.status_code == 401, got.text
-    assert REASONS[case] in got.json()["error"]["message"]
+    message = got.json()["error"]["message"]
+    assert REASONS[case] in message
+    challenge = parse_challenge(got.headers["WWW-Authenticate"])
+    assert challenge["realm"] == host.api.split("//")[1].split("/")[0]
+    assert challenge["authorization_uri"] == (
+        f"https://login.microsoftonline.com/{TENANT}/oauth2/authorize")
+    assert challenge["resource_id"] == "https://ml.azure.com"
+    if case in ("no token", "not bearer"):  # no token sent: no error code (RFC 6750 3.1)
+        assert "error" not in challenge
+    else:
+        assert challenge["error"] == "invalid_token"
+        assert challenge["error_description"] == message
+
+
+def parse_challenge(header: str) -> dict[str, str]:
+    """`Bearer k="v", ...` → {k: v}, with quoted-pair escapes undone."""
+    scheme, _, params = header.partition(" ")
+    assert scheme == "Bearer", header
+    return {k: re.sub(r"\\(.)", r"\1", v)
+            for k, v in re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', params)}
 
 
 def test_a_bad_token_learns_nothing_about_jobs(host, entra):
@@ -100,9 +120,11 @@ def test_function_keys_are_refused_on_aad_token_endpoints(host, api, aad_endpoin
                     headers={"x-functions-key": host.function_key})
     assert got.status_code == 401
     assert "uses auth_mode aad_token" in got.json()["error"]["message"]
+    assert "error" not in parse_challenge(got.headers["WWW-Authenticate"])  # tokens it takes
     bearer_only = httpx.get(f"{host.api}/endpoints/{aad_endpoint}/jobs",
                             headers={"Authorization": "Bearer x"})
-    assert bearer_only.status_code == 401 and bearer_only.content == b""  # the host's 401
+    assert bearer_only.status_code == 401 and bearer_only.content == b""  # the host's 401,
+    assert "WWW-Authenticate" not in bearer_only.headers  # bare, as the real host's
     # management stays with function keys
     assert api.batch_endpoints.get(aad_endpoint).auth_mode == "aad_token"
 
@@ -114,6 +136,7 @@ def test_key_endpoints_keep_function_keys_and_refuse_tokens(host, api, entra, ke
     got = httpx.get(f"{host.api}/aad/endpoints/{key_endpoint}/jobs", headers=entra.bearer())
     assert got.status_code == 401
     assert "uses auth_mode key" in got.json()["error"]["message"]
+    assert "WWW-Authenticate" not in got.headers  # keys are not an HTTP auth scheme
 
 
 def test_batch_aad_allow_keys_lets_keys_in_too(api2_azurite, entra, aad_endpoint,

@@ -167,10 +167,10 @@ def test_create_a_job_on_a_datastore_folder_and_watch_it_complete(studio, http):
     studio.wait_for(".title-row .badge", "Completed", timeout=90)
     studio.wait_for("#items", f"{FILES} succeeded")
     assert "1 failed" in studio.wait_for("#items").text
-    assert "5 of 5 mini-batches done" in studio.text()
+    assert "5 of 5 mini-batches ran" in studio.text()
     assert studio.driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
     retry = [b for b in studio.driver.find_elements(By.CSS_SELECTOR, "main button")
-             if b.text == "Retry failed items"]
+             if b.text == "Retry canceled and failed items"]
     assert bool(retry) == offers(http, "/jobs/no-such-job/retry")
     failed = studio.wait_for("main table tbody tr", "zz-corrupt.png")
     assert "not a readable image" in failed.text
@@ -262,6 +262,10 @@ def test_delete_the_endpoint_keeps_its_jobs(studio):
                  "the endpoint to be gone")
     studio.open(f"jobs/{JOB['name']}")
     studio.wait_for(".title-row .badge", "Completed")
+    # no dead link to the endpoint, no Retry that could only fail
+    assert "(deleted)" in studio.wait_for("#endpoint-gone").text
+    assert not studio.driver.find_elements(By.CSS_SELECTOR, f"a[href='#/endpoints/{ENDPOINT}']")
+    assert "Retry canceled and failed items" not in studio.text()
 
 
 @pytest.mark.parametrize("route, heading", [

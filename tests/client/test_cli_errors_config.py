@@ -119,13 +119,18 @@ def test_cancel_and_retry(bep, store, digits_endpoint):
                    "--mini-batch-size", "1", "--instance-count", "1")
     canceled = bep.json("job", "cancel", "-n", job["name"])
     assert canceled["status"] == "Canceled"
+    again = bep.fails("job", "cancel", "-n", job["name"])  # ended: 409 naming its state
+    assert "HTTP 409" in again and "is Canceled and can no longer be canceled" in again
 
     path = _upload(store, [("ok.png", data.digit_pngs(1)[0][1]),
                            ("zz-bad.png", data.CORRUPT_PNG)])
     failed = bep.json("batch-endpoint", "invoke", "-n", digits_endpoint, "--input", path,
                       "--stream")
     assert failed["progress"]["items"] == {"succeeded": 1, "failed": 1, "canceled": 0}
-    retried = bep.json("job", "retry", "-n", failed["name"], "--stream")
-    # exactly the failed item again (the corrupt file fails again), nothing else
+    retried = bep.json("job", "retry", "-n", failed["name"])
+    # exactly the failed item again (the corrupt file fails again), nothing else: a job in
+    # which no item succeeded ends Failed, and --stream says so
+    assert "ended Failed: no item succeeded" in bep.fails("job", "stream", "-n", retried["name"])
+    retried = bep.json("job", "show", "-n", retried["name"])
     assert retried["progress"]["items"] == {"succeeded": 0, "failed": 1, "canceled": 0}
     assert "HTTP 409" in bep.fails("job", "retry", "-n", failed["name"])  # retried already

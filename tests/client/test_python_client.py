@@ -126,6 +126,7 @@ def test_retry_of_failed_items(ml, store, examples):
     retried = ml.jobs.begin_retry(job.name, interval=0.1).result(timeout=120)
     assert retried.name != job.name and retried.extra["retry_of"] == job.name
     assert retried.progress["items"] == {"succeeded": 0, "failed": 1, "canceled": 0}
+    assert retried.status == "Failed"  # no item succeeded
     assert ml.jobs.get(job.name).extra["retried_by"] == retried.name
 
 

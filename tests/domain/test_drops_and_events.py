@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from shared.events import drops, eventgrid
-from shared.jobs import manifests, records
+from shared.jobs import jobindex, manifests, records
 from shared.jobs.lifecycle import JobStatus
 from shared.resources import deployments, endpoints, models
 from tests import builders
@@ -38,7 +38,7 @@ def drop(storage, path: str, data: bytes, source="blob-drop") -> tuple[drops.Blo
 
 
 def jobs_of(storage, endpoint):
-    return records.list_jobs(storage, endpoint=endpoint)
+    return list(jobindex.all_jobs(storage, endpoint=endpoint))
 
 
 def test_200_files_and_a_marker_make_exactly_one_job(storage, endpoint, monkeypatch):

@@ -13,7 +13,7 @@ from azure.core.exceptions import ServiceRequestError
 
 from shared.errors import ConflictError
 from shared.events import drops, outbound
-from shared.jobs import aggregate, errorsfile, fanin, minibatch, records, steps
+from shared.jobs import aggregate, errorsfile, fanin, jobindex, minibatch, records, steps
 from shared.jobs.lifecycle import JobStatus
 from shared.messages import (
     AGGREGATE_QUEUE,
@@ -72,7 +72,34 @@ def test_1_poisoned_copy_of_a_finished_minibatch_changes_nothing(storage, endpoi
     assert [e["file_name"] for e in errors(storage, job_name)] == ["bad003.png", "bad007.png"]
 
 
-def test_2_a_lost_result_part_fails_its_files_and_keeps_the_rest(storage, endpoint):
+@pytest.mark.parametrize("lost", ["result", "errors"])
+def test_2_a_lost_result_part_is_scored_again(storage, endpoint, lost):
+    """Storage lost a part after its mini-batch was scored (an emulator killed before it
+    saved): its files are still there, so the aggregator scores them again instead of
+    failing items that had succeeded."""
+    folder = uuid.uuid4().hex
+    files = digits_with_corrupt(12)
+    upload(storage, folder, files)
+    job_name = start(storage, endpoint, folder)
+    host = InProcessHost(storage)
+    run_to_finalizing(host, storage, job_name)
+    index = 1 if lost == "result" else 0  # mini-batch 0 holds the corrupt files
+    row, _ = records.get_minibatch(storage, job_name, index)
+    path = (minibatch.result_path if lost == "result" else minibatch.errors_path)
+    storage.container("batch-jobs").delete_blob(path(job_name, index, row["part"]))
+    host.run_until_idle()
+    job = records.load(storage, job_name)
+    assert job.status == JobStatus.COMPLETED
+    assert_consistent(storage, job_name, [n for n, _ in files])
+    assert [e["file_name"] for e in errors(storage, job_name)] == [
+        "bad003.png", "bad007.png", "bad011.png"]
+    assert {e["kind"] for e in errors(storage, job_name)} == {"item"}
+    assert records.get_minibatch(storage, job_name, index)[0]["rescored"] == 1
+    assert len(predictions(storage, job_name)) == 9
+
+
+def test_2b_a_part_lost_again_after_the_retries_fails_its_files_as_lost(storage):
+    endpoint = digits_endpoint(storage, retry_settings={"max_retries": 0})
     folder = uuid.uuid4().hex
     files = digits_with_corrupt(12)
     upload(storage, folder, files)
@@ -81,14 +108,15 @@ def test_2_a_lost_result_part_fails_its_files_and_keeps_the_rest(storage, endpoi
     run_to_finalizing(host, storage, job_name)
     row, _ = records.get_minibatch(storage, job_name, 1)
     storage.container("batch-jobs").delete_blob(
-        minibatch.result_path(job_name, 1, row["part"]))  # storage lost it
+        minibatch.result_path(job_name, 1, row["part"]))
     host.run_until_idle()
     job = records.load(storage, job_name)
     assert job.status == JobStatus.COMPLETED
     assert_consistent(storage, job_name, [n for n, _ in files])
-    lost = [e for e in errors(storage, job_name) if e["reason"] == aggregate.LOST_PART]
+    lost = [e for e in errors(storage, job_name) if e["kind"] == "lost"]
     listed = sorted(n for n, _ in files)  # listing order
     assert [e["file_name"] for e in lost] == listed[4:8]
+    assert {e["reason"] for e in lost} == {aggregate.LOST_PART}
     good = {n for n, _ in files if not n.startswith("bad")}
     assert {r["file_name"] for r in predictions(storage, job_name)} == good - set(listed[4:8])
 
@@ -144,7 +172,7 @@ def test_5a_a_blob_arriving_in_two_versions_is_in_the_job_once(storage, monkeypa
     drops.on_blob_created(storage, drops.BlobCreated("inbox", f"{endpoint}/twice/_READY",
                                                      "marker-etag", "eventgrid"))
     InProcessHost(storage).run_until_idle()
-    (job,) = records.list_jobs(storage, endpoint=endpoint)
+    (job,) = jobindex.all_jobs(storage, endpoint=endpoint)
     assert (job.status, job.files_total) == (JobStatus.COMPLETED, 1)
     assert [r["file_name"] for r in predictions(storage, job.name)] == [name]
 
@@ -214,7 +242,7 @@ def test_7b_errors_csv_reasons_are_escaped_and_cut(storage, endpoint, monkeypatc
         assert len(e["reason"]) <= errorsfile.REASON_LIMIT and "\n" not in e["reason"]
         assert e["reason"].startswith('mini-batch failed after 1 attempts: OSError: boom, "')
     raw = list(csv.reader(io.StringIO(errorsfile.lines([("a,b", "", 'x"\r\ny')]).decode())))
-    assert raw == [["a,b", "", 'x" y']]
+    assert raw == [["a,b", "", 'x" y', "item"]]
 
 
 def test_7c_a_failing_poison_handler_never_feeds_poison_poison(storage, monkeypatch):
@@ -224,7 +252,7 @@ def test_7c_a_failing_poison_handler_never_feeds_poison_poison(storage, monkeypa
     def outage(*args):
         raise ServiceRequestError("storage down")
 
-    monkeypatch.setattr(minibatch, "fail_minibatch", outage)
+    monkeypatch.setattr(records, "load", outage)
     monkeypatch.setattr(steps, "BACKOFF_SECONDS", 0.01)
     with pytest.raises(ServiceRequestError):  # retryable: the host tries again ...
         steps.handle_poison(storage, SCORE_QUEUE, body, dequeue_count=1)

@@ -117,36 +117,77 @@ def test_crash_between_commit_and_send_is_recovered_by_redelivery(setup, monkeyp
     assert len(predictions(storage, job_name)) == 4
 
 
-def test_poisoned_minibatch_still_ends_the_job(setup, monkeypatch):
+def test_a_minibatch_poisoned_by_crashes_is_retried_beyond_max_dequeue_count(setup,
+                                                                           monkeypatch):
+    """Deliveries that die (here: raising before the attempt starts, as a killed worker
+    never reports back) are the host's to repeat up to maxDequeueCount; a copy it gave up
+    on is one retry of the service's, and only when max_retries are used up are the
+    mini-batch's files failed, as `crashes`."""
     storage, endpoint = setup
     folder = uuid.uuid4().hex
     upload(storage, folder, builders.digit_pngs(3))
     job_name = start(storage, endpoint, folder, mini_batch_size=1,
-                     retry_settings={"max_retries": 10})
-    from shared.jobs import minibatch
+                     retry_settings={"max_retries": 2})
+    from types import SimpleNamespace
 
-    real = minibatch.score_refs
+    from shared.jobs import minibatch, planning
 
-    def fail_second(storage_, job, refs, deadline, **kw):
-        if refs[0].name.endswith("00001.png"):
-            raise OSError("simulated storage outage")
-        return real(storage_, job, refs, deadline, **kw)
+    monkeypatch.setattr(minibatch, "RETRY_PAUSE_MAX", 0)
+    deliveries = []
 
-    monkeypatch.setattr(minibatch, "score_refs", fail_second)
+    def dies_on_the_second(row):
+        if row["RowKey"] == records.mb_row(1):
+            deliveries.append(1)
+            raise OSError("worker killed")
+        return planning.files_of(storage, row)
+
+    monkeypatch.setattr(minibatch, "planning",
+                        SimpleNamespace(files_of=lambda _, row: dies_on_the_second(row)))
     InProcessHost(storage, max_dequeue_count=3).run_until_idle()
     job = records.load(storage, job_name)
     assert job.status == JobStatus.COMPLETED
     assert (job.mb_done, job.mb_failed, job.items_failed) == (2, 1, 1)
-    assert "poisoned" in errors(storage, job_name)[0]["reason"]
+    assert len(deliveries) == 9  # 3 copies (the first + max_retries), 3 deliveries each
+    (failed,) = errors(storage, job_name)
+    assert "poisoned" in failed["reason"] and failed["kind"] == "crashes"
+
+
+def test_a_minibatch_that_crashed_a_few_times_is_scored(setup, monkeypatch):
+    storage, endpoint = setup
+    folder = uuid.uuid4().hex
+    upload(storage, folder, builders.digit_pngs(3))
+    job_name = start(storage, endpoint, folder, mini_batch_size=1,
+                     retry_settings={"max_retries": 2})
+    from types import SimpleNamespace
+
+    from shared.jobs import minibatch, planning
+
+    monkeypatch.setattr(minibatch, "RETRY_PAUSE_MAX", 0)
+    crashes = []
+
+    def dies_four_times(row):
+        if row["RowKey"] == records.mb_row(1) and len(crashes) < 4:
+            crashes.append(1)
+            raise OSError("worker killed")
+        return planning.files_of(storage, row)
+
+    monkeypatch.setattr(minibatch, "planning",
+                        SimpleNamespace(files_of=lambda _, row: dies_four_times(row)))
+    InProcessHost(storage, max_dequeue_count=3).run_until_idle()  # 4 > maxDequeueCount
+    job = records.load(storage, job_name)
+    assert (job.status, job.items_ok, job.items_failed) == (JobStatus.COMPLETED, 3, 0)
+    assert errors(storage, job_name) == []
 
 
 def test_retry_settings_fail_the_minibatch_after_max_retries(setup, monkeypatch):
+    """Counted by the service: 7 attempts, beyond the host's maxDequeueCount of 5."""
     storage, endpoint = setup
     folder = uuid.uuid4().hex
     upload(storage, folder, builders.digit_pngs(2))
-    job_name = start(storage, endpoint, folder, retry_settings={"max_retries": 1})
+    job_name = start(storage, endpoint, folder, retry_settings={"max_retries": 6})
     from shared.jobs import minibatch
 
+    monkeypatch.setattr(minibatch, "RETRY_PAUSE_MAX", 0)
     calls = []
 
     def always_fails(*args, **kwargs):
@@ -156,9 +197,10 @@ def test_retry_settings_fail_the_minibatch_after_max_retries(setup, monkeypatch)
     monkeypatch.setattr(minibatch, "score_refs", always_fails)
     InProcessHost(storage).run_until_idle()
     job = records.load(storage, job_name)
-    assert len(calls) == 2  # first attempt + max_retries
-    assert (job.status, job.items_failed) == (JobStatus.COMPLETED, 2)
-    assert "after 2 attempts" in errors(storage, job_name)[0]["reason"]
+    assert len(calls) == 7  # first attempt + max_retries
+    assert (job.status, job.items_failed) == (JobStatus.FAILED, 2)  # nothing succeeded
+    first = errors(storage, job_name)[0]
+    assert "after 7 attempts" in first["reason"] and first["kind"] == "attempts"
 
 
 def test_cancel_keeps_finished_work(setup):

@@ -198,3 +198,25 @@ def test_conflicts_are_retried_then_raise():
 
     with pytest.raises(ContentionError, match="4 attempts"):
         retry_on_conflict(always, "row", attempts=4)
+
+
+def test_a_job_in_which_no_item_succeeded_fails_with_its_first_reasons():
+    job = record(S.FINALIZING)  # error_threshold -1: failures alone would be allowed
+    changes = lc.apply(job, lc.OutputsWritten(0, 5, 0, first_reasons=("not an image", "x")),
+                       NOW)
+    assert changes["status"] == S.FAILED
+    assert changes["error"] == ("no item succeeded: all 5 failed; first reasons: "
+                                "not an image; x")
+    assert lc.apply(record(S.FINALIZING, stop_reason=StopReason.CANCELED),
+                    lc.OutputsWritten(0, 0, 4), NOW)["status"] == S.CANCELED
+
+
+def test_the_error_threshold_message_gives_the_final_counts():
+    settings = {"error_threshold": 1, "instance_count": 1, "max_concurrency_per_instance": 1}
+    job = record(S.RUNNING, settings=settings)
+    job = job.with_changes(lc.apply(job, lc.FailuresCounted(2), NOW))  # at the crossing
+    job = job.with_changes({"status": S.FINALIZING, "planning_done": True, "mb_total": 2})
+    changes = lc.apply(job, lc.OutputsWritten(3, 7, 5), NOW)
+    assert changes["status"] == S.FAILED
+    assert changes["error"] == ("error_threshold exceeded: 7 items failed, more than the 1 "
+                                "allowed; 5 items were not scored")

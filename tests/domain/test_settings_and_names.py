@@ -52,6 +52,37 @@ def test_overrides_replace_only_what_is_named():
     assert s.retry_settings.timeout == 30
 
 
+@pytest.mark.parametrize("rule, good", [
+    (names.endpoint_or_deployment_name, "abc"), (names.asset_name, "digits"),
+    (names.version, "1"), (names.job_name, "nljob-1"), (names.container_name, "inputs"),
+    (names.output_file_name, "predictions.csv"),
+])
+@pytest.mark.parametrize("suffix", ["\n", "\r", "\x00", "\x85", "\ud800", "\x1b[31m"])
+def test_every_name_rule_matches_the_whole_name(rule, good, suffix):
+    assert rule(good) == good
+    with pytest.raises(ValidationError) as err:
+        rule(good + suffix)
+    assert err.value.field in ("name", "version", "job_name", "container_name",
+                               "output_file_name")
+
+
+def test_internal_containers_include_what_infra_creates():
+    from pathlib import Path
+
+    from shared import config
+
+    infra = Path(__file__).resolve().parents[2] / "infra"
+    text = (infra / "main.bicep").read_text() + (infra / "app" / "inbox-events.bicep").read_text()
+    assert f"deploymentContainerName = '{config.DEPLOYMENT_CONTAINER}'" in text
+    assert f"deadLetterContainerName = '{config.DEADLETTER_CONTAINER}'" in text
+    for name in ("app-package", "inbox-deadletter", "batch-jobs", "batch-models",
+                 "azure-webjobs-hosts", "azure-webjobs-secrets", "batch-score-poison",
+                 "webjobs-blobtrigger-poison", "scm-releases"):
+        assert config.internal_container(name), name
+    for name in ("workspaceblobstore", "inbox", "my-data", "app-packages2"):
+        assert not config.internal_container(name), name
+
+
 @pytest.mark.parametrize("value, ok", [
     ("abc", True), ("a-b-c", True), ("ab", False), ("a" * 33, False), ("1abc", False),
     ("abc-", False), ("ab_c", False),

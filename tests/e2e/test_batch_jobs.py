@@ -204,24 +204,26 @@ def test_default_switched_mid_job_and_job_filters(api, store, digits_endpoint):
     assert all(j.status == "Canceled" for j in canceled)
 
 
-def test_poisoned_minibatch_through_the_host_still_ends_the_job(api, store):
+def test_max_retries_beyond_max_dequeue_count_through_the_host(api, store):
     """Every attempt runs past retry_settings.timeout; max_retries is beyond the host's
-    maxDequeueCount, so the host poisons the message and the poison trigger fails the
-    mini-batch's files: the job still completes, with the reason in errors.csv."""
+    maxDequeueCount (5), and the service counts the attempts itself: 7 attempts, then the
+    mini-batch's files fail (kind `attempts`) and the job, with nothing scored, is Failed."""
     name = "poison-" + uuid.uuid4().hex[:6]
     register(api, "cnn-poison", name, models.heavy_cnn())
     put_endpoint(api, name)
     put_deployment(api, name, "slow", {
         "model": f"cnn-poison:{name}", "scoring": models.heavy_scoring(),
         "settings": {"mini_batch_size": 24,
-                     "retry_settings": {"max_retries": 10, "timeout": 1}}})
+                     "retry_settings": {"max_retries": 6, "timeout": 1}}})
     path = upload(store, uuid.uuid4().hex, data.photos(24, size=64))
     job = api.batch_endpoints.invoke(name, input=path)
-    done = api.jobs.stream(job.name, timeout=240)
+    done = api.jobs.stream(job.name, timeout=240, raise_on_failure=False)
+    assert done.status == "Failed" and "no item succeeded" in done.error["message"]
     assert done.progress["mini_batches"]["failed"] == 1
     assert done.progress["items"] == {"succeeded": 0, "failed": 24, "canceled": 0}
     errors = rows(output(api, job.name, "errors"))
-    assert len(errors) == 24 and "poisoned" in errors[0]["reason"]
+    assert len(errors) == 24 and "after 7 attempts" in errors[0]["reason"]
+    assert {e["kind"] for e in errors} == {"attempts"}
 
 
 def test_model_conflict_and_upload_by_path(api, store):

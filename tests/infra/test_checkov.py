@@ -13,7 +13,7 @@ SKIP = re.compile(r"//\s*checkov:skip=(CKV2?_[A-Z]+_\d+)(.*)")
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_is_justified():
-    assert CHECKOV.exists(), "checkov is missing: run scripts/bootstrap"
+    assert CHECKOV.exists(), "checkov is missing: run scripts/bootstrap --test"
     run = subprocess.run(
         [str(CHECKOV), "-d", str(INFRA), "--framework", "bicep", "--skip-download",
          "--output", "json"],

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Discriminator, Field, RootModel, Tag
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    RootModel,
+    StrictBool,
+    Tag,
+)
 
 from shared.resources.schemas.base import Strict, ignored
 from shared.resources.schemas.limits import Int, Name, PathText
@@ -59,6 +67,10 @@ class OutputSpec(Strict):
     type: Literal["uri_folder", "uri_file"] = "uri_folder"
     path: PathText | None = None
     mode: Any = ignored(_DIRECT)
+    overwrite: StrictBool = Field(
+        default=False, description="replace the outputs another job left in this folder "
+        "(predictions, errors.csv, job_summary.json); without it such a folder is refused "
+        "with 409")
 
 
 class NativeInvoke(Overrides):

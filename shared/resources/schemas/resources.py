@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared import config
 from shared.resources import settings
 from shared.resources.schemas.base import Strict, ignored
 from shared.resources.schemas.limits import (
@@ -33,7 +34,8 @@ from shared.resources.schemas.limits import (
 )
 from shared.resources.schemas.scoring import Scoring
 
-_ISO_SECONDS = re.compile(r"^PT(?:(\d{1,5})H)?(?:(\d{1,5})M)?(?:(\d{1,7}(?:\.\d{1,6})?)S)?$")
+_ISO_SECONDS = re.compile(
+    r"PT(?:([0-9]{1,5})H)?(?:([0-9]{1,5})M)?(?:([0-9]{1,7}(?:\.[0-9]{1,6})?)S)?")
 _READ_ONLY = "read-only; set by the service"
 
 
@@ -42,8 +44,11 @@ def _seconds(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError("seconds", "must be seconds (e.g. 30) or ISO 8601 (e.g. PT30S)")
     if isinstance(value, str):
+        if not value.isascii():  # other digits ('١') and letters that upper-case to 'S' ('ſ')
+            raise PydanticCustomError("seconds", "must be seconds (e.g. 30) or ISO 8601 (e.g. "
+                                      "PT30S), in ASCII digits and letters")
         text = value.strip().upper()
-        m = _ISO_SECONDS.match(text)
+        m = _ISO_SECONDS.fullmatch(text)
         if re.fullmatch(r"[0-9]{1,7}", text):
             value = int(text)
         elif m and any(m.groups()):
@@ -88,7 +93,21 @@ MiniBatchSize = Annotated[
                       "'1GB'; 1KB-256MB, as Azure ML's tabular inputs take it) or rows per "
                       "mini-batch ('50000 rows'): large CSV and Parquet files are then split "
                       "into row ranges (docs/tabular.md)")]
-OutputFileName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_. ]{0,127}$")]
+
+
+def _not_a_side_file(value: str) -> str:
+    """The errors file and the summary sit beside the predictions: a predictions file of
+    the same name would be overwritten by them."""
+    if value.lower() in config.SIDE_FILES:
+        raise PydanticCustomError(
+            "output_file_name", "must not be {name}: {reserved} are written beside the "
+            "predictions and would overwrite them",
+            {"name": value, "reserved": " and ".join(config.SIDE_FILES)})
+    return value
+
+
+OutputFileName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_. ]{0,127}$"),
+                           AfterValidator(_not_a_side_file)]
 ErrorThreshold = Int(-1, 2**31 - 1)
 Concurrency = Int(1, 64)
 OutputAction = Literal["append_row", "summary_only"]
@@ -253,6 +272,7 @@ class EndpointBody(Strict):
     id: Any = ignored(_READ_ONLY)
     scoring_uri: Any = ignored(_READ_ONLY)
     provisioning_state: Any = ignored(_READ_ONLY)
+    incarnation: Any = ignored(_READ_ONLY)
     created_at: Any = ignored(_READ_ONLY)
     updated_at: Any = ignored(_READ_ONLY)
     warnings: Any = ignored(_READ_ONLY)

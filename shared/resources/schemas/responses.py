@@ -35,6 +35,9 @@ class EndpointResource(Warned):
     created_at: str
     updated_at: str
     scoring_uri: str = Field(description="POST here to invoke (the SDK's scoring_uri)")
+    incarnation: str = Field(default="", description="new each time the name is created: "
+                             "an endpoint re-created under a deleted one's name has none of "
+                             "its jobs")
 
 
 class DeploymentResource(Warned):
@@ -113,8 +116,42 @@ class JobResource(Warned):
     ended_at: str | None = None
     error: dict[str, Any] | None = None
     links: dict[str, str]
+    endpoint_incarnation: str | None = Field(default=None, description="the incarnation of "
+                                             "the endpoint that ran the job")
     properties: dict[str, Any] = Field(
         description="Azure ML's REST shape: status, InputData, OutputData")
+
+
+class TimelinePoint(Open):
+    at: str
+    succeeded: int
+    failed: int
+    canceled: int
+
+
+class JobTimeline(Open):
+    started_at: str
+    ended_at: str | None
+    total: int | None
+    points: list[TimelinePoint]
+
+
+class OutputFile(Open):
+    name: Literal["score", "errors", "summary"]
+    file: str
+    path: str
+    size: int
+
+
+class OutputListing(Open):
+    value: list[OutputFile]
+
+
+class OutputPreview(Open):
+    columns: list[str] | None = None
+    rows: list[list[Any]] | None = None
+    truncated: bool | None = None
+    document: dict[str, Any] | None = None
 
 
 class RejectedDrop(Open):
@@ -135,6 +172,8 @@ class ErrorDetail(Open):
     code: str
     message: str = Field(description="'field: rule' for validation errors")
     target: str | None = Field(default=None, description="the field at fault")
+    job_status: str | None = Field(default=None, description="the job's state, when that "
+                                   "state refuses the request (a 409 to cancel an ended job)")
 
 
 class Error(Open):

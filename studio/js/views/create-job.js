@@ -19,7 +19,7 @@ export function folderBrowser(datastore, onPick, start = "") {
     }
     const parent = prefix.replace(/[^/]+\/$/, "");
     const name = (p) => p.slice(prefix.length);
-    box.replaceChildren(
+    box.replaceChildren(...[  // (replaceChildren writes a null as the text "null")
       h("div", { class: "browser-head" },
         h("strong", {}, `${datastore}/${prefix}`),
         prefix ? h("button", { type: "button", class: "small", onclick: () => open(parent) },
@@ -35,7 +35,8 @@ export function folderBrowser(datastore, onPick, start = "") {
           : h("span", { class: "entry" }, name(f.name)),
         h("span", { class: "muted" }, ` ${bytes(f.size)}`))))
         : h("p", { class: "empty" }, "This folder is empty."),
-      listing.truncated ? h("p", { class: "muted" }, "Only the first entries are shown.") : null);
+      listing.truncated ? h("p", { class: "muted" }, "Only the first entries are shown.") : null,
+    ].filter(Boolean));
   };
   open(start);
   return box;

@@ -1,8 +1,8 @@
 // Create or edit a deployment, from a form or from its YAML (Azure ML's deployment.yml
 // fields); either way it is sent as JSON.
 
-import { all, call, enc, get } from "../api.js";
-import { busy, crumbs, field, go, h, notice, title } from "../ui.js";
+import { all, call, createOnly, enc, onlyVersion } from "../api.js";
+import { busy, crumbs, field, go, h, link, notice, title } from "../ui.js";
 import { dump, load } from "../../vendor/js-yaml.mjs";
 
 // What the service adds to a stored deployment and does not take back.
@@ -134,9 +134,9 @@ function deploymentForm(isNew, models) {
 
 export async function edit(ctx, endpoint, name) {
   const isNew = !name;
-  const [models, existing] = await Promise.all([all("/models"),
-    isNew ? null : get(`/endpoints/${enc(endpoint)}/deployments/${enc(name)}`)]);
-  let doc = isNew ? blank(models) : editable(existing);
+  const [models, existing] = await Promise.all([all("/models"), isNew ? null
+    : call("GET", `/endpoints/${enc(endpoint)}/deployments/${enc(name)}`, { as: "versioned" })]);
+  let doc = isNew ? blank(models) : editable(existing.doc);
   const form = deploymentForm(isNew, models);
   const yaml = h("textarea", { name: "yaml", rows: "24", spellcheck: "false", class: "code" });
   const yamlField = field("deployment.yml", yaml, "Azure ML's batch deployment fields; " +
@@ -189,9 +189,16 @@ export async function edit(ctx, endpoint, name) {
       notice(out, "name: is required");
       return;
     }
+    // Create only, or replace only the version this page read: never an overwrite by accident.
+    const headers = isNew ? createOnly : onlyVersion(existing.etag);
     busy(submit, call("PUT", `/endpoints/${enc(endpoint)}/deployments/${enc(target)}`,
-      { json: payload }).then(() => go(`#/endpoints/${enc(endpoint)}`))
-      .catch((e) => notice(out, e.message)));
+      { json: payload, headers }).then(() => go(`#/endpoints/${enc(endpoint)}`))
+      .catch((e) => notice(out, e.status !== 412 ? e.message : isNew ? [
+        `A deployment named ${target} exists already under ${endpoint}; nothing was changed. `,
+        link(`#/endpoints/${enc(endpoint)}/deployments/${enc(target)}/edit`,
+          `Edit ${target}`), " or choose another name."]
+        : "This deployment was changed (or deleted) since the page was loaded; nothing was " +
+          "saved. Reload the page to see the change, then edit again.")));
   };
   return h("section", {},
     crumbs(["#/endpoints", "Batch endpoints"], [`#/endpoints/${enc(endpoint)}`, endpoint],

@@ -1,10 +1,11 @@
 // Endpoints → Batch endpoints: the list, create, delete; one endpoint with its deployments,
 // "Update default deployment", deleting a deployment, and Preview when the API offers it.
 
-import { all, call, enc, get, offers, page } from "../api.js";
+import { all, call, createOnly, enc, get, offers, onlyVersion, page } from "../api.js";
 import {
   badge, busy, confirmDialog, crumbs, field, go, h, link, notice, table, title,
 } from "../ui.js";
+import { endpointTabs } from "./consume.js";
 import { scoringSummary, settingsSummary } from "./deployment.js";
 
 const NAME_RULE = "3–32 characters: letters, digits and '-', starting with a letter, " +
@@ -12,7 +13,9 @@ const NAME_RULE = "3–32 characters: letters, digits and '-', starting with a l
 
 async function lastJob(endpoint) {
   try {
-    return page(await get(`/endpoints/${enc(endpoint)}/jobs`)).items[0] || null;
+    // The service lists jobs newest first: the first of a one-item page is the last job.
+    return page(await get(`/endpoints/${enc(endpoint)}/jobs`, { query: { $top: "1" } }))
+      .items[0] || null;
   } catch {
     return null;
   }
@@ -59,10 +62,14 @@ function createForm() {
   const submit = h("button", { type: "submit", class: "primary" }, "Create endpoint");
   return h("form", { class: "card", "aria-labelledby": "create-ep", onsubmit: (ev) => {
     ev.preventDefault();
-    busy(submit, call("PUT", `/endpoints/${enc(name.value.trim())}`, {
-      json: { description: description.value, auth_mode: auth.value },
+    const wanted = name.value.trim();
+    busy(submit, call("PUT", `/endpoints/${enc(wanted)}`, {
+      json: { description: description.value, auth_mode: auth.value }, headers: createOnly,
     }).then((doc) => go(`#/endpoints/${enc(doc.name)}`))
-      .catch((e) => notice(out, e.message)));
+      .catch((e) => notice(out, e.status === 412 ? [
+        `A batch endpoint named ${wanted} exists already; nothing was changed. `,
+        link(`#/endpoints/${enc(wanted)}`, `Open ${wanted} to edit it`),
+        ", or choose another name."] : e.message)));
   } },
   h("h2", { id: "create-ep" }, "Create a batch endpoint"),
   h("div", { class: "row" }, field("Name", name, NAME_RULE), field("Description", description),
@@ -85,15 +92,16 @@ async function remove(button, name, deploymentCount, out) {
 }
 
 export async function show(ctx, name) {
-  const [endpoint, deployments] = await Promise.all([
-    get(`/endpoints/${enc(name)}`), all(`/endpoints/${enc(name)}/deployments`)]);
+  const [{ doc: endpoint, etag }, deployments] = await Promise.all([
+    call("GET", `/endpoints/${enc(name)}`, { as: "versioned" }),
+    all(`/endpoints/${enc(name)}/deployments`)]);
   const base = `#/endpoints/${enc(name)}`;
   const def = endpoint.defaults?.deployment_name;
   const out = h("div", { id: "endpoint-notice" });
   const previewSlot = h("div");
   const view = h("section", {},
     crumbs(["#/endpoints", "Batch endpoints"], [null, name]),
-    title(name),
+    title(name), endpointTabs(name, "Details"),
     h("p", {}, endpoint.description || h("span", { class: "muted" }, "No description.")),
     h("dl", { class: "facts" },
       h("dt", {}, "Scoring URI"), h("dd", {}, h("code", {}, endpoint.scoring_uri || "—")),
@@ -101,7 +109,6 @@ export async function show(ctx, name) {
       h("dt", {}, "Default deployment"), h("dd", { id: "default-deployment" }, def || "none")),
     h("div", { class: "actions" },
       link(`#/create-job?endpoint=${enc(name)}`, "Create job", { class: "button primary" }),
-      link(`${base}/jobs`, "Jobs", { class: "button" }),
       link(`${base}/deployments/new`, "Add deployment", { class: "button" }),
       h("button", { type: "button", class: "danger", onclick: (ev) =>
         remove(ev.target, name, deployments.length, out) }, "Delete endpoint")),
@@ -110,6 +117,7 @@ export async function show(ctx, name) {
     deployments.length ? deploymentTable(name, deployments, def, out)
       : h("p", { class: "empty" }, "No deployments yet: add one to score with a model."),
     deployments.length ? defaultForm(name, deployments, def, out) : null,
+    editForm(endpoint, etag),
     previewSlot);
   if (deployments.length && await offers("POST",
     `/endpoints/${enc(name)}/deployments/studio-probe/preview`)) {
@@ -161,6 +169,44 @@ function defaultForm(endpoint, deployments, def, out) {
     "jobs keep the deployment they started with."), submit);
 }
 
+// Description, tags and the job-ended webhook, edited in place; the PUT names the version
+// this page read (If-Match), so a change made meanwhile elsewhere is never overwritten.
+function editForm(endpoint, etag) {
+  const description = h("input", { name: "description", value: endpoint.description || "" });
+  const tags = h("textarea", { name: "tags", rows: 3, spellcheck: "false",
+    placeholder: "team=vision" });
+  tags.value = Object.entries(endpoint.tags || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+  const hook = endpoint.notifications?.webhook_url || "";
+  const webhook = h("input", { name: "webhook_url", type: "url", value: hook,
+    placeholder: "https://example.com/hooks/batch" });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit" }, "Save endpoint");
+  return h("form", { class: "card", "aria-labelledby": "edit-ep", onsubmit: (ev) => {
+    ev.preventDefault();
+    const parsed = {};
+    for (const line of tags.value.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const at = line.indexOf("=");
+      if (at < 1) { notice(out, `tags: "${line}" is not key=value`); return; }
+      parsed[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    const json = { description: description.value, tags: parsed };
+    if (webhook.value.trim() !== hook) {
+      json.notifications = webhook.value.trim() ? { webhook_url: webhook.value.trim() } : {};
+    }
+    busy(submit, call("PUT", `/endpoints/${enc(endpoint.name)}`,
+      { json, headers: onlyVersion(etag) })
+      .then(() => go())
+      .catch((e) => notice(out, e.status === 412 ? "This endpoint was changed (or " +
+        "deleted) since the page was loaded; nothing was saved. Reload the page to see the " +
+        "change, then edit again." : e.message)));
+  } },
+  h("h2", { id: "edit-ep" }, "Edit endpoint"),
+  h("div", { class: "row" }, field("Description", description),
+    field("Tags", tags, "One key=value per line."),
+    field("Job-ended webhook", webhook, "Receives a CloudEvent when a job ends.")),
+  h("div", { class: "actions" }, submit), out);
+}
+
 async function removeDeployment(button, endpoint, name, out) {
   const ok = await confirmDialog(`Delete deployment ${name}?`, [
     `The deployment ${name} is removed from ${endpoint}.`,
@@ -198,7 +244,8 @@ function previewPanel(endpoint, deployments, def) {
 
 // The answer: {columns, rows: [[file_name, row, ...values]], errors: [{file_name, row, reason}]}.
 function previewResult(answer) {
-  const text = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? ""));
+  const text = (v) => (typeof v === "string" ? v : v === null || v === undefined ? ""
+    : JSON.stringify(v));
   const columns = Array.isArray(answer?.columns) ? answer.columns : null;
   if (!columns || !Array.isArray(answer.rows)) {
     return h("pre", { class: "log" }, JSON.stringify(answer, null, 2));
@@ -207,5 +254,6 @@ function previewResult(answer) {
   return h("div", {},
     table("Preview rows", columns, answer.rows.map((r) => r.map(text))),
     errors.length ? table("Preview errors", ["file_name", "row", "reason"],
-      errors.map((e) => [text(e.file_name), text(e.row), text(e.reason)])) : null);
+      errors.map((e) => [text(e.file_name), e.row === null || e.row === undefined
+        ? "whole file" : text(e.row), text(e.reason)])) : null);
 }
