@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 
 from shared.errors import ValidationError
-from shared.jobs import records
+from shared.jobs import ownership, records
 from shared.jobs.records import JobRecord
 from shared.storage.clients import Storage
 
@@ -37,7 +36,8 @@ def score(storage: Storage, job: JobRecord, index: int | None, scorer: ScriptSco
 
 def publish(storage: Storage, job: JobRecord, folder: Path) -> None:
     """Upload what the script wrote into the job's output folder (its score output with
-    summary_only), refusing the service's own output names and another job's files."""
+    summary_only), refusing the service's own output names and, as for every output,
+    another job's files (shared/jobs/ownership.py)."""
     out = job.output
     reserved = {out["errors"], out["summary"]}
     if job.settings["output_action"] == "append_row":
@@ -45,28 +45,25 @@ def publish(storage: Storage, job: JobRecord, folder: Path) -> None:
     container = storage.blobs.get_container_client(out["container"])
     prefix = f"{out['folder']}/" if out["folder"] else ""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    targets = [(p, prefix + p.relative_to(folder).as_posix()) for p in files]
-    for _, name in targets:
-        if name in reserved:
+    targets = [(p, container.get_blob_client(prefix + p.relative_to(folder).as_posix()))
+               for p in files]
+    writes = []
+    for path, blob in targets:  # every file is checked before any is written
+        if blob.blob_name in reserved:
             raise ValidationError("AZUREML_BI_OUTPUT_PATH", f"the script wrote "
-                                  f"{name.rsplit('/', 1)[-1]}, a name the job's own outputs "
-                                  "use; write your files under other names")
-        owner = _owner(container.get_blob_client(name))
-        if owner not in (None, job.name):
-            raise ValidationError("AZUREML_BI_OUTPUT_PATH", f"{out['container']}/{name} "
-                                  f"belongs to job {owner}; choose another output path")
-    for path, name in targets:
-        with path.open("rb") as f:
-            container.get_blob_client(name).upload_blob(
-                f, overwrite=True, metadata={"batch_job": job.name, "batch_output": SCRIPT_OUTPUT},
-                content_settings=ContentSettings(content_type=_content_type(path)))
-
-
-def _owner(blob: Any) -> str | None:
-    try:
-        return blob.get_blob_properties().metadata.get("batch_job", "")
-    except ResourceNotFoundError:
-        return None
+                                  f"{blob.blob_name.rsplit('/', 1)[-1]}, a name the job's own "
+                                  "outputs use; write your files under other names")
+        conditions = ownership.write_conditions(blob, job.name, bool(out.get("overwrite")))
+        if conditions is None:
+            raise ValidationError("AZUREML_BI_OUTPUT_PATH",
+                                  f"{ownership.taken_message(out['container'], blob)}; choose "
+                                  "another output path")
+        writes.append((path, blob, conditions))
+    for path, blob, conditions in writes:
+        with ownership.guarded(blob), path.open("rb") as f:
+            blob.upload_blob(f, overwrite=True, **conditions,
+                             metadata={ownership.OWNER: job.name, "batch_output": SCRIPT_OUTPUT},
+                             content_settings=ContentSettings(content_type=_content_type(path)))
 
 
 def _content_type(path: Path) -> str:
@@ -111,7 +108,7 @@ def outputs_zip(storage: Storage, job: JobRecord) -> bytes | None:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         for blob in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
             meta = blob.metadata or {}
-            if meta.get("batch_job") == job.name and meta.get("batch_output") == SCRIPT_OUTPUT:
+            if meta.get(ownership.OWNER) == job.name and meta.get("batch_output") == SCRIPT_OUTPUT:
                 data = container.get_blob_client(blob.name).download_blob().readall()
                 archive.writestr(blob.name[len(prefix):], data)
                 found += 1

@@ -84,11 +84,12 @@ def _logs(service, job: str) -> str:
     return response.text
 
 
-def _job(bep, endpoint: str, folder: str, deployment: str) -> dict:
+def _job(bep, endpoint: str, folder: str, deployment: str, succeeds: bool = True) -> dict:
+    """Invoke and stream the job to its end (`bep job stream` exits non-zero on Failed)."""
     name = bep.run("batch-endpoint", "invoke", "--name", endpoint, "--input", folder,
                    "--deployment-name", deployment, "--query", "name", "-o", "tsv"
                    ).stdout.strip()
-    bep.run("job", "stream", "-n", name, timeout=240)
+    bep.run("job", "stream", "-n", name, timeout=240, ok=succeeds)
     return bep.json("job", "show", "-n", name)
 
 
@@ -213,9 +214,11 @@ def test_a_job_whose_every_run_raises_has_no_succeeded_item(bep, service, projec
     bep.run("batch-deployment", "create", "--file", str(project / "deployment.yml"),
             "-e", endpoint, "-n", "failing", "--set", "settings.environment_variables.MODE=fail",
             "--set", "settings.retry_settings.max_retries=0", env={"BEP_KEY": service.master_key})
-    job = _job(bep, endpoint, str(project / "good"), "failing")
+    job = _job(bep, endpoint, str(project / "good"), "failing", succeeds=False)
     items = job["progress"]["items"]
     assert (items["succeeded"], items["failed"]) == (0, 4), job
+    assert job["status"] == "Failed"  # whatever error_threshold allows: nothing succeeded
+    assert "ValueError: cannot score 01-a.txt 02-b.txt" in job["error"]["message"]
 
 
 def test_environment_needing_a_package_the_app_lacks_is_refused(bep, service, project,
