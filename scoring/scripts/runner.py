@@ -17,7 +17,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from scoring.engine import FailedItem, InputFile
@@ -40,7 +40,6 @@ class ScriptResult:
     rows: tuple[ScriptRow, ...]
     errors: tuple[FailedItem, ...]
     logs: tuple[dict[str, str], ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,6 @@ class ScriptScorer:
     folders: Callable[[], tuple[Path, Path]]
     env: dict[str, str]
     concurrency: int = 1
-    tabular: bool = False  # scripts get files, never row ranges
 
     def header(self) -> bytes:
         return csv_header(COLUMNS)
@@ -79,6 +77,8 @@ class ScriptScorer:
     def score(self, files: Sequence[InputFile], deadline: float | None = None,
               publish: Callable[[Path], None] | None = None, label: str = ""
               ) -> ScriptResult:
+        if not files:  # every file of the mini-batch failed before the script
+            return ScriptResult((), ())
         spec = self._spec()
         work = Path(tempfile.mkdtemp(prefix="minibatch-"))
         try:
@@ -121,8 +121,8 @@ def attribute(files: Sequence[InputFile], answer: Answer, label: str
         return [ScriptRow(n, t) for n, t in zip(names, results, strict=True)], []
     owners = [_owner(text, names) for text in results]
     if all(owners) and len(set(owners)) == len(owners):
-        got = set(owners)
-        return ([ScriptRow(o, t) for o, t in zip(owners, results, strict=True)],
+        got = dict(zip(owners, results, strict=True))
+        return ([ScriptRow(n, got[n]) for n in names if n in got],  # in input order
                 [FailedItem(n, None, NO_RESULT) for n in names if n not in got])
     rows = [ScriptRow("", t) for t in results]
     missing = max(0, len(names) - len(results))

@@ -139,3 +139,18 @@ def test_a_changed_stored_folder_is_not_run(tmp_path, monkeypatch):
     with pytest.raises(ScoringConfigError, match="was changed"):
         scorer.score(_files("a"), time.monotonic() + 30)
     assert not any(Path(tmp_path / "cache" / "code").glob("*"))
+
+
+def test_rows_keep_input_order_and_unattributable_misses_fail_honestly():
+    from scoring.scripts.processes import Answer
+    from scoring.scripts.runner import attribute
+
+    files = _files("a.png", "b.png", "c.png")
+    rows, errors = attribute(files, Answer(["c.png 3", "a.png 1"], []), "mini-batch 4")
+    assert [(r.file_name, r.text) for r in rows] == [("a.png", "a.png 1"), ("c.png", "c.png 3")]
+    assert [(e.file_name, e.reason) for e in errors] == [
+        ("b.png", "run() returned no result for this file")]
+    rows, errors = attribute(files, Answer(["7", "9"], []), "mini-batch 4")
+    assert [(r.file_name, r.text) for r in rows] == [("", "7"), ("", "9")]
+    assert len(errors) == 1 and errors[0].reason.startswith(
+        "run() returned 2 results for the 3 files of mini-batch 4 (a.png … c.png)")
