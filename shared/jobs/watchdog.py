@@ -79,7 +79,7 @@ def check(storage: Storage, msg: CheckJob) -> None:
     live = shards.live(storage, job)
     mark, now = progress_mark(live), time.time()
     since = float(since_text) if since_text and mark == seen_mark else now
-    if now - since >= stall_seconds(live, now):
+    if now - since >= stall_seconds(live, since):
         resend(storage, live, now - since)
         since = now
     arm(storage, job.name, f"{mark}@{since:.1f}", current=token)
@@ -89,19 +89,24 @@ def progress_mark(job: JobRecord) -> str:
     return f"{job.status}/{job.plan_pages}/{job.accounted}/{job.aggregate_failures}"
 
 
-def stall_seconds(job: JobRecord, now: float) -> float:
-    """How long without progress means a message was lost, not that work is slow: one
-    period; for a job whose mini-batches take longer, STALL_PACES times the time one took
-    so far (so a slow model's running mini-batches are not sent twice); before any has
-    finished, one attempt's retry_settings.timeout and a period."""
+def stall_seconds(job: JobRecord, since: float) -> float:
+    """How long without progress (the mark unchanged since `since`) means a message was
+    lost, not that work is slow. One period when no mini-batch is in flight (what is missing
+    is a planning page, a settle or the aggregation). With mini-batches in flight, STALL_PACES
+    times the time one took until the last progress (so a slow model's running
+    mini-batches are not sent twice), at least a period and at most one attempt's
+    retry_settings.timeout and a period: an attempt never runs longer, so by then a
+    mini-batch in flight would have finished."""
     period = float(interval())
-    if job.status != JobStatus.RUNNING and job.status != JobStatus.CANCEL_REQUESTED:
+    in_flight = job.mb_planned - job.accounted
+    if job.status not in (JobStatus.RUNNING, JobStatus.CANCEL_REQUESTED) or in_flight <= 0:
         return period
+    longest = period + float(job.settings["retry_settings"]["timeout"])
     started = _epoch(job.started_at)
     if not job.accounted or started is None:
-        return period + float(job.settings["retry_settings"]["timeout"])
-    per_minibatch = (now - started) * job.window / job.accounted
-    return max(period, STALL_PACES * per_minibatch)
+        return longest
+    per_minibatch = max(0.0, since - started) * job.window / job.accounted
+    return min(longest, max(period, STALL_PACES * per_minibatch))
 
 
 def _epoch(stamp: str) -> float | None:

@@ -85,4 +85,4 @@ def test_a_ragged_csv_fails_only_its_bad_rows_in_a_job(api, store, diabetes_endp
     assert [(r["file_name"], r["row"]) for r in scored] == [("t.csv", str(k))
                                                              for k in (0, 2, 3, 4)]
     errors = list(csv.reader(io.StringIO(output(api, job.name, "errors").decode())))
-    assert errors[1:] == [["t.csv", "1", "has 12 values but the header has 11 columns"]]
+    assert errors[1:] == [["t.csv", "1", "has 12 values but the header has 11 columns", "item"]]

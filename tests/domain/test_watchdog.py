@@ -73,19 +73,23 @@ def test_a_lost_check_is_replaced_when_the_job_is_read(storage, endpoint):
     assert_consistent(storage, job_name, [n for n, _, _ in files])
 
 
-def test_a_slow_jobs_stall_bound_follows_its_pace():
+def test_the_stall_bound_follows_the_jobs_pace_up_to_an_attempts_timeout():
     started = (datetime.now(UTC) - timedelta(seconds=100)).isoformat()
     job = records.JobRecord(
         name="j", endpoint_name="e", deployment_name="d", model_id="m", input={},
         output={}, deployment={}, status=JobStatus.RUNNING, started_at=started,
-        settings={"instance_count": 2, "max_concurrency_per_instance": 1,
-                  "retry_settings": {"timeout": 30}})
-    now = time.time()
-    assert watchdog.stall_seconds(job, now) == watchdog.interval() + 30  # none finished yet
+        mb_planned=5000, settings={"instance_count": 2, "max_concurrency_per_instance": 1,
+                                   "retry_settings": {"timeout": 300}})
+    now, period = time.time(), watchdog.interval()
+    assert watchdog.stall_seconds(job, now) == period + 300  # none finished yet
     slow = job.with_changes({"mb_done": 10})  # 4 in flight, 10 done in 100 s: 40 s each
     assert watchdog.stall_seconds(slow, now) == pytest.approx(120, abs=1)
+    slower = job.with_changes({"mb_done": 1})  # 400 s each: an attempt's timeout caps it
+    assert watchdog.stall_seconds(slower, now) == period + 300
     fast = job.with_changes({"mb_done": 4000})
-    assert watchdog.stall_seconds(fast, now) == watchdog.interval()
+    assert watchdog.stall_seconds(fast, now) == period
+    idle = job.with_changes({"mb_done": 10, "mb_planned": 10})  # a planning page is missing
+    assert watchdog.stall_seconds(idle, now) == period
 
 
 def test_a_minibatch_waiting_for_its_retry_is_not_sent_again(storage, endpoint):
