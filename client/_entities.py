@@ -201,7 +201,9 @@ def load_batch_deployment(source: str | Path | None = None, *,
                           relative_origin: str | None = None,
                           params_override: list[dict[str, Any]] | None = None
                           ) -> BatchDeployment:
-    """A deployment from an Azure ML `deployment.yml` with the ONNX `scoring` block."""
+    """A deployment from an Azure ML `deployment.yml`: a no-code `scoring` block, or a
+    `code_configuration` (its local `code` folder is uploaded by `begin_create_or_update`)
+    with an `environment` (a local `conda_file` is read here)."""
     return _load(BatchDeployment, source, relative_origin, params_override)
 
 
