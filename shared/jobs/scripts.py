@@ -26,6 +26,8 @@ SCRIPT_OUTPUT = "script"  # the metadata `batch_output` of files a script wrote
 def score(storage: Storage, job: JobRecord, index: int | None, scorer: ScriptScorer,
           inputs: list[InputFile], deadline: float | None
           ) -> tuple[bytes, list[tuple[str, str, str]], int]:
+    """The mini-batch's rows, failed items and succeeded count, as score_refs answers; the
+    script's files published and its logs written on the way."""
     label = f"mini-batch {index}" if index is not None else "the mini-batch"
     result = scorer.score(inputs, deadline, publish=lambda folder: publish(storage, job, folder),
                           label=label)
