@@ -270,3 +270,22 @@ def test_a_script_whose_init_fails_is_refused_at_create_time(bep, service, proje
     refused = bep.fails("batch-deployment", "create", "--file", str(project / "deployment.yml"),
                         "-e", endpoint, "-n", "broken", env={"BEP_KEY": service.master_key})
     assert "score.py defines no run() function" in refused
+
+
+def test_preview_runs_the_script_on_a_few_files(bep, service, project, endpoint):
+    bep.run("batch-deployment", "create", "--file", str(project / "deployment.yml"),
+            "-e", endpoint, "-n", "previewed", env={"BEP_KEY": service.master_key})
+    url = f"{service.api}/endpoints/{endpoint}/deployments/previewed/preview"
+    key = {"x-functions-key": service.function_key}
+    answer = httpx.post(url, headers=key, timeout=60, files=[
+        ("files", ("x.txt", b"12345")), ("files", ("skip-y.txt", b"1"))]).json()
+    assert answer["columns"] == ["file_name", "prediction"]
+    assert answer["rows"] == [["x.txt", "x.txt 5 hello"]]
+    assert answer["errors"] == [{"file_name": "skip-y.txt", "row": None,
+                                 "reason": "run() returned no result for this file"}]
+    assert any("behaviour: run over x.txt skip-y.txt" in line for line in answer["logs"])
+    failed = httpx.post(url, headers=key, timeout=60, files=[
+        ("files", ("raise.txt", b"1"))]).json()
+    assert failed["rows"] == [] and "ValueError: cannot score raise.txt" in \
+        failed["errors"][0]["reason"]
+    assert any("Traceback" in line for line in failed["logs"])
