@@ -1,6 +1,7 @@
 """The function app: one FunctionApp and the blueprints it is made of, nothing else.
 
     blueprints/resources_api.py   HTTP  models, datastores (and their files), endpoints, deployments
+    blueprints/data_api.py        HTTP  data assets (versions naming where data is)
     blueprints/jobs_api.py        HTTP  invoke, jobs, outputs, cancel, logs
     blueprints/preview_api.py     HTTP  preview: a deployment scores sample files at once
     blueprints/pipeline.py        queue plan → score → aggregate (+ poison queues)
@@ -13,6 +14,7 @@
 import azure.functions as func
 
 from blueprints import (
+    data_api,
     drops,
     events,
     jobs_api,
@@ -25,6 +27,7 @@ from blueprints import (
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(resources_api.bp)
+app.register_functions(data_api.bp)
 app.register_functions(jobs_api.bp)
 app.register_functions(preview_api.bp)
 app.register_functions(pipeline.bp)

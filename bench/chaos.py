@@ -1,14 +1,23 @@
 """`python -m bench.chaos`: one job under every fault at once, then check exactly-once.
 
 A job of N files (every 10th corrupt) runs on the local host with 2 workers over its own
-Azurite with a data folder, with a short queue lease so deliveries overlap. While it runs:
-`kill -9` of a random worker every few seconds, one `kill -9` of Azurite restarted on the
-same data folder, finished mini-batches' messages injected into the score and poison
-queues, and an attempt to delete the job's deployment and model. At the end it checks:
-the job reached a final state; prediction rows + error rows == N with every file exactly
-once; counters == outputs; job state == job_summary.json; no `*-poison-poison` queue holds
-anything; the deletes were refused. Time is compared with an undisturbed run of the same
-files on the same host.
+Azurite with a data folder, with a short queue lease so deliveries overlap, the app talking
+to storage through bench/faultproxy.py. While it runs: a share of storage requests (5 %)
+answered late, with 503 ServerBusy + Retry-After or 500, stalled, or carried out with
+their answer lost; `kill -9` of a random worker every few seconds; one `kill -9` of Azurite
+at a random moment (from right after invoke's 202 on: before the emulator's save too),
+restarted on the same data folder; finished mini-batches' messages injected into the
+score and poison queues; an attempt to delete the job's deployment and model. At the end
+it checks: the job reached a final state; prediction rows + error rows == N with every file
+exactly once; counters == outputs; job state == job_summary.json; no `*-poison-poison`
+queue holds anything; the deletes were refused. Time is compared with an undisturbed run
+of the same files on the same host.
+
+Azurite saves its state every few seconds, so a kill -9 can lose writes it had
+acknowledged (Azure Storage does not): the job row after invoke answered 202, a mini-batch
+row that was done. The check reads the state just before the kill and again after the
+restart and counts what went missing apart ("emulator lost an acknowledged write"); the
+rest must hold all the same, and a job whose row the emulator lost is not waited for.
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+from bench.faultproxy import FaultProxy, FaultRates
 from devhost import azurite
 from devhost.testing import HostProcess, make_project, wait_for
 from samples import data, models
@@ -37,9 +48,10 @@ from shared.storage.clients import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = ("Completed", "Failed", "Canceled")
-# Azurite saves its state every few seconds: a kill -9 sooner after invoke can lose the job
-# row itself (a durability Azure Storage has and the emulator lacks), so the crash waits.
-EMULATOR_SAVE_SECONDS = 6.0
+LOST = "lost by the emulator"  # final state of a job whose row Azurite lost in a kill -9
+STUCK = "stuck: the emulator lost its messages"  # and nothing moved for STILL_AFTER_LOSS
+STILL_AFTER_LOSS = 60.0  # seconds: several watchdog periods (10 s here) and leases (5 s)
+CRASH_WITHIN = 8.0  # seconds after invoke, when no undisturbed time says how long it runs
 FIRST_KILL = 2.0  # seconds after invoke: the job is planned and scoring by then
 SUMMARY_WAIT = 60.0  # seconds: past a queue lease and a watchdog check (BATCH_WATCHDOG_SECONDS)
 
@@ -51,9 +63,13 @@ class Faults:
     kill_every: float = 4.0  # seconds between worker kills (0: none)
     storage_crash: bool = True
     storage_down: float = 5.0
+    crash_at: float | None = None  # seconds after invoke's answer (None: a random moment)
     inject: bool = True
     delete_attempt: bool = True
     lease: int = 5  # queue lease seconds (the real host: 600): slow deliveries overlap
+    storage_faults: float = 0.05  # share of the app's storage requests faulted (0: no proxy)
+    partition: str = ""  # blob, queue or table: cut off once, at a random moment
+    partition_seconds: float = 5.0
 
 
 @dataclass
@@ -72,9 +88,13 @@ class Report:
     deletes_refused: bool | None = None
     faults: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)  # errors.csv rows by kind of reason
+    # acknowledged writes missing after the emulator's kill -9 (its durability, not ours)
+    emulator_lost: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        if self.final_state in (LOST, STUCK):  # nothing of ours left to check; counted apart
+            return bool(self.emulator_lost) and not self.poison_poison
         return (self.final_state in TERMINAL and self.lost == 0 and self.duplicated == 0
                 and self.predictions + self.errors == self.files and self.counters_agree
                 and self.summary_agrees and not self.poison_poison
@@ -95,7 +115,9 @@ HEADER = (f"{'files':>6} {'state':>10} {'preds':>6} {'errors':>6} {'lost':>5} {'
 
 
 class Rig:
-    """Azurite on a data folder + the local host with N workers, over the real app."""
+    """Azurite on a data folder + the local host with N workers, over the real app; with
+    `faults.storage_faults`, the app's storage goes through a fault proxy (no faults until
+    `faulty(True)`). The rig's own reads and checks go to Azurite directly."""
 
     def __init__(self, folder: Path, workers: int, faults: Faults,
                  watchdog_seconds: int | None = 10):
@@ -103,8 +125,13 @@ class Rig:
         self.folder = folder
         self.server = azurite.start(location=folder / "azurite")
         self.ports = dict(self.server.ports)
-        project = make_project(folder / "app", ROOT / "function_app.py",
-                               self.server.connection_string, host_json=ROOT / "host.json")
+        self.rates = FaultRates.uniform(faults.storage_faults)
+        self.proxy = (FaultProxy(self.ports, FaultRates()).start()
+                      if faults.storage_faults or faults.partition else None)
+        app_storage = self.proxy.connection_string if self.proxy else (
+            self.server.connection_string)
+        project = make_project(folder / "app", ROOT / "function_app.py", app_storage,
+                               host_json=ROOT / "host.json")
         env = {"DEVHOST_QUEUE_LEASE_SECONDS": str(faults.lease),
                "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}
         if watchdog_seconds is not None:
@@ -116,16 +143,29 @@ class Rig:
                                 headers={"x-functions-key": self.host.function_key})
         self.store = Storage.from_connection_string(self.server.connection_string)
 
-    def crash_storage(self, down: float) -> None:
-        """kill -9 Azurite, then start it again on the same data folder and ports."""
+    def faulty(self, on: bool) -> None:
+        """Faults on (counted from now) or off."""
+        if self.proxy:
+            if on:
+                self.proxy.clear()
+            self.proxy.set_rates(self.rates if on else FaultRates())
+
+    def crash_storage(self, down: float, job: str) -> list[str]:
+        """kill -9 Azurite, then start it again on the same data folder and ports; returns
+        the acknowledged writes of `job` it lost (read just before, and again after)."""
+        before, queued = _snapshot(self.store, job), _queued(self.store)
         self.server.process.kill()
         self.server.process.wait()
         time.sleep(down)
         self.server = azurite.start(location=self.folder / "azurite", ports=self.ports)
+        return (_lost_writes(before, _snapshot(self.store, job))
+                + _lost_messages(queued, _queued(self.store)))
 
     def close(self, host_log: Path | None = None) -> None:
         self.api.close()
         self.host.stop()
+        if self.proxy:
+            self.proxy.stop()
         self.server.stop()
         if host_log:
             host_log.write_text("\n".join(self.host.lines) + "\n")
@@ -158,56 +198,167 @@ def deploy(api: httpx.Client) -> tuple[str, str]:
     return endpoint, version
 
 
-def _get(api: httpx.Client, job: str) -> dict | None:
+def _get(api: httpx.Client, job: str) -> tuple[int, dict | None]:
+    """The job as the API shows it: (status code, body); (0, None) when no answer."""
     try:
         got = api.get(f"/jobs/{job}")
     except httpx.HTTPError:  # a worker restarting: ask again
-        return None
-    return got.json() if got.status_code == 200 else None  # a 503 while storage is down
+        return 0, None
+    return got.status_code, (got.json() if got.status_code == 200 else None)  # 503: storage down
+
+
+def _snapshot(store: Storage, job: str) -> dict[str, str] | None:
+    """The job's rows (its status, each mini-batch's state) as stored; {} when the table
+    itself is gone (the emulator can lose it too); None if unreadable."""
+    for _ in range(5):
+        try:
+            rows = store.table("jobs").query_entities("PartitionKey eq @pk",
+                                                      parameters={"pk": job})
+            return {r["RowKey"]: str(r.get("status") or r.get("state") or "") for r in rows}
+        except ResourceNotFoundError:
+            return {}
+        except AzureError:  # the emulator just started: ask again
+            time.sleep(1.0)
+    return None
+
+
+def _lost_writes(before: dict[str, str] | None, after: dict[str, str] | None) -> list[str]:
+    """What was stored before the crash and is gone or back to an earlier state after."""
+    if before is None or after is None:
+        return []
+    lost = []
+    for key, state in before.items():
+        if key not in after:
+            lost.append(f"{key} row ({state})")
+        elif state != after[key] and (state in TERMINAL or after[key] in ("", "pending")):
+            lost.append(f"{key} {state} → {after[key] or 'nothing'}")
+    return lost
+
+
+def _queued(store: Storage) -> dict[str, int]:
+    """Messages in each of the app's queues (visible or not), as stored."""
+    return {q: _length(store, q) for q in ALL_QUEUES + tuple(poison(q) for q in ALL_QUEUES)}
+
+
+def _lost_messages(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """Fewer messages in a queue after the crash than just before it: no worker could take
+    one while the emulator was down, so the emulator lost them."""
+    return [f"{before[q] - after.get(q, 0)} message(s) of {q}" for q in before
+            if after.get(q, 0) < before[q]]
 
 
 def _inject(store: Storage, job: str, faults: Counter) -> None:
     """Messages of mini-batches that already finished, back into score and poison."""
-    done = [int(r["RowKey"][3:]) for r in store.table("jobs").query_entities(
-        "PartitionKey eq @pk and RowKey ge 'mb-' and RowKey lt 'mb.' and state ne 'pending'",
-        parameters={"pk": job})]
-    for index in random.sample(done, min(3, len(done))):
-        body = encode(ScoreMiniBatch(job=job, index=index))
-        store.send(random.choice((SCORE_QUEUE, poison(SCORE_QUEUE))), body)
-        faults["injected"] += 1
+    try:
+        done = [int(r["RowKey"][3:]) for r in store.table("jobs").query_entities(
+            "PartitionKey eq @pk and RowKey ge 'mb-' and RowKey lt 'mb.' and state ne 'pending'",
+            parameters={"pk": job})]
+        for index in random.sample(done, min(3, len(done))):
+            body = encode(ScoreMiniBatch(job=job, index=index))
+            store.send(random.choice((SCORE_QUEUE, poison(SCORE_QUEUE))), body)
+            faults["injected"] += 1
+    except AzureError:  # Azurite restarting: inject next time
+        pass
 
 
-def _delete_attempt(rig: Rig, endpoint: str, version: str) -> bool:
-    """True when both deletes were refused with 409 (the job still needs them)."""
+def _delete_attempt(rig: Rig, endpoint: str, version: str) -> bool | None:
+    """True when both deletes were refused with 409 (the job still needs them); None when
+    an answer did not come (a worker killed, storage down: asked again later)."""
     headers = {"x-functions-key": rig.host.function_key}
     urls = (f"{rig.host.api}/endpoints/{endpoint}/deployments/green",
             f"{rig.host.api}/models/chaos-digits/versions/{version}")
-    return all(httpx.delete(url, headers=headers, timeout=30).status_code == 409
-               for url in urls)
+    statuses = []
+    for url in urls:
+        try:
+            statuses.append(httpx.delete(url, headers=headers, timeout=30).status_code)
+        except httpx.HTTPError:
+            return None
+    if any(code in (0, 503) or code >= 500 for code in statuses) and 200 not in statuses:
+        return None
+    return all(code == 409 for code in statuses)
+
+
+def _invoke(api: httpx.Client, endpoint: str, folder: str) -> str:
+    """Invoke on `green`, asked again (same Repeatability-Request-ID: the same job) while
+    the answer is a 5xx or does not come."""
+    request = uuid.uuid4().hex
+    body = {"inputs": {"images": {"type": "uri_folder",
+                                  "path": f"azureml://datastores/workspaceblobstore/paths/{folder}"}},
+            "deployment_name": "green"}
+
+    def attempt() -> httpx.Response | None:
+        try:
+            got = api.post(f"/endpoints/{endpoint}/jobs", json=body,
+                           headers={"Repeatability-Request-ID": request})
+        except httpx.HTTPError:
+            return None
+        return None if got.status_code >= 500 else got
+
+    invoked = wait_for(attempt, 120, 0.5, message="invoke to answer")
+    invoked.raise_for_status()
+    return invoked.json()["name"]
+
+
+@dataclass
+class Run:
+    job: str
+    seconds: float
+    faults: Counter
+    deletes_refused: bool | None
+    emulator_lost: list[str]
+    stuck: bool = False  # still after the emulator lost messages: not waited for
 
 
 def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
-            timeout: float, version: str) -> tuple[str, float, Counter, bool | None]:
-    """Invoke a job on `green`; with `faults`, disturb it while it runs."""
+            timeout: float, version: str, expected: float = 0.0) -> Run:
+    """Invoke a job on `green`; with `faults`, disturb it while it runs. `expected` (the
+    undisturbed time, if known) bounds the moment of the emulator's crash."""
     counts: Counter = Counter()
     refused = None
+    lost: list[str] = []
+    if faults:
+        rig.faulty(True)
     started = time.monotonic()
-    invoked = rig.api.post(f"/endpoints/{endpoint}/jobs", json={
-        "inputs": {"images": {"type": "uri_folder",
-                              "path": f"azureml://datastores/workspaceblobstore/paths/{folder}"}},
-        "deployment_name": "green"})
-    invoked.raise_for_status()
-    job = invoked.json()["name"]
+    job = _invoke(rig.api, endpoint, folder)
     # The first kill comes early (a small job can end within kill_every): at FIRST_KILL, or
     # as soon as a mini-batch has finished if that is sooner; then every ~kill_every.
     next_kill = started + (min(FIRST_KILL, faults.kill_every) if faults and faults.kill_every
                            else 1e9)
-    crashed = not (faults and faults.storage_crash)
+    # The emulator's crash: any moment from invoke's answer to about the job's end.
+    within = max(expected, CRASH_WITHIN)
+    crash_at = (time.monotonic() + (random.uniform(0, within) if faults.crash_at is None
+                                    else faults.crash_at)
+                if faults and faults.storage_crash else None)
+    cut_at = (time.monotonic() + random.uniform(0, within)
+              if faults and faults.partition and rig.proxy else None)
+    heal_at = None
     deadline = started + timeout
+    last_seen, moved = None, time.monotonic()
+    stuck = False
     while time.monotonic() < deadline:
-        seen = _get(rig.api, job)
-        if seen and seen["status"] in TERMINAL:
+        if cut_at is not None and time.monotonic() >= cut_at:
+            rig.proxy.partition(faults.partition)
+            counts[f"{faults.partition} partitioned"] += 1
+            cut_at, heal_at = None, time.monotonic() + faults.partition_seconds
+        if heal_at is not None and time.monotonic() >= heal_at:
+            rig.proxy.heal(faults.partition)
+            heal_at = None
+        code, seen = _get(rig.api, job)
+        if seen and seen["status"] in TERMINAL and heal_at is None:
             break
+        if code == 404 and lost and any(item.startswith("job row") for item in lost):
+            break  # the emulator lost the job row: no job to wait for
+        if seen and (seen["status"], seen["progress"]) != last_seen:
+            last_seen, moved = (seen["status"], seen["progress"]), time.monotonic()
+        if (any(" message(s) of " in item for item in lost)
+                and time.monotonic() - moved > STILL_AFTER_LOSS):
+            stuck = True  # its messages are gone: nothing will move it (Azure keeps them)
+            break
+        if crash_at is not None and time.monotonic() >= crash_at:
+            lost = rig.crash_storage(faults.storage_down, job)
+            counts["storage kill -9"] += 1
+            crash_at, moved = None, time.monotonic()
+            continue
         if faults and seen:
             done = seen["progress"]["mini_batches"]
             finished = done["succeeded"] + done["failed"] + done["canceled"]
@@ -217,11 +368,6 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
                 _inject(rig.store, job, counts)
             if faults.kill_every and finished and not counts["worker kill -9"]:
                 next_kill = min(next_kill, time.monotonic())  # scoring: kill now, not later
-            if (not crashed and done["total"] and finished >= done["total"] * 0.3
-                    and time.monotonic() - started > EMULATOR_SAVE_SECONDS):
-                rig.crash_storage(faults.storage_down)
-                counts["storage kill -9"] += 1
-                crashed = True
         if time.monotonic() >= next_kill:
             try:
                 rig.host.kill_worker(random.randrange(rig.host.workers))
@@ -230,13 +376,32 @@ def run_job(rig: Rig, endpoint: str, folder: str, faults: Faults | None,
                 pass  # that worker is dead already and not restarted yet
             next_kill = time.monotonic() + random.uniform(0.5, 1.5) * faults.kill_every
         time.sleep(0.5)
-    return job, time.monotonic() - started, counts, refused
+    seconds = time.monotonic() - started
+    if faults and faults.partition and rig.proxy:
+        rig.proxy.heal(faults.partition)
+    rig.faulty(False)
+    if rig.proxy and faults:
+        counts.update({f"storage {k}": n for k, n in rig.proxy.faults().items()})
+        counts["storage requests"] = sum(rig.proxy.counts.values())
+    return Run(job, seconds, counts, refused, lost, stuck)
 
 
-def check(rig: Rig, job_name: str, names: list[str], report: Report) -> None:
+def check(rig: Rig, job_name: str, names: list[str], report: Report,
+          stuck: bool = False) -> None:
     store = rig.store
-    entity = store.table("jobs").get_entity(job_name, "job")
+    try:
+        entity = store.table("jobs").get_entity(job_name, "job")
+    except ResourceNotFoundError:
+        if not any(item.startswith("job row") for item in report.emulator_lost):
+            raise  # a job row lost by anything but the emulator's crash is ours
+        report.final_state = LOST
+        _check_poison(store, report)
+        return
     report.final_state = entity["status"]
+    if stuck and report.final_state not in TERMINAL:
+        report.final_state = STUCK
+        _check_poison(store, report)
+        return
     out = json.loads(entity["output"])
     container = store.container(out["container"])
 
@@ -275,6 +440,10 @@ def check(rig: Rig, job_name: str, names: list[str], report: Report) -> None:
         report.summary_agrees = True
     except TimeoutError:
         report.summary_agrees = False
+    _check_poison(store, report)
+
+
+def _check_poison(store: Storage, report: Report) -> None:
     counts = {poison(poison(q)): _length(store, poison(poison(q))) for q in ALL_QUEUES}
     report.poison_poison = {q: n for q, n in counts.items() if n}
 
@@ -298,11 +467,14 @@ def run(files: int = 2000, workers: int = 2, faults: Faults | None = None,
             folder = f"chaos/{uuid.uuid4().hex[:8]}"
             names = upload(rig.store, folder, files)
             if undisturbed:
-                _, report.undisturbed, _, _ = run_job(rig, endpoint, folder, None, timeout,
-                                                      version)
-            job, report.seconds, report.faults, report.deletes_refused = run_job(
-                rig, endpoint, folder, faults, timeout, version)
-            check(rig, job, names, report)
+                report.undisturbed = run_job(rig, endpoint, folder, None, timeout,
+                                             version).seconds
+            disturbed = run_job(rig, endpoint, folder, faults, timeout, version,
+                                expected=report.undisturbed)
+            report.seconds, report.faults = disturbed.seconds, disturbed.faults
+            report.deletes_refused = disturbed.deletes_refused
+            report.emulator_lost = disturbed.emulator_lost
+            check(rig, disturbed.job, names, report, disturbed.stuck)
         finally:
             rig.close(host_log)
     return report
@@ -326,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
         reports.append(report)
         print(report.line(), flush=True)
         print(f"       errors.csv reasons: {dict(report.reasons)}", flush=True)
+        if report.emulator_lost:
+            print(f"       emulator lost an acknowledged write ({len(report.emulator_lost)}): "
+                  f"{', '.join(report.emulator_lost[:10])}", flush=True)
         if report.poison_poison:
             print(f"       poison-poison: {report.poison_poison}", flush=True)
     print("pp = messages in *-poison-poison queues; calm = the same job undisturbed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -77,14 +76,6 @@ def paged_response(req: func.HttpRequest, page: paging.Page,
     return json_response(body)
 
 
-def redact(url: str) -> str:
-    """The URL with any `code=` key hidden, for logs."""
-    return _CODE.sub(r"\1\2=***", url)
-
-
-_CODE = re.compile(r"([?&])(code)=[^&#]*", re.IGNORECASE)
-
-
 def api_base(req: func.HttpRequest, marker: str) -> str:
     """The absolute URL up to the route prefix, read off the request (works behind any
     routePrefix): `marker` is the first segment of the route being served."""
@@ -113,14 +104,14 @@ def handles_errors(fn: Callable[[func.HttpRequest], func.HttpResponse]):
             return fn(req)
         except BatchEndpointError as e:
             if e.status >= 500:
-                log.exception("%s %s failed", req.method, redact(req.url))
+                log.exception("%s %s failed", req.method, req.url)
             return json_response(e.to_dict(), status=e.status, headers=_challenge(req, e))
         except (ServiceRequestError, ServiceResponseError) as e:
             log.exception("storage unreachable")
             err = StorageUnavailableError(f"storage is unreachable: {type(e).__name__}")
             return json_response(err.to_dict(), status=err.status)
         except Exception:
-            log.exception("%s %s failed", req.method, redact(req.url))
+            log.exception("%s %s failed", req.method, req.url)
             return json_response(BatchEndpointError("internal error; see the logs").to_dict(),
                                  status=500)
 

@@ -77,7 +77,8 @@ def _model_payload(req: func.HttpRequest, name: str, version: str
         if body.name not in (None, name) or str(body.version or version) != version:
             raise ValidationError("name" if body.name not in (None, name) else "version",
                                   "does not match the URL")
-        location = paths.resolve(default_storage(), body.path, paths.URI_FILE, "model")
+        location = paths.resolve(default_storage(), body.path, paths.URI_FILE, "model",
+                                 other_accounts=False)
         blob = default_storage().blobs.get_blob_client(location.container, location.path)
         if not blob.exists():
             raise ValidationError("model.path", f"no blob at {location.uri}")
@@ -148,7 +149,7 @@ def list_datastores(req: func.HttpRequest) -> func.HttpResponse:
 def datastore(req: func.HttpRequest) -> func.HttpResponse:
     storage, name = default_storage(), names.asset_name(req.route_params["name"])
     if req.method == "GET":
-        return json_response(datastores.get(storage, name))
+        return json_response(datastores.show(storage, name))
     if req.method == "DELETE":
         datastores.delete(storage, name)
         return func.HttpResponse(status_code=204)
@@ -236,5 +237,15 @@ def browse_datastore(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def upload_to_datastore(req: func.HttpRequest) -> func.HttpResponse:
     doc = datastores.upload(default_storage(), req.route_params["name"],
-                            req.route_params.get("path", ""), req.get_body() or b"")
-    return json_response(doc, status=201)
+                            req.route_params.get("path", ""), req.get_body() or b"",
+                            part=_int_param(req, "part"), parts=_int_param(req, "parts"))
+    return json_response(doc, status=202 if "part" in doc else 201)
+
+
+def _int_param(req: func.HttpRequest, name: str) -> int | None:
+    value = req.params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 6:
+        raise ValidationError(name, "must be a whole number")
+    return int(value)

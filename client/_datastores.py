@@ -1,10 +1,11 @@
-"""`client.datastores`: the named containers inputs are read from and outputs written to."""
+"""`client.datastores`: the named containers inputs are read from and outputs written to,
+on the service's storage account or (read only) on others."""
 
 from __future__ import annotations
 
 from azure.core.paging import ItemPaged
 
-from client._entities import Datastore
+from client._entities import Datastore, DocumentError
 from client._operations import Operations
 
 DEFAULT_DATASTORE = "workspaceblobstore"
@@ -19,3 +20,13 @@ class DatastoreOperations(Operations):
 
     def list(self) -> ItemPaged[Datastore]:
         return self._pipeline.pages("datastores", Datastore._from_rest)
+
+    def create_or_update(self, datastore: Datastore) -> Datastore:
+        """Its credentials are sent once and never come back (the answer names their kind)."""
+        if not datastore.name:
+            raise DocumentError("the datastore needs a name")
+        return Datastore._from_rest(self._json("PUT", f"datastores/{datastore.name}",
+                                               json=datastore._to_rest()))
+
+    def delete(self, name: str) -> None:
+        self._pipeline.request("DELETE", f"datastores/{name}")

@@ -48,16 +48,45 @@ class Resource:
         return {k: v for k, v in self._to_dict().items() if k not in self._READ_ONLY}
 
 
+class Defaults(dict):
+    """An endpoint's `defaults`, a dict that also reads and sets its keys as attributes
+    (`endpoint.defaults.deployment_name = "blue"`, as azure-ai-ml's BatchEndpointDefaults)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
 @dataclass
 class BatchEndpoint(Resource):
     name: str | None = None
     description: str | None = None
     tags: dict[str, str] | None = None
     auth_mode: str | None = None
-    defaults: dict[str, Any] | None = None
+    defaults: Defaults | None = None
     scoring_uri: str | None = None
     provisioning_state: str | None = None
     _READ_ONLY = Resource._READ_ONLY | {"scoring_uri", "incarnation"}
+
+    def __post_init__(self) -> None:
+        if isinstance(self.defaults, dict) and not isinstance(self.defaults, Defaults):
+            self.defaults = Defaults(self.defaults)
+
+
+@dataclass
+class Input:
+    """A job input, as azure-ai-ml's `Input`: a file input (`type` uri_folder or uri_file,
+    `path`) or a literal (`type` number, integer, string or boolean, `default`: its value)."""
+
+    type: str = "uri_folder"
+    path: str | None = None
+    default: Any = None
+    mode: str | None = None
+    description: str | None = None
 
 
 @dataclass
@@ -90,12 +119,40 @@ class Model(Resource):
 
 
 @dataclass
+class Data(Resource):
+    """Azure ML's data asset (`azure.ai.ml.entities.Data`): a version naming where data is;
+    a local `path` is uploaded on create, as `az ml data create` does."""
+
+    name: str | None = None
+    version: str | None = None
+    type: str | None = None
+    path: str | None = None
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    creation_context: dict[str, Any] | None = None
+    _READ_ONLY = Resource._READ_ONLY | {"creation_context"}
+
+    @property
+    def id(self) -> str:
+        return f"azureml:{self.name}:{self.version}"
+
+
+@dataclass
 class Datastore(Resource):
+    """Azure ML's datastore YAML: `azure_blob` (container_name) or `azure_data_lake_gen2`
+    (filesystem), on another account with `credentials` ({account_key} or {sas_token}:
+    sent once, never answered) or none (the app's identity, or a public container)."""
+
     name: str | None = None
     type: str | None = None
     account_name: str | None = None
     container_name: str | None = None
+    filesystem: str | None = None
+    endpoint: str | None = None
+    protocol: str | None = None
+    credentials: dict[str, Any] | None = field(default=None, repr=False)
     description: str | None = None
+    tags: dict[str, str] | None = None
     is_default: bool | None = None
 
 
@@ -168,9 +225,9 @@ def _load(cls: type[E], source: str | Path | None, relative_origin: str | Path |
 
 
 def _resolve_local_paths(entity: Resource, origin: Path) -> None:
-    """A model `path:`, a `code_configuration.code` folder and an `environment.conda_file`
-    in a document are relative to the document's folder, as in Azure ML; the conda file is
-    read here and sent as its content."""
+    """A model's or data asset's local `path:`, a `code_configuration.code` folder and an
+    `environment.conda_file` in a document are relative to the document's folder, as in Azure
+    ML; the conda file is read here and sent as its content."""
     if isinstance(entity, BatchDeployment):
         code = entity.extra.get("code_configuration")
         if isinstance(code, dict) and _local(code.get("code")):
@@ -183,7 +240,8 @@ def _resolve_local_paths(entity: Resource, origin: Path) -> None:
         path = holder.get("path")
         if isinstance(path, str) and "://" not in path:
             holder["path"] = str((origin / path).resolve())
-    elif isinstance(holder, Model) and holder.path and "://" not in holder.path:
+    elif isinstance(holder, Model | Data) and holder.path and "://" not in holder.path \
+            and (origin / holder.path).exists():
         holder.path = str((origin / holder.path).resolve())
 
 
@@ -205,6 +263,19 @@ def load_batch_deployment(source: str | Path | None = None, *,
     `code_configuration` (its local `code` folder is uploaded by `begin_create_or_update`)
     with an `environment` (a local `conda_file` is read here)."""
     return _load(BatchDeployment, source, relative_origin, params_override)
+
+
+def load_data(source: str | Path | None = None, *, relative_origin: str | None = None,
+              params_override: list[dict[str, Any]] | None = None) -> Data:
+    """A data asset from an Azure ML `data.yml` (like `azure.ai.ml.load_data`); a local
+    `path:` is relative to the document's folder."""
+    return _load(Data, source, relative_origin, params_override)
+
+
+def load_datastore(source: str | Path | None = None, *, relative_origin: str | None = None,
+                   params_override: list[dict[str, Any]] | None = None) -> Datastore:
+    """A datastore from an Azure ML `datastore.yml` (like `azure.ai.ml.load_datastore`)."""
+    return _load(Datastore, source, relative_origin, params_override)
 
 
 def load_model(source: str | Path | None = None, *, relative_origin: str | None = None,

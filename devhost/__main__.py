@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from devhost.supervisor import Supervisor
+from shared import logredact
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s [host] %(levelname)s %(message)s")
+    logredact.install()
     return Supervisor(args.project_dir, args.app, args.port, max(1, args.workers),
                       args.azurite).run()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.storage.connection import azurite_connection_string
+from shared.storage.connection import AZURITE_ACCOUNT, AZURITE_KEY, azurite_connection_string
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://[^:]+:(\d+)")
@@ -32,16 +33,26 @@ def azurite_command() -> list[str]:
 
 @dataclass
 class Azurite:
-    """A running Azurite; `ports` maps blob/queue/table to the ports it listens on."""
+    """A running Azurite; `ports` maps blob/queue/table to the ports it listens on;
+    `accounts` are its accounts besides devstoreaccount1 (name → key)."""
 
     process: subprocess.Popen
     ports: dict[str, int]
     host: str = "127.0.0.1"
+    accounts: dict[str, str] = field(default_factory=dict)
     _log: list[str] = field(default_factory=list)
 
     @property
     def connection_string(self) -> str:
         return azurite_connection_string(self.host, self.ports)
+
+    def account_connection_string(self, name: str) -> str:
+        """The connection string of another of its accounts (path-style, like the first)."""
+        return azurite_connection_string(self.host, self.ports).replace(
+            AZURITE_ACCOUNT, name).replace(AZURITE_KEY, self.accounts[name])
+
+    def blob_endpoint(self, name: str) -> str:
+        return f"http://{self.host}:{self.ports['blob']}/{name}"
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
@@ -59,8 +70,12 @@ def start(
     host: str = "127.0.0.1",
     in_memory: bool = False,
     timeout: float = 30.0,
+    accounts: dict[str, str] | None = None,
 ) -> Azurite:
-    """Start Azurite and wait until all three services listen. Port 0 = any free port."""
+    """Start Azurite and wait until all three services listen. Port 0 = any free port.
+    `accounts` (name → base64 key), and those of an `AZURITE_ACCOUNTS` variable
+    (`name:key;...`), are served beside devstoreaccount1 (which that variable alone would
+    replace), path-style: `http://<host>:<port>/<name>`."""
     ports = {"blob": 0, "queue": 0, "table": 0, **(ports or {})}
     cmd = azurite_command() + [
         "--blobHost", host, "--queueHost", host, "--tableHost", host,
@@ -74,9 +89,16 @@ def start(
         location = location or PROJECT_ROOT / ".azurite"
         location.mkdir(parents=True, exist_ok=True)
         cmd += ["--location", str(location)]
+    env = dict(os.environ)
+    given = dict(a.split(":", 1) for a in env.get("AZURITE_ACCOUNTS", "").split(";")
+                 if ":" in a)  # a user's own, from the environment (docs/data.md)
+    if accounts or given:
+        env["AZURITE_ACCOUNTS"] = ";".join(
+            f"{name}:{key}" for name, key in {AZURITE_ACCOUNT: AZURITE_KEY, **given,
+                                              **(accounts or {})}.items())
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env=env)
     found: dict[str, int] = {}
     log: list[str] = []
     ready = threading.Event()
@@ -100,4 +122,4 @@ def start(
     if len(found) != 3:
         proc.kill()
         raise AzuriteError("Azurite did not start:\n" + "\n".join(log[-20:]))
-    return Azurite(process=proc, ports=found, host=host, _log=log)
+    return Azurite(process=proc, ports=found, host=host, accounts=dict(accounts or {}), _log=log)

@@ -115,12 +115,11 @@ class Supervisor:
             for line in proc.stdout:
                 message = _ready_message(line)
                 if message is None:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
+                    say(line.rstrip("\n"))
                     continue
                 worker.functions = message.get("functions", [])
                 worker.indexing_error = message.get("indexingError")
-                print(f"devhost worker {index} pid {proc.pid}", flush=True)
+                say(f"devhost worker {index} pid {proc.pid}")
                 worker.ready.set()
 
         threading.Thread(target=read, daemon=True, name=f"worker-{index}-stdout").start()
@@ -155,9 +154,9 @@ class Supervisor:
                 if worker.process.poll() is not None or time.monotonic() > deadline:
                     log.error("worker %d did not start (see its log above)", worker.index)
                     return 1
-        print(f"devhost ready: {self.url} workers={self.count}", flush=True)
+        say(f"devhost ready: {self.url} workers={self.count}")
         if self.workers[0].indexing_error:
-            print(f"{self.workers[0].indexing_error}\nNo job functions found.", flush=True)
+            say(f"{self.workers[0].indexing_error}\nNo job functions found.")
         self._print_functions(self.workers[0].functions, keys)
         while not self.stopping.wait(0.2):
             self._restart_dead()
@@ -183,11 +182,11 @@ class Supervisor:
                 self.spawn(index)
 
     def _print_functions(self, functions: list[dict[str, Any]], keys: dict) -> None:
-        print("Functions:", flush=True)
+        say("Functions:")
         for f in functions:
-            print(f"  {describe(f, self.url, self.cfg.route_prefix)}", flush=True)
-        print(f"Keys: {host_keys.path(self.project_dir)} (masterKey, functionKeys, systemKeys)"
-              f"; default function key: {keys['functionKeys']['default']}", flush=True)
+            say(f"  {describe(f, self.url, self.cfg.route_prefix)}")
+        say(f"Keys: {host_keys.path(self.project_dir)} (masterKey, functionKeys, systemKeys)"
+            f"; default function key: {keys['functionKeys']['default']}")
 
     def stop(self) -> None:
         self.stopping.set()
@@ -207,6 +206,18 @@ class Supervisor:
             self.azurite.stop()
             self.azurite = None
         log.info("stopped")
+
+
+def say(text: str) -> None:
+    """One whole line (or lines) on stdout. Every worker's output thread and the main thread
+    write here: `print` writes the text and its newline apart, so two threads' lines could
+    merge (`...pid 20750devhost worker 1 pid 20752`) and a reader miss a worker's pid."""
+    with _STDOUT:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+_STDOUT = threading.Lock()
 
 
 def _ready_message(line: str) -> dict | None:

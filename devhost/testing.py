@@ -120,10 +120,10 @@ class HostProcess:
         for line in process.stdout:
             line = line.rstrip("\n")
             self.lines.append(line)
-            m = re.match(r"devhost worker (\d+) pid (\d+)", line)
-            if m:
+            # searched, not matched at the start: the pipe also carries the workers' stderr
+            for m in re.finditer(r"devhost worker (\d+) pid (\d+)", line):
                 self.pids[int(m.group(1))] = int(m.group(2))
-            m = re.match(r"devhost ready: (\S+)", line)
+            m = re.search(r"devhost ready: (\S+)", line)
             if m:
                 self.url = m.group(1)
                 self._ready.set()
@@ -154,8 +154,11 @@ class HostProcess:
 
     def kill_worker(self, index: int) -> int:
         """SIGKILL a worker (a crash); returns its pid. The supervisor starts a new one:
-        `wait_for(lambda: host.worker_pids()[index] != pid)`."""
-        pid = self.pids[index]
+        `wait_for(lambda: host.worker_pids()[index] != pid)`. ProcessLookupError when that
+        worker is not running (dead, and its successor not ready yet)."""
+        pid = self.pids.get(index)
+        if pid is None:
+            raise ProcessLookupError(f"worker {index} has not reported a pid yet")
         os.kill(pid, signal.SIGKILL)
         return pid
 

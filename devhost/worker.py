@@ -23,6 +23,7 @@ from devhost.invoker import Invoker
 from devhost.outputs import OutputWriter
 from devhost.pyworker import IndexingError
 from devhost.queues import QueueListener, valid_queue_name
+from shared import logredact
 
 log = logging.getLogger("devhost")
 EXIT_TIMEOUT = 3  # exit status after a functionTimeout; the supervisor starts a new worker
@@ -121,6 +122,7 @@ def main() -> None:
                         format=f"%(asctime)s [w{worker_id}] %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure", "aiohttp.access", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logredact.install()  # before the app is imported: its import installs it too
     asyncio.run(serve(project_dir, app_name, port, worker_id))
 
 

@@ -15,6 +15,9 @@ TABLE_ENDPOINTS = "endpoints"
 TABLE_DEPLOYMENTS = "deployments"
 TABLE_JOBS = "jobs"
 TABLE_JOBS_BY_TIME = "jobsbytime"  # the jobs index, newest first (jobs/jobindex.py)
+TABLE_PREVIOUS_JOB_INDEX = "jobindex"  # read once, to backfill the one above
+TABLE_SECRETS = "secrets"  # encrypted: shared/secrets.py
+TABLE_DATA = "data"  # data assets
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 

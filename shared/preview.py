@@ -67,7 +67,7 @@ def from_datastores(storage: Storage, inputs: object) -> list[InputFile | Failed
         raise ValidationError("inputs", "must be a list of file paths "
                               "(azureml://datastores/<datastore>/paths/<file>)")
     check_count(len(inputs), "inputs")
-    locations = [paths.resolve(storage, v, paths.URI_FILE, f"inputs[{k}]")
+    locations = [paths.resolve(storage, v, paths.URI_FILE, f"inputs[{k}]", other_accounts=False)
                  for k, v in enumerate(inputs)]
     blobs = [storage.blobs.get_blob_client(loc.container, loc.path) for loc in locations]
     with ThreadPoolExecutor(max_workers=8) as pool:

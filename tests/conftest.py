@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 
@@ -9,11 +10,16 @@ import pytest
 
 from devhost import azurite as azurite_process
 
+SECOND_ACCOUNT = "userdata"  # a user's own storage account, beside the app's
+SECOND_KEY = base64.b64encode(b"a second Azurite account's key, 64 bytes long for the test!!"
+                              ).decode()
+
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[azurite_process.Azurite]:
-    """A real Azurite (in-memory), started on free ports and stopped after the session."""
-    server = azurite_process.start(in_memory=True)
+    """A real Azurite (in-memory), started on free ports and stopped after the session;
+    besides the app's devstoreaccount1 it serves SECOND_ACCOUNT, a user's own account."""
+    server = azurite_process.start(in_memory=True, accounts={SECOND_ACCOUNT: SECOND_KEY})
     try:
         yield server
     finally:

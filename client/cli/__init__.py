@@ -24,7 +24,7 @@ from azure.core.exceptions import (
 
 from client import DocumentError, JobFailedError
 from client._pipeline import describe
-from client.cli import configure, datastores, deployments, endpoints, jobs, models
+from client.cli import configure, data, datastores, deployments, endpoints, jobs, models
 from client.cli._common import service_options
 
 
@@ -35,7 +35,7 @@ def cli(**_: str | None) -> None:
     """The service options may come before the group too (read by each command)."""
 
 
-for module in (endpoints, deployments, jobs, models, datastores):
+for module in (endpoints, deployments, jobs, models, datastores, data):
     cli.add_command(module.group)
 cli.add_command(configure.configure)
 
@@ -48,10 +48,8 @@ def _message(error: BaseException) -> str:
     if isinstance(error, HttpResponseError) and hasattr(error, "error_code"):
         return describe(error)
     if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        return ("no Entra credential (used by --auth aad, and to upload local files when no "
-                "storage connection string is given): sign in (az login) or set "
-                "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET; for uploads a "
-                "--storage-connection-string or BEP_STORAGE_CONNECTION_STRING does too")
+        return ("no Entra credential (used by --auth aad): sign in (az login) or set "
+                "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
     if isinstance(error, AzureError):
         return (str(error.message or error).strip().splitlines() or [type(error).__name__])[0]
     return str(error).splitlines()[0] if str(error) else type(error).__name__

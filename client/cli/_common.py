@@ -49,7 +49,7 @@ _SERVICE_OPTIONS = [
     click.option("--storage-connection-string",
                  help="Storage used to upload local inputs and models' folders "
                       "[env BEP_STORAGE_CONNECTION_STRING or AZURE_STORAGE_CONNECTION_STRING]; "
-                      "without one, an Entra credential on the datastore's account."),
+                      "without one, they go through the service (its key or token is enough)."),
     click.option("--output", "-o", "output", type=click.Choice(_output.FORMATS),
                  help="Output format [default: json]."),
     click.option("--query", help="JMESPath query applied to the result, e.g. [].name."),
@@ -83,8 +83,14 @@ EXAMPLES = {
     "model show": "bep model show -n digits --label latest",
     "model list": "bep model list -o table",
     "model delete": "bep model delete -n digits -v 1 --yes",
+    "datastore create": "bep datastore create --file datastore.yml",
     "datastore list": "bep datastore list -o table",
     "datastore show": "bep datastore show -n workspaceblobstore",
+    "datastore delete": "bep datastore delete -n userdata --yes",
+    "data create": "bep data create -n mnist-sample --path ./sample",
+    "data show": "bep data show -n mnist-sample --label latest",
+    "data list": "bep data list -n mnist-sample -o table",
+    "data delete": "bep data delete -n mnist-sample -v 1 --yes",
 }
 
 SERVICE_FLAGS = ("url", "key", "auth", "storage_connection_string", "output", "query")

@@ -11,7 +11,15 @@ import jmespath
 import yaml
 from azure.core.paging import ItemPaged
 
-from client._entities import BatchDeployment, BatchEndpoint, BatchJob, Datastore, Model, Resource
+from client._entities import (
+    BatchDeployment,
+    BatchEndpoint,
+    BatchJob,
+    Data,
+    Datastore,
+    Model,
+    Resource,
+)
 
 FORMATS = ("json", "yaml", "table", "tsv")
 # `-o table` shows a few columns per resource, as az ml's tables do (JMESPath into the JSON);
@@ -31,7 +39,9 @@ COLUMNS: dict[type, tuple[tuple[str, str], ...]] = {
     Model: (("Name", "name"), ("Version", "version"), ("Type", "type"),
             ("Description", "description")),
     Datastore: (("Name", "name"), ("Type", "type"), ("Account", "account_name"),
-                ("Container", "container_name"), ("Default", "is_default")),
+                ("Container", "container_name || filesystem"), ("Default", "is_default")),
+    Data: (("Name", "name"), ("Version", "version"), ("Type", "type"), ("Path", "path"),
+           ("Created", "creation_context.created_at")),
 }
 
 

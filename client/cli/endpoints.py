@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from azure.core.exceptions import ClientAuthenticationError
 
 from client import BatchEndpoint, JobFailedError, load_batch_endpoint
 from client._entities import apply_overrides
@@ -136,7 +135,7 @@ def _local_input(value: str) -> Path | None:
     """The local file or folder `--input` names, or None for a datastore path or URL. A path
     that looks local (./x, ../x, /x, ~/x, or one name without '/') but is not there is said
     so here, before any request: the service would read it as `<container>/<path>`."""
-    if "://" in value:
+    if "://" in value or value.startswith("azureml:"):  # (a data asset too)
         return None
     path = Path(value).expanduser()
     if path.exists():
@@ -148,22 +147,14 @@ def _local_input(value: str) -> Path | None:
     return None
 
 
-def _upload_credential_error(session, local: Path) -> UserError:
-    return UserError(
-        f"cannot upload {local}: no storage credential for the default datastore. Give a "
-        "connection string with --storage-connection-string, BEP_STORAGE_CONNECTION_STRING "
-        "(or AZURE_STORAGE_CONNECTION_STRING) or `bep configure --storage-connection-string`"
-        ", or sign in with an Entra identity that may write to the account (az login); or "
-        "upload the files yourself and pass --input azureml://datastores/<datastore>/paths/"
-        "<path>")
-
-
 @command(group, "invoke", help="Start a batch scoring job. --input is a datastore path "
-                               "(azureml://datastores/<ds>/paths/<p>), a blob URL, or a local "
-                               "file or folder, uploaded first to the default datastore.")
+                               "(azureml://datastores/<ds>/paths/<p>), a storage URL (public, "
+                               "SAS), a data asset (azureml:<name>:<version>, @latest), or a "
+                               "local file or folder, uploaded first to the default datastore.")
 @NAME
 @click.option("--input", "input_", required=True, metavar="PATH",
-              help="Input data: datastore path, blob URL, or local file/folder.")
+              help="Input data: datastore path, storage URL, data asset, or local "
+                   "file/folder.")
 @click.option("--input-type", type=click.Choice(["uri_folder", "uri_file"]),
               help="Type of the input (default: uri_folder, or uri_file for a local file).")
 @click.option("--deployment-name", "-d", help="Deployment to run (default: the endpoint's).")
@@ -184,13 +175,8 @@ def invoke(session, name, input_, input_type, deployment_name, output_path, mini
         session.client.batch_endpoints.get(name)
         if deployment_name:
             session.client.batch_deployments.get(deployment_name, name)
-    try:
-        job = session.client.batch_endpoints.invoke(
-            name, input=input_, input_type=input_type, deployment_name=deployment_name,
-            output_path=output_path, job_name=job_name, mini_batch_size=mini_batch_size,
-            instance_count=instance_count, params_override=overrides(sets))
-    except ClientAuthenticationError as e:
-        if local is not None and e.status_code is None and session.connection.auth != "aad":
-            raise _upload_credential_error(session, local) from e
-        raise
+    job = session.client.batch_endpoints.invoke(
+        name, input=input_, input_type=input_type, deployment_name=deployment_name,
+        output_path=output_path, job_name=job_name, mini_batch_size=mini_batch_size,
+        instance_count=instance_count, params_override=overrides(sets))
     return stream(session, job) if follow else job

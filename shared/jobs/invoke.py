@@ -6,21 +6,23 @@ timeout. Planning pages through the listing in queue-triggered runs (planning.py
 
 from __future__ import annotations
 
+import math
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError
 
 from shared import config, names
 from shared.errors import ConflictError, NotFoundError, ValidationError
-from shared.jobs import jobindex, ownership, paths, records
+from shared.jobs import jobindex, ownership, paths, records, sources
 from shared.messages import PLAN_QUEUE, PlanPage
-from shared.resources import deployments, endpoints, models
+from shared.resources import data_assets, deployments, endpoints, models
 from shared.resources.schemas import parse
 from shared.resources.schemas.invoke import (
     InputSpec,
     InvokeBody,
+    LiteralSpec,
     NativeInvoke,
     OutputSpec,
     Overrides,
@@ -50,6 +52,8 @@ class InvokeRequest:
     azure_ml_shape: bool = False  # a REST body: answer as Azure ML does (200, the job)
     warnings: tuple[str, ...] = ()
     overwrite_outputs: bool = False  # outputs.score.overwrite: take over another job's folder
+    input_name: str = "input_data"  # the scored file input's name
+    literals: dict[str, Any] = field(default_factory=dict)  # literal inputs: name → value
 
 
 def parse_request(body: object, header_deployment: str | None = None) -> InvokeRequest:
@@ -65,9 +69,18 @@ def parse_request(body: object, header_deployment: str | None = None) -> InvokeR
 
 
 def _from_native(spec: NativeInvoke, header_deployment: str | None) -> InvokeRequest:
-    (source,) = spec.inputs.values()
-    if isinstance(source, str):
-        source = InputSpec(path=source)
+    files: dict[str, InputSpec] = {}
+    literals: dict[str, Any] = {}
+    for name, given in spec.inputs.items():
+        if isinstance(given, str):
+            files[name] = InputSpec(path=given)
+        elif isinstance(given, InputSpec):
+            files[name] = given
+        elif isinstance(given, LiteralSpec):
+            literals[name] = _literal(name, given)
+        else:
+            literals[name] = given  # a bare number or boolean
+    input_name, source = _scored(files)
     score = (spec.outputs or {}).get("score")
     if isinstance(score, str):
         score = OutputSpec(path=score)
@@ -81,7 +94,50 @@ def _from_native(spec: NativeInvoke, header_deployment: str | None) -> InvokeReq
         output_type=score.type if score else paths.URI_FOLDER,
         deployment_name=spec.deployment_name or header_deployment,
         job_name=spec.job_name, overrides=overrides,
-        overwrite_outputs=bool(score and score.overwrite))
+        overwrite_outputs=bool(score and score.overwrite), input_name=input_name,
+        literals=literals)
+
+
+def _scored(files: dict[str, Any]) -> tuple[str, Any]:
+    """The one file input a job scores (its other inputs are literals)."""
+    if not files:
+        raise ValidationError("inputs", "names no uri_folder or uri_file input: a job scores "
+                              "one file input (its other inputs may be literals)")
+    first, *others = files
+    if others:
+        raise ValidationError(f"inputs.{others[0]}", f"a job scores one file input "
+                              f"('{first}'); other inputs may only be literals (number, "
+                              "integer, string, boolean)")
+    return first, files[first]
+
+
+def _literal(name: str, spec: LiteralSpec) -> Any:
+    """A literal's value as its type says (`default` is the SDK's name for it)."""
+    value = spec.value if spec.value is not None else spec.default
+    where = f"inputs.{name}.value"
+    if value is None:
+        raise ValidationError(where, f"a {spec.type} input needs a value")
+    try:
+        if spec.type == "boolean":
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            if isinstance(value, bool):
+                return value
+        elif isinstance(value, bool):
+            pass  # true is no number nor text here
+        elif spec.type == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        elif spec.type == "number":
+            number = float(value)
+            if math.isfinite(number):
+                return int(value) if isinstance(value, int) else number
+        else:
+            return str(value)
+    except ValueError:
+        pass
+    raise ValidationError(where, f"'{value}' is not a {spec.type}")
 
 
 def _nested(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,7 +159,20 @@ def _nested(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest:
     props = spec.properties
-    (source,) = props.input_data.values()
+    files: dict[str, Any] = {}
+    literals: dict[str, Any] = {}
+    for name, given in props.input_data.items():
+        where = f"properties.InputData.{name}"
+        if given.job_input_type == "Literal":
+            if given.value is None or given.uri is not None:
+                raise ValidationError(where, "a Literal input has a Value and no Uri")
+            literals[name] = given.value
+        elif given.uri is None or given.value is not None:
+            raise ValidationError(where, f"a {given.job_input_type} input has a Uri and no "
+                                  "Value")
+        else:
+            files[name] = given
+    input_name, source = _scored(files)
     out_path, out_type = None, paths.URI_FOLDER
     if props.output_data:
         (target,) = props.output_data.values()
@@ -117,7 +186,8 @@ def _from_rest(spec: RestInvoke, header_deployment: str | None) -> InvokeRequest
     return InvokeRequest(
         input_path=source.uri, input_type=_REST_TYPES[source.job_input_type],
         output_path=out_path, output_type=out_type, deployment_name=header_deployment,
-        job_name=props.name or spec.name, overrides=overrides, azure_ml_shape=True)
+        job_name=props.name or spec.name, overrides=overrides, azure_ml_shape=True,
+        input_name=input_name, literals=literals)
 
 
 def invoke(
@@ -141,9 +211,9 @@ def invoke(
     check_batching(settings.mini_batch_size,
                    (deployment["scoring"] or {}).get("input", {}).get("type") == "tabular",
                    "mini_batch_size")
-    source = paths.resolve(storage, request.input_path, request.input_type, "inputs")
-    if not request.manifest:
-        _check_input_exists(storage, source)
+    source, asset = _input_location(storage, request)
+    if not request.manifest or source.account:  # (a retry of another account's files too)
+        source = sources.check_readable(storage, source)
     target = _output_location(storage, request, settings, job_name)
     if not request.overwrite_outputs:
         _check_output_free(storage, target, settings)
@@ -154,7 +224,9 @@ def invoke(
         "model_id": model["id"],
         "started_by": request.started_by,
         "request_id": request_id or "",
-        "input": {**source.to_dict(), "manifest": request.manifest or ""},
+        "input": {**source.to_dict(), "manifest": request.manifest or "", **asset,
+                  "name": request.input_name},
+        "literals": request.literals,
         "output": target,
         "settings": settings.to_dict(),
         "deployment": {
@@ -173,6 +245,7 @@ def invoke(
         if request_id:
             return records.load(storage, job_name), False
         raise ConflictError(f"a job named {job_name} already exists") from None
+    sources.keep_secret(storage, job_name, source)  # before planning can start
     job = records.load(storage, job_name)
     jobindex.add(storage, job)
     records.log(storage, job_name, f"job created by {request.started_by} for "
@@ -214,26 +287,22 @@ def _settings_of(deployment: dict[str, Any]) -> DeploymentSettings:
         {**deployment["settings"], "instance_count": deployment["resources"]["instance_count"]})
 
 
-def _check_input_exists(storage: Storage, source: paths.Location) -> None:
-    container = storage.blobs.get_container_client(source.container)
-    try:
-        if source.kind == paths.URI_FILE:
-            container.get_blob_client(source.path).get_blob_properties()
-            return
-        page = next(container.walk_blobs(name_starts_with=source.prefix,
-                                         results_per_page=5).by_page())
-        if any(True for _ in page):
-            return
-    except (ResourceNotFoundError, StopIteration):
-        pass
-    raise ValidationError("inputs", f"no {'file' if source.kind == paths.URI_FILE else 'files'}"
-                          f" found at {source.uri}")
+def _input_location(storage: Storage, request: InvokeRequest
+                    ) -> tuple[paths.Location, dict[str, str]]:
+    """The input's location, and the data asset version it came from if it named one
+    (`azureml:<name>:<version>`, `azureml:<name>@latest`: resolved now, once)."""
+    if not data_assets.is_reference(request.input_path):
+        return paths.resolve(storage, request.input_path, request.input_type, "inputs"), {}
+    asset = data_assets.resolve(storage, request.input_path, "inputs.path")
+    return (paths.resolve(storage, asset["path"], asset["type"], "inputs"),
+            {"data_asset": asset["id"]})
 
 
 def _output_location(storage: Storage, request: InvokeRequest, settings: DeploymentSettings,
                      job_name: str) -> dict[str, Any]:
     if request.output_path:
-        where = paths.resolve(storage, request.output_path, request.output_type, "outputs.score")
+        where = paths.resolve(storage, request.output_path, request.output_type, "outputs.score",
+                              other_accounts=False)
     else:
         where = paths.Location(config.DEFAULT_DATASTORE, config.default_datastore_container(),
                                f"azureml/{job_name}/score", paths.URI_FOLDER)

@@ -9,12 +9,17 @@ milliseconds and the job name, so Table storage returns the newest first and two
 same millisecond in name order. Rows are derived from the job row alone, so writing one again
 is idempotent.
 
-Jobs recorded before this index existed have no rows: the first list backfills them once from
-the jobs table (a marker row says it was done; concurrent backfills write the same rows).
+Jobs recorded before this index existed have no rows: lists backfill them from the previous
+index (table `jobindex`, one small row per job in name order), 100 jobs to a transaction, for
+at most a few seconds per list call, the place reached kept in a marker row until it is done.
+Until then the oldest jobs may be missing from lists; backfills running at once write the
+same rows. Those jobs belong to the endpoint incarnation "" (endpoints from before
+incarnations have "" too; one re-created since has a new incarnation, as it should).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -32,24 +37,30 @@ ALL = "all"
 _MARKER = ("meta", "backfilled")
 _MS_CEILING = 10**13  # milliseconds since 1970 stay below this until the year 2286
 _PAGE_SECONDS = 5.0  # a sparse filter reads index rows in bounded steps, then hands a token
+_BACKFILL_BATCH = 100  # previous index rows per step: one transaction per partition
+_BACKFILL_SECONDS = 3.0  # of one list call
 
 
 def endpoint_partition(endpoint: str, incarnation: str) -> str:
     return f"endpoint:{endpoint}:{incarnation}"
 
 
-def row_key(job: JobRecord) -> str:
-    ms = int(datetime.fromisoformat(job.created_at).timestamp() * 1000)
-    return f"{_MS_CEILING - 1 - ms:013d}-{job.name}"
-
-
 def add(storage: Storage, job: JobRecord) -> None:
     """Index the job in the list of all jobs and in its endpoint incarnation's list."""
-    columns = {"RowKey": row_key(job), "job": job.name, "endpoint_name": job.endpoint_name,
-               "deployment_name": job.deployment_name, "created_at": job.created_at}
     table = storage.table(config.TABLE_JOBS_BY_TIME)
-    for partition in (ALL, endpoint_partition(job.endpoint_name, job.endpoint_incarnation)):
-        table.upsert_entity({"PartitionKey": partition, **columns})
+    for row in _index_rows(job.name, job.endpoint_name, job.deployment_name, job.created_at,
+                           job.endpoint_incarnation):
+        table.upsert_entity(row)
+
+
+def _index_rows(name: str, endpoint: str, deployment: str, created_at: str,
+                incarnation: str) -> list[dict[str, Any]]:
+    ms = int(datetime.fromisoformat(created_at).timestamp() * 1000)
+    columns = {"RowKey": f"{_MS_CEILING - 1 - ms:013d}-{name}", "job": name,
+               "endpoint_name": endpoint, "deployment_name": deployment,
+               "created_at": created_at}
+    return [{"PartitionKey": partition, **columns}
+            for partition in (ALL, endpoint_partition(endpoint, incarnation))]
 
 
 def page(storage: Storage, request: paging.PageRequest, *, partition: str = ALL,
@@ -104,12 +115,35 @@ def _rows(storage: Storage, partition: str, after: str, per_page: int,
 
 
 def _backfill_once(storage: Storage) -> None:
+    """Index, in bounded steps, the jobs the previous index lists (module docstring)."""
     table = storage.table(config.TABLE_JOBS_BY_TIME)  # made on first use
     try:
-        storage.rows.get_entity(config.TABLE_JOBS_BY_TIME, *_MARKER)
-        return
+        marker = storage.rows.get_entity(config.TABLE_JOBS_BY_TIME, *_MARKER)
     except ResourceNotFoundError:
+        marker = {}
+    if marker.get("done"):
+        return
+    previous = storage.tables.get_table_client(config.TABLE_PREVIOUS_JOB_INDEX)
+    token = json.loads(marker["continuation"]) if marker.get("continuation") else None
+    pages = previous.query_entities("PartitionKey eq 'jobs'",
+                                    results_per_page=_BACKFILL_BATCH).by_page(token)
+    deadline = time.monotonic() + _BACKFILL_SECONDS
+    try:
+        for page in pages:
+            by_partition: dict[str, list[tuple]] = {}
+            for old in page:
+                for row in _index_rows(old["RowKey"], old["endpoint_name"],
+                                       old["deployment_name"], old["created_at"], ""):
+                    by_partition.setdefault(row["PartitionKey"], []).append(("upsert", row))
+            for operations in by_partition.values():
+                table.submit_transaction(operations)
+            following = pages.continuation_token
+            table.upsert_entity({"PartitionKey": _MARKER[0], "RowKey": _MARKER[1],
+                                 "continuation": json.dumps(following) if following else "",
+                                 "done": not following})
+            if following and time.monotonic() > deadline:
+                return  # the next list goes on from here
+    except ResourceNotFoundError:  # no previous index: nothing to backfill
         pass
-    for entity in records.table(storage).query_entities(f"RowKey eq '{records.JOB_ROW}'"):
-        add(storage, records.JobRecord.from_entity(entity))
-    table.upsert_entity({"PartitionKey": _MARKER[0], "RowKey": _MARKER[1]})
+    table.upsert_entity({"PartitionKey": _MARKER[0], "RowKey": _MARKER[1],
+                         "continuation": "", "done": True})

@@ -24,7 +24,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config
 from shared.errors import NotFoundError
-from shared.jobs import errorsfile, fanin, planning, records, scripts, splitting, watchdog
+from shared.jobs import errorsfile, fanin, planning, records, scripts, sources, splitting, watchdog
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
@@ -195,8 +195,9 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
 
     clock = clock or Stopwatch()
     scoring = scorer(storage, job)
+    where = sources.for_job(storage, job.name, job.input)
     container = job.input["container"]
-    downloaded = list(_DOWNLOADS.map(lambda ref: _download(storage, container, ref), refs))
+    downloaded = list(_DOWNLOADS.map(lambda ref: _download(where, container, ref), refs))
     clock.lap("download")
     failures: list[tuple[str, str, str]] = []
     inputs = []
@@ -227,17 +228,18 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
     return scoring.rows_csv(rows), failures, len(rows)
 
 
-def _download(storage: Storage, container: str, ref: InputRef) -> tuple[InputRef, bytes, str]:
+def _download(where: sources.InputStore, container: str, ref: InputRef
+              ) -> tuple[InputRef, bytes, str]:
     """The version planning listed (only the range's bytes, for a range), or why it cannot
     be had."""
     try:
         if ref.part is not None:
-            blob = storage.blobs.get_blob_client(container, ref.name)
+            blob = where.container.get_blob_client(ref.name)
             pinned = ({"etag": ref.etag, "match_condition": MatchConditions.IfNotModified}
                       if ref.etag else {})
             return ref, splitting.read_part(blob, ref.part, pinned), ""
-        return ref, storage.reads.get(container, ref.name, etag=ref.etag,
-                                      limit=config.MAX_INPUT_FILE_BYTES), ""
+        return ref, where.reads.get(container, ref.name, etag=ref.etag,
+                                    limit=config.MAX_INPUT_FILE_BYTES), ""
     except ResourceNotFoundError:
         return ref, b"", "file not found (deleted after the job was planned?)"
     except ResourceModifiedError:

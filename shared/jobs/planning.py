@@ -30,7 +30,16 @@ from azure.data.tables import TableTransactionError
 from shared import config
 from shared.errors import RetryableError
 from shared.events import outbound
-from shared.jobs import lifecycle, manifests, paths, records, shards, splitting, watchdog
+from shared.jobs import (
+    lifecycle,
+    manifests,
+    paths,
+    records,
+    shards,
+    sources,
+    splitting,
+    watchdog,
+)
 from shared.jobs.inputs import InputRef, Part
 from shared.jobs.lifecycle import JobStatus, Outcome
 from shared.jobs.records import JobRecord
@@ -80,7 +89,7 @@ def plan_page(storage: Storage, msg: PlanPage, listing: Listing | None = None) -
         records.log(storage, job.name, f"planning: listing {job.input['uri']}")
         watchdog.arm(storage, job.name)
     files, token = recorded_page(storage, job, msg, listing or list_page)
-    batches = splitting.batches(storage.blobs.get_container_client(job.input["container"]),
+    batches = splitting.batches(sources.for_job(storage, job.name, job.input).container,
                                 job.settings, job.deployment["scoring"]["input"], files)
     start = job.mb_planned
     write_minibatches(storage, job.name, start, batches)
@@ -133,7 +142,8 @@ def list_page(storage: Storage, job: JobRecord,
               continuation: str | None) -> tuple[list[InputRef], str | None]:
     """One page of the input's files (folders are read flat, as Azure ML does)."""
     source = job.input
-    container = storage.blobs.get_container_client(source["container"])
+    where = sources.for_job(storage, job.name, source)
+    container = where.container
     how = batching(job.settings["mini_batch_size"])  # files: at most 1,000, so a page holds
     size = (LIST_PAGE_LIMIT // how.amount) * how.amount if how.files else LIST_PAGE_LIMIT
     if source.get("manifest"):
@@ -143,7 +153,7 @@ def list_page(storage: Storage, job: JobRecord,
     if continuation is None and how.files:
         size = min(size, FIRST_PAGE_WINDOWS * job.window * how.amount)
     prefix = f"{source['path']}/" if source["path"] else ""
-    listed, following = storage.reads.list_page(source["container"], prefix,
+    listed, following = where.reads.list_page(source["container"], prefix,
                                                 marker=continuation, max_results=size)
     return [InputRef(b.name, b.etag, size=b.size) for b in listed], following or None
 

@@ -23,14 +23,14 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from shared import config
 from shared.conflicts import retry_on_conflict
 from shared.errors import ConcurrentUpdate, NotFoundError
-from shared.jobs import lifecycle
+from shared.jobs import lifecycle, sources
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.storage.clients import Storage
 
 JOB_ROW = "job"
 PREFETCH = 2  # mini-batches in flight per scoring slot (window)
 SHARDS_MAX = 256  # counter rows of a job at most: a running job's view reads them all
-_JSON_FIELDS = ("input", "output", "deployment", "settings")
+_JSON_FIELDS = ("input", "output", "deployment", "settings", "literals")
 
 
 def mb_row(index: int) -> str:
@@ -53,6 +53,7 @@ class JobRecord:
     output: dict[str, Any]
     settings: dict[str, Any]
     deployment: dict[str, Any]
+    literals: dict[str, Any] = field(default_factory=dict)  # literal inputs: name → value
     status: JobStatus = JobStatus.QUEUED
     stop_reason: StopReason = StopReason.NONE
     error: str = ""
@@ -202,10 +203,15 @@ def update_job(storage: Storage, name: str,
         job = load(storage, name)
         changes = (event(job) if callable(event)
                    else lifecycle.apply(job, event, now()))
+        if job.status.terminal:  # (again, if the run that ended the job died before it)
+            sources.forget_secret(storage, name, job.input)
         if not changes:
             return job, False
         submit(storage, [update_op(job, changes)])
-        return job.with_changes(changes), True
+        after = job.with_changes(changes)
+        if after.status.terminal and not job.status.terminal:
+            sources.forget_secret(storage, name, job.input)  # kept only while the job runs
+        return after, True
 
     return retry_on_conflict(attempt, f"job {name}")
 

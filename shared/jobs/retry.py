@@ -22,6 +22,7 @@ from shared.errors import ConflictError, IllegalTransition, NotFoundError
 from shared.jobs import invoke, lifecycle, manifests, paths, records
 from shared.jobs.records import JobRecord
 from shared.resources import endpoints
+from shared.storage import remote
 from shared.storage.clients import Storage
 
 _RETRY_SUFFIX = re.compile(r"-retry-[0-9a-f]{8}$")
@@ -38,6 +39,10 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
     if original.retried_by:
         raise ConflictError(f"job {job_name} was retried already by job "
                             f"{original.retried_by}; retry that one")
+    source = original.input
+    folder = (source["path"].rpartition("/")[0] if source["type"] == paths.URI_FILE
+              else source["path"])  # a file's folder: its name in outputs stays the same
+    input_path = _folder_path(source, folder)
     items = failed_items(storage, original)
     first = next(items, None)
     if first is None:
@@ -50,16 +55,14 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
         raise ConflictError(f"job {job_name} was retried already") from None
     manifest = f"retries/{name}"
     count = manifests.write(storage, manifest, itertools.chain([first], items))
-    source = original.input
-    folder = (source["path"].rpartition("/")[0] if source["type"] == paths.URI_FILE
-              else source["path"])  # a file's folder: its name in outputs stays the same
     request = invoke.InvokeRequest(
-        input_path=f"azureml://datastores/{source['datastore']}/paths/{folder}",
+        input_path=input_path,
         input_type=paths.URI_FOLDER, output_path=None,
         output_type=paths.URI_FOLDER,
         deployment_name=deployment_name or original.deployment_name, job_name=name,
         overrides={k: original.settings[k] for k in _KEPT_SETTINGS if k in original.settings},
-        started_by="retry", manifest=manifest)
+        started_by="retry", manifest=manifest, literals=original.literals,
+        input_name=source.get("name", "input_data"))
     try:
         job, _ = invoke.invoke(storage, original.endpoint_name, request)
     except Exception:
@@ -69,6 +72,17 @@ def retry(storage: Storage, job_name: str, deployment_name: str | None = None) -
     records.log(storage, job_name, f"retried by job {name} ({count} files)")
     records.log(storage, name, f"retry of job {job_name}: {count} files")
     return job
+
+
+def _folder_path(source: dict[str, Any], folder: str) -> str:
+    """Where the retry reads: the datastore path, or the other account's URL (a SAS is
+    not kept once a job ends, so such a job is run again with a new invoke)."""
+    if source["datastore"]:
+        return f"azureml://datastores/{source['datastore']}/paths/{folder}"
+    if source.get("access") in remote.SECRET_ACCESS:
+        raise ConflictError(f"the job read {source['uri']}, whose SAS is not kept once a job "
+                            "ends: invoke again with a SAS URL to score the files")
+    return f"{source['endpoint']}/{source['container']}/{folder}"
 
 
 def retry_name(job_name: str) -> str:

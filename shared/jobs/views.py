@@ -14,12 +14,18 @@ from shared.resources.schemas import responses
 from shared.storage.clients import Storage
 
 _REST_INPUT = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
+_LITERAL_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
     out = job.output
     predictions = f"azureml://datastores/{out['datastore']}/paths/{out['predictions']}"
-    inputs = {"input_data": {"type": job.input["type"], "path": job.input["uri"]}}
+    scored = job.input.get("name", "input_data")
+    inputs: dict[str, Any] = {scored: {"type": job.input["type"], "path": job.input["uri"]}}
+    if job.input.get("data_asset"):  # as Azure ML shows it, with what it resolved to
+        inputs[scored] |= {"path": job.input["data_asset"], "resolved_path": job.input["uri"]}
+    inputs |= {name: {"type": _LITERAL_TYPES[type(value)], "value": value}
+               for name, value in job.literals.items()}
     outputs = {"score": {"type": "uri_file", "path": predictions}}
     link = f"{api_base}/jobs/{job.name}"
     return {
@@ -53,8 +59,11 @@ def job_resource(job: JobRecord, api_base: str) -> dict[str, Any]:
             "status": job.status,
             "endpointName": job.endpoint_name,
             "deploymentName": job.deployment_name,
-            "InputData": {"input_data": {"JobInputType": _REST_INPUT[job.input["type"]],
-                                         "Uri": job.input["uri"]}},
+            "InputData": {
+                scored: {"JobInputType": _REST_INPUT[job.input["type"]],
+                         "Uri": job.input["uri"]},
+                **{name: {"JobInputType": "Literal", "Value": str(value)}
+                   for name, value in job.literals.items()}},
             "OutputData": {"score": {"JobOutputType": "UriFile", "Uri": predictions}},
         },
     }

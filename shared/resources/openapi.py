@@ -18,6 +18,7 @@ from shared.resources import datastores, paging
 from shared.resources.schemas import responses as r
 from shared.resources.schemas.invoke import InvokeBody
 from shared.resources.schemas.resources import (
+    DataBody,
     DatastoreBody,
     DeploymentBody,
     EndpointBody,
@@ -70,6 +71,11 @@ ROWS = {"name": "rows", "in": "query", "description": "how many rows (default 20
 BINARY = "binary"  # a model upload: ONNX bytes, or {"path"} of a blob
 FILE = "file"  # any file's bytes
 TEXT = "text"
+UPLOAD_PARTS = (
+    {"name": "part", "in": "query", "description": "stage this part (0, 1, ...) of a big file",
+     "schema": {"type": "integer", "minimum": 0, "maximum": datastores.MAX_PARTS - 1}},
+    {"name": "parts", "in": "query", "description": "commit the parts 0..parts-1 as the file "
+     "(no body)", "schema": {"type": "integer", "minimum": 1, "maximum": datastores.MAX_PARTS}})
 PREFIX = {"name": "prefix", "in": "query", "description": "the folder to list ('' = the top)",
           "schema": {"type": "string", "maxLength": datastores.MAX_PREFIX}}
 
@@ -89,6 +95,7 @@ class Op:
 EP, DEP, MODEL, JOB = ("/endpoints/{endpoint}", "/endpoints/{endpoint}/deployments/{deployment}",
                        "/models/{name}/versions/{version}", "/jobs/{job}")
 CODE = "/codes/{name}/versions/{version}"
+DATA = "/data/{name}/versions/{version}"
 OPERATIONS = (
     Op("get", "/models", "Models_List", "List model versions", ok={200: r.page_of(
         r.ModelResource)}, params=(*PAGE,)),
@@ -121,7 +128,19 @@ OPERATIONS = (
        "folders and files (at most 500 entries)", ok={200: r.DatastoreListing},
        params=(PREFIX,)),
     Op("put", "/datastores/{name}/paths/{path}", "Datastores_UploadFile", "Put one file into "
-       "a datastore (409 if it exists)", body=FILE, ok={201: r.UploadedFile}),
+       "a datastore of the app's account (409 if it exists; at most 32 MiB a request: a "
+       "bigger file as ?part=0, 1, ... then ?parts=<count>, committed atomically)", body=FILE,
+       ok={201: r.UploadedFile, 202: r.UploadedFile}, params=UPLOAD_PARTS),
+    Op("get", "/data", "Data_List", "List data asset versions",
+       ok={200: r.page_of(r.DataResource)}, params=(*PAGE,)),
+    Op("get", "/data/{name}/versions", "Data_ListVersions", "List one data asset's versions",
+       ok={200: r.page_of(r.DataResource)}, params=(*PAGE,)),
+    Op("get", DATA, "Data_Get", "Show a data asset version", ok={200: r.DataResource}),
+    Op("put", DATA, "Data_Create", "Register a data asset version (immutable; the same "
+       "document again is a no-op)", body=DataBody, ok={201: r.DataResource,
+                                                        200: r.DataResource}),
+    Op("delete", DATA, "Data_Delete", "Delete a data asset version no running job reads",
+       ok={204: None}),
     Op("get", "/endpoints", "BatchEndpoints_List", "List batch endpoints",
        ok={200: r.page_of(r.EndpointResource)}, params=(*PAGE,)),
     Op("get", EP, "BatchEndpoints_Get", "Show a batch endpoint", ok={200: r.EndpointResource}),

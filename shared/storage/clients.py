@@ -33,6 +33,7 @@ from shared.messages import Message, encode
 from shared.storage.blobputs import PUT_LIMIT, BlobPuts
 from shared.storage.blobreads import BlobReads
 from shared.storage.connection import StorageAccount, from_environment
+from shared.storage.retries import BlobRetryPolicy, QueueRetryPolicy
 from shared.storage.tablereads import TableReads
 from shared.storage.tabletransactions import TableTransactions
 
@@ -89,19 +90,21 @@ class Storage:
         self.account = account
         conn = account.connection_string
         transport = {"transport": _transport()}
+        blob_options = {**transport, "retry_policy": BlobRetryPolicy()}
+        queue_options = {**transport, "retry_policy": QueueRetryPolicy()}
         credential = None
         if conn is not None:
-            self.blobs = BlobServiceClient.from_connection_string(conn, **transport)
+            self.blobs = BlobServiceClient.from_connection_string(conn, **blob_options)
             self.tables = TableServiceClient.from_connection_string(conn, **transport)
-            self._queues = QueueServiceClient.from_connection_string(conn, **transport)
+            self._queues = QueueServiceClient.from_connection_string(conn, **queue_options)
         else:
             credential = account.credential()
             self.blobs = BlobServiceClient(account.blob_endpoint, credential=credential,
-                                           **transport)
+                                           **blob_options)
             self.tables = TableServiceClient(account.table_endpoint, credential=credential,
                                              **transport)
             self._queues = QueueServiceClient(account.queue_endpoint, credential=credential,
-                                              **transport)
+                                              **queue_options)
         self.reads = BlobReads(account, credential, self.blobs.api_version, POOL_CONNECTIONS)
         self.rows = TableReads(self.tables.url, account, credential, self.tables.api_version,
                                POOL_CONNECTIONS)

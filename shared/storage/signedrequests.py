@@ -34,6 +34,7 @@ from azure.core.exceptions import (
 )
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
 
+from shared.logredact import redact
 from shared.storage.connection import StorageAccount, parse
 from shared.storage.sas import SasCache
 
@@ -95,7 +96,9 @@ class SignedRequests:
             finally:
                 response.release_conn()
         except urllib3.exceptions.HTTPError as e:
-            raise ServiceRequestError(f"{method} {what}: {e}", error=e) from e
+            # urllib3's message names the signed URL (its SAS): the error may reach a log,
+            # an errors file or an answer, so it says why without it (and without its cause)
+            raise ServiceRequestError(redact(f"{method} {what}: {e}"), error=e) from None
 
     def _sign(self, resource: str, headers: dict[str, str]) -> str:
         """Add the request's credentials: a SAS query, or a bearer token header."""

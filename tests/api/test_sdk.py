@@ -79,6 +79,24 @@ def test_sdk_invoke_runs_with_its_overrides(ml_client, api, store, digits_endpoi
     assert len(output(api, job.name).decode().splitlines()) == 6
 
 
+def test_sdk_invoke_with_named_inputs_a_literal_and_a_set_override(ml_client, api, store,
+                                                                   digits_endpoint):
+    folder = f"sdk-lit-{uuid.uuid4().hex[:8]}"
+    for name, blob, _ in data.digit_pngs(3):
+        store.container("workspaceblobstore").upload_blob(f"{folder}/{name}", blob)
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=digits_endpoint, inputs={
+            "images": Input(type="uri_folder",
+                            path=f"azureml://datastores/workspaceblobstore/paths/{folder}"),
+            "threshold": Input(type="number", default=0.5)},
+        params_override=[{"retry_settings.max_retries": 1}])
+    done = api.jobs.stream(job.name, timeout=120)
+    assert done.status == "Completed"
+    assert done.inputs["threshold"] == {"type": "number", "value": 0.5}
+    assert done.extra["settings"]["retry_settings"]["max_retries"] == 1
+    assert len(output(api, job.name).decode().splitlines()) == 4
+
+
 def test_rest_shaped_invoke_answers_200_without_nulls(service, api, store, digits_endpoint):
     folder = f"rest-{uuid.uuid4().hex[:8]}"
     for name, blob, _ in data.digit_pngs(2):

@@ -50,3 +50,15 @@ def downloads(tmp_path_factory):
 def studio(chrome, service, downloads):  # noqa: F811 (the fixture imported above)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return Studio(chrome, f"{service.api}/studio/", SCREENSHOTS, DOCS, downloads)
+
+
+@pytest.fixture(scope="module")
+def signed_in(studio, service):  # noqa: F811 (the fixture imported above)
+    """The function key entered in Settings for one module's tests, and forgotten after them
+    (the browser is shared: test_studio.py starts from a page that asks for the key)."""
+    studio.open("settings")
+    studio.fill("Function key", service.function_key)
+    studio.click("Save")
+    studio.wait_for("#who", "function key set")
+    yield
+    studio.driver.execute_script("localStorage.clear(); sessionStorage.clear();")

@@ -21,15 +21,7 @@ from tests.e2e.conftest import ROOT, digits_endpoint, output  # noqa: F401 (a fi
 
 if HOW_TO_ENABLE:
     pytest.skip(HOW_TO_ENABLE, allow_module_level=True)
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def signed_in(studio, service):
-    studio.open("settings")
-    studio.fill("Function key", service.function_key)
-    studio.click("Save")
-    studio.wait_for("#who", "function key set")
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("signed_in")]
 
 
 def _folder(store, count: int) -> str:
@@ -55,6 +47,7 @@ def test_the_consume_tab_gives_snippets_that_work(studio, service, api, store,
     assert studio.wait_for("#scoring-uri").text == uri
     assert service.function_key not in studio.driver.page_source  # the key is never shown
     assert f"--url {service.api}" in studio.wait_for("pre[data-snippet=bep]").text
+    studio.shot("consume", doc=True)
     env = {**os.environ, "KEY": service.function_key, "PYTHONPATH": str(ROOT)}
     curl = subprocess.run(["bash", "-c", _snippet(studio, "curl", _folder(store, 2))],
                           env=env, capture_output=True, text=True, timeout=60, check=True)
@@ -86,4 +79,4 @@ def test_a_finished_job_shows_its_outputs_and_first_predictions(studio, api, sto
     written = list(csv.reader(io.StringIO(output(api, job.name).decode())))
     assert heads == written[0] and shown == written[1:11]
     assert "The first 10 rows" in studio.wait_for("#score-preview").text
-    studio.shot("job-outputs")
+    studio.shot("job-outputs", doc=True)

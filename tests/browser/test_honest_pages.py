@@ -16,16 +16,8 @@ from tests.e2e.conftest import put_deployment, put_endpoint, register
 
 if HOW_TO_ENABLE:
     pytest.skip(HOW_TO_ENABLE, allow_module_level=True)
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("signed_in")]
 SIZE = 160  # a convolutional model of ~0.5 GFLOP an image: a job that runs for seconds
-
-
-@pytest.fixture(scope="module", autouse=True)
-def signed_in(studio, service):
-    studio.open("settings")
-    studio.fill("Function key", service.function_key)
-    studio.click("Save")
-    studio.wait_for("#who", "function key set")
 
 
 def test_create_does_not_overwrite_and_edit_names_the_version_read(studio, api):
@@ -88,9 +80,34 @@ def test_cancel_asks_first_then_the_page_shows_what_was_canceled(studio, api, st
         in studio.text()
     assert studio.driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline.canceled")
     assert studio.wait_for("#canceled-items").text.startswith(f"{items['canceled']} items")
-    studio.shot("job-canceled")
+    studio.shot("job-canceled", doc=True)
     studio.click("Retry canceled and failed items")
     studio.wait_for("main h1", f"Job {job.name}-retry-")
     again = studio.driver.find_element(By.CSS_SELECTOR, "main h1").text.split()[-1]
     api.jobs.begin_cancel(again)  # its items were scored once already: spare the machine
     assert api.jobs.get(job.name).extra["retried_by"] == again
+
+
+def test_a_model_version_is_deleted_after_asking_and_one_in_use_is_not(studio, api):
+    name = "del-" + uuid.uuid4().hex[:6]
+    for version in ("1", "2"):
+        register(api, name, version, models.digits_classifier())
+    put_endpoint(api, name)
+    put_deployment(api, name, "uses-2", {"model": f"{name}:2",
+                                         "scoring": models.DIGITS_SCORING})
+    studio.open("models")
+
+    def delete(version: str) -> None:
+        studio.wait_for(f"button[aria-label='Delete model {name} version {version}']").click()
+        dialog = studio.wait_for("dialog[open]")
+        assert "other versions stay" in dialog.text
+        dialog.find_element(By.CSS_SELECTOR, "[data-confirm]").click()
+
+    delete("1")
+    studio.until(lambda d: not d.find_elements(
+        By.CSS_SELECTOR, f"button[aria-label='Delete model {name} version 1']"), "v1 gone")
+    assert [m.version for m in api.models.list(name)] == ["2"]
+    delete("2")
+    refused = studio.wait_for("main .notice.error", "is used by deployment(s)")
+    assert f"{name}:2" in refused.text and "uses-2" in refused.text
+    assert [m.version for m in api.models.list(name)] == ["2"]

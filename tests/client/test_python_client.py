@@ -28,9 +28,9 @@ from samples import data
 
 def test_public_surface():
     assert client.__all__ == [
-        "BatchClient", "BatchDeployment", "BatchEndpoint", "BatchJob", "Datastore",
-        "DocumentError", "JobFailedError", "Model", "load_batch_deployment",
-        "load_batch_endpoint", "load_model"]
+        "BatchClient", "BatchDeployment", "BatchEndpoint", "BatchJob", "Data", "Datastore",
+        "DocumentError", "Input", "JobFailedError", "Model", "load_batch_deployment",
+        "load_batch_endpoint", "load_data", "load_datastore", "load_model"]
     ops = BatchClient("http://127.0.0.1:1/api", "k")
     for group, verbs in {
         "batch_endpoints": ("get", "list", "begin_create_or_update", "begin_delete", "invoke",
@@ -39,7 +39,8 @@ def test_public_surface():
                               "list_jobs"),
         "jobs": ("get", "list", "stream", "download", "begin_cancel", "begin_retry", "retry"),
         "models": ("get", "list", "create_or_update", "delete"),
-        "datastores": ("get", "list"),
+        "datastores": ("get", "list", "create_or_update", "delete"),
+        "data": ("get", "list", "create_or_update", "delete"),
     }.items():
         assert all(callable(getattr(getattr(ops, group), v)) for v in verbs), group
     assert not hasattr(client, "BatchEndpointsClient")

@@ -9,7 +9,7 @@ import pytest
 
 from shared import config
 from shared.errors import ConflictError, NotFoundError
-from shared.jobs import records, retry, views
+from shared.jobs import jobindex, records, retry, views
 from shared.resources import endpoints, paging
 from tests import builders
 from tests.domain.support import digits_endpoint, start, upload
@@ -48,18 +48,37 @@ def test_jobs_come_newest_first_across_pages(storage):
     assert _all_pages(storage, 2, endpoint=endpoint, status="Completed") == []
 
 
-def test_jobs_recorded_before_the_index_are_backfilled_once(storage):
+def test_jobs_of_the_previous_index_are_backfilled_in_bounded_steps(storage, monkeypatch):
     endpoint = digits_endpoint(storage)
     folder = uuid.uuid4().hex
     upload(storage, folder, builders.digit_pngs(1))
     older, newer = start(storage, endpoint, folder), start(storage, endpoint, folder)
     table = storage.table(config.TABLE_JOBS_BY_TIME)
-    for name in (older, newer):  # as if invoked by a version without the index
+    previous = storage.table(config.TABLE_PREVIOUS_JOB_INDEX)
+    for name in (older, newer):  # as the version before this index recorded them
+        job = records.load(storage, name)
         for row in table.query_entities("job eq @j", parameters={"j": name}):
             table.delete_entity(row["PartitionKey"], row["RowKey"])
+        previous.upsert_entity({"PartitionKey": "jobs", "RowKey": name,
+                                "endpoint_name": endpoint, "deployment_name": "blue",
+                                "model_id": job.model_id, "created_at": job.created_at})
     table.delete_entity("meta", "backfilled")
-    assert _all_pages(storage, 1, endpoint=endpoint) == [newer, older]
-    assert table.get_entity("meta", "backfilled") is not None
+    monkeypatch.setattr(jobindex, "_BACKFILL_BATCH", 1)  # one previous row per step,
+    monkeypatch.setattr(jobindex, "_BACKFILL_SECONDS", 0.0)  # one step per list call
+    steps = 0
+    while True:
+        views.list_page(storage, paging.PageRequest(top=1))
+        steps += 1
+        if table.get_entity("meta", "backfilled").get("done"):
+            break
+        assert steps <= 10, "the backfill does not end"
+    assert steps >= 2  # bounded: it took more than one list call
+    assert [n for n in _all_pages(storage, 50) if n in (older, newer)] == [newer, older]
+    old_partition = jobindex.endpoint_partition(endpoint, "")  # jobs from before incarnations
+    assert [r["job"] for r in table.query_entities(
+        "PartitionKey eq @pk", parameters={"pk": old_partition})] == [newer, older]
+    for name in (older, newer):
+        previous.delete_entity("jobs", name)
 
 
 def test_a_re_created_endpoint_does_not_inherit_the_old_jobs(storage):

@@ -8,20 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from client import BatchClient, Model, load_batch_deployment, load_batch_endpoint
 from devhost import azurite as azurite_process
 from devhost.testing import HostProcess, make_project
 from samples import models
 from shared.storage.clients import Storage
+from tests.conftest import SECOND_ACCOUNT, SECOND_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="package")
 def e2e_azurite():
-    """Its own Azurite: the in-process tests drive the same queue names by hand."""
-    server = azurite_process.start(in_memory=True)
+    """Its own Azurite: the in-process tests drive the same queue names by hand. It serves a
+    second account too, a user's own (tests/conftest.py)."""
+    server = azurite_process.start(in_memory=True, accounts={SECOND_ACCOUNT: SECOND_KEY})
     yield server
     server.stop()
 
@@ -31,7 +34,8 @@ def service(e2e_azurite, tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("app") / "app", ROOT / "function_app.py",
                            e2e_azurite.connection_string,
                            {"BATCH_INBOX_CONTAINER": "inbox", "BATCH_DROP_QUIET_SECONDS": "2",
-                            "BATCH_ALLOW_LOOPBACK_WEBHOOKS": "true"},
+                            "BATCH_ALLOW_LOOPBACK_WEBHOOKS": "true",
+                            "BATCH_SECRETS_KEY": Fernet.generate_key().decode()},
                            host_json=ROOT / "host.json")
     env = {"DEVHOST_QUEUE_LEASE_SECONDS": "5", "DEVHOST_BLOB_SCAN_SECONDS": "0.5",
            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5"}

@@ -20,6 +20,8 @@ from pydantic import (
     Field,
     RootModel,
     StrictBool,
+    StrictFloat,
+    StrictInt,
     Tag,
 )
 
@@ -41,13 +43,19 @@ def _either(snake: str, pascal: str, camel: str | None = None) -> AliasChoices:
 
 
 def _rest_kind(value: Any) -> Any:
-    """JobInputType / JobOutputType, case-insensitively."""
+    """JobInputType / JobOutputType, case-insensitively (the REST enum's `uri_folder` too)."""
     if isinstance(value, str):
-        return {"urifolder": "UriFolder", "urifile": "UriFile"}.get(value.lower(), value)
+        return {"urifolder": "UriFolder", "urifile": "UriFile",
+                "literal": "Literal"}.get(value.lower().replace("_", ""), value)
     return value
 
 
 RestKind = Annotated[Literal["UriFolder", "UriFile"], BeforeValidator(_rest_kind)]
+RestInputKind = Annotated[Literal["UriFolder", "UriFile", "Literal"],
+                          BeforeValidator(_rest_kind)]
+MAX_INPUTS = 20
+LITERAL_TYPES = ("number", "integer", "string", "boolean")
+Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, Field(max_length=4096)]
 
 
 class Overrides(JobSettings):
@@ -63,6 +71,33 @@ class InputSpec(Strict):
     description: Any = ignored("inputs carry no description")
 
 
+class LiteralSpec(Strict):
+    """A literal input (azure-ai-ml's `Input(type="number", default=0.5)`): a value handed to
+    the scoring, not data to read."""
+
+    type: Literal["number", "integer", "string", "boolean"]
+    value: Scalar | None = None
+    default: Scalar | None = Field(default=None, description="the SDK's name for the value")
+    description: Any = ignored("inputs carry no description")
+
+
+def _native_input(value: Any) -> str:
+    if isinstance(value, str):
+        return "path"
+    if isinstance(value, bool | int | float):
+        return "scalar"
+    if isinstance(value, dict) and value.get("type") in LITERAL_TYPES:
+        return "literal"
+    return "data"
+
+
+NativeInput = Annotated[
+    Annotated[InputSpec, Tag("data")] | Annotated[LiteralSpec, Tag("literal")]
+    | Annotated[PathText, Tag("path")]
+    | Annotated[StrictBool | StrictInt | StrictFloat, Tag("scalar")],
+    Discriminator(_native_input)]
+
+
 class OutputSpec(Strict):
     type: Literal["uri_folder", "uri_file"] = "uri_folder"
     path: PathText | None = None
@@ -74,7 +109,7 @@ class OutputSpec(Strict):
 
 
 class NativeInvoke(Overrides):
-    inputs: Annotated[dict[Name, InputSpec | PathText], Field(min_length=1, max_length=1)]
+    inputs: Annotated[dict[Name, NativeInput], Field(min_length=1, max_length=MAX_INPUTS)]
     outputs: dict[Literal["score"], OutputSpec | PathText] | None = None
     deployment_name: Name | None = None
     job_name: Name | None = None
@@ -85,9 +120,11 @@ class NativeInvoke(Overrides):
 
 
 class RestInput(Strict):
-    job_input_type: RestKind = Field(default="UriFolder",
-                                     validation_alias=_either("job_input_type", "JobInputType"))
-    uri: PathText = Field(validation_alias=_either("uri", "Uri"))
+    job_input_type: RestInputKind = Field(
+        default="UriFolder", validation_alias=_either("job_input_type", "JobInputType"))
+    uri: PathText | None = Field(default=None, validation_alias=_either("uri", "Uri"))
+    value: Scalar | None = Field(default=None, validation_alias=_either("value", "Value"),
+                                 description="a Literal input's value")
     mode: Any = ignored(_DIRECT, validation_alias=_either("mode", "Mode"))
     description: Any = ignored("inputs carry no description",
                                validation_alias=_either("description", "Description"))
@@ -120,7 +157,8 @@ class RestCompute(Strict):
 
 
 class RestProperties(Strict):
-    input_data: Annotated[dict[Name, RestInput], Field(min_length=1, max_length=1)] = Field(
+    input_data: Annotated[dict[Name, RestInput],
+                          Field(min_length=1, max_length=MAX_INPUTS)] = Field(
         validation_alias=_either("input_data", "InputData"))
     output_data: Annotated[dict[Name, RestOutput], Field(max_length=1)] | None = Field(
         default=None, validation_alias=_either("output_data", "OutputData"))

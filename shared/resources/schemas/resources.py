@@ -302,22 +302,54 @@ class ModelBody(ModelMetadata):
     type: Literal["custom_model"] | None = None
 
 
+class DatastoreCredentials(Strict):
+    """Azure ML's datastore credentials: an account key or a SAS token (write-only: kept
+    encrypted, never answered). Service principals are not supported."""
+
+    account_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    sas_token: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
+    tenant_id: Any = None  # refused with a clear message (datastores.py)
+    client_id: Any = None
+    client_secret: Any = None
+    certificate: Any = None
+
+
 class DatastoreBody(Strict):
-    """PUT /datastores/{name}: a blob container of the service's storage account."""
+    """PUT /datastores/{name}: a blob container (`azure_blob`) or an ADLS Gen2 filesystem
+    (`azure_data_lake_gen2`, read through its blob endpoint) of the service's storage account
+    or of another one, with its credentials (none: the app's identity, or a public
+    container)."""
 
     schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
     name: Name | None = None
-    type: Literal["azure_blob"] | None = None
-    container_name: Annotated[str, Field(max_length=63)]
+    type: Literal["azure_blob", "azure_data_lake_gen2"] | None = None
+    container_name: Annotated[str, Field(max_length=63)] | None = None
+    filesystem: Annotated[str, Field(max_length=63)] | None = None
     account_name: Annotated[str, Field(max_length=24)] | None = None
+    endpoint: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="the storage suffix, e.g. core.windows.net")
+    protocol: Literal["https", "wasbs", "abfss"] | None = None
     description: Description | None = None
     tags: Tags | None = None
-    credentials: Any = ignored("the service reaches storage with its own identity; "
-                               "credentials are neither used nor stored")
-    endpoint: Any = ignored("the service's own storage account is used")
-    protocol: Any = ignored("always https")
+    credentials: DatastoreCredentials | None = None
     is_default: Any = ignored(_READ_ONLY)
     id: Any = ignored(_READ_ONLY)
+
+
+class DataBody(Strict):
+    """PUT /data/{name}/versions/{version}: Azure ML's data asset YAML, naming where the
+    data is (a datastore path, a storage URL); a local folder is uploaded by the CLI first."""
+
+    schema_: Any = Field(default=None, alias="$schema", description="YAML schema reference")
+    name: Name | None = None
+    version: Annotated[str, Field(max_length=64)] | StrictInt | None = None
+    type: Literal["uri_folder", "uri_file"] = "uri_folder"
+    path: PathText = Field(description="azureml://datastores/<ds>/paths/<p>, <container>/<p> "
+                           "of a datastore, or a storage URL (public, or readable by the app)")
+    description: Description | None = None
+    tags: Tags | None = None
+    id: Any = ignored(_READ_ONLY)
+    creation_context: Any = ignored(_READ_ONLY)
 
 
 class PreviewBody(Strict):

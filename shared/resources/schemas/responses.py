@@ -90,12 +90,28 @@ class CodeResource(Open):
 
 class DatastoreResource(Warned):
     name: str
-    type: Literal["azure_blob"]
+    type: Literal["azure_blob", "azure_data_lake_gen2"]
     account_name: str
-    container_name: str
+    container_name: str | None = None
+    filesystem: str | None = None
+    endpoint: str | None = None
+    protocol: str | None = None
+    credentials: dict[str, str] | None = Field(
+        default=None, description="the kind only (account_key, sas or none): never the secret")
     description: str
     is_default: bool
     tags: dict[str, str] | None = None
+
+
+class DataResource(Warned):
+    name: str
+    version: str
+    id: str = Field(description="azureml:<name>:<version>")
+    type: Literal["uri_folder", "uri_file"]
+    path: str
+    description: str
+    tags: dict[str, str]
+    creation_context: dict[str, Any]
 
 
 class JobResource(Warned):

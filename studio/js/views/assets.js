@@ -1,7 +1,10 @@
-// Assets: models (list, register by upload), datastores (list, browse), rejected drops.
+// Assets: models (their versions, register by upload, delete a version), datastores (list,
+// browse), rejected drops.
 
 import { all, call, enc } from "../api.js";
-import { busy, bytes, crumbs, field, go, h, link, notice, table, title, when } from "../ui.js";
+import {
+  busy, bytes, confirmDialog, crumbs, field, go, h, link, notice, table, title, when,
+} from "../ui.js";
 import { folderBrowser } from "./create-job.js";
 
 const tensors = (list) => (list || []).map((t) => `${t.name} ${t.dtype} [${(t.shape || [])
@@ -9,17 +12,37 @@ const tensors = (list) => (list || []).map((t) => `${t.name} ${t.dtype} [${(t.sh
 
 export async function models(ctx) {
   const list = await all("/models");
+  const out = h("div", { "aria-live": "polite" });
   const rows = list.map((m) => [
     h("strong", {}, m.name), m.version, tensors(m.signature?.inputs),
     tensors(m.signature?.outputs), bytes(m.size_bytes),
     h("code", { title: m.sha256 }, (m.sha256 || "").slice(0, 12)), when(m.created_at),
+    h("button", { type: "button", class: "danger small",
+      "aria-label": `Delete model ${m.name} version ${m.version}`,
+      onclick: (ev) => removeModel(ev.target, m, out) }, "Delete"),
   ]);
   return h("section", {}, title("Models"),
     ctx.query.registered ? h("div", { class: "notice ok", role: "status" },
       `Registered ${ctx.query.registered}.`) : null,
+    out,
     table("Registered models", ["Name", "Version", "Inputs", "Outputs", "Size", "sha256",
-      "Registered"], rows, "No models registered yet: register one below."),
+      "Registered", ""], rows, "No models registered yet: register one below."),
     registerForm());
+}
+
+async function removeModel(button, model, out) {
+  const ok = await confirmDialog(`Delete model ${model.name} version ${model.version}?`, [
+    "Its ONNX file is deleted; other versions stay.",
+    "The service refuses while a deployment or a running job uses this version."],
+  "Delete version");
+  if (!ok) return;
+  try {
+    await busy(button, call("DELETE",
+      `/models/${enc(model.name)}/versions/${enc(model.version)}`));
+    go("#/models");
+  } catch (e) {
+    notice(out, e.message);
+  }
 }
 
 function registerForm() {
