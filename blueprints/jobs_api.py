@@ -24,7 +24,7 @@ from blueprints.http_util import (
 from shared import names, outbox
 from shared.errors import NotFoundError, ValidationError
 from shared.events import outbound, undelivered
-from shared.jobs import fanin, invoke, peek, records, retry, views
+from shared.jobs import fanin, invoke, peek, records, retry, scripts, views
 from shared.messages import PLAN_QUEUE
 from shared.resources import deployments
 from shared.resources.schemas import parse
@@ -186,6 +186,11 @@ def _download(job_name: str, output: str) -> func.HttpResponse:
         raise ValidationError("output", "must be one of: score, errors, summary")
     if not job.status.terminal:
         raise NotFoundError(f"job {job_name} is {job.status}; outputs exist once it ends")
+    if output == "score" and job.settings["output_action"] == "summary_only":
+        written = scripts.outputs_zip(storage, job)  # a script's own files, if it wrote any
+        if written is not None:
+            return func.HttpResponse(written, mimetype="application/zip", headers={
+                "Content-Disposition": 'attachment; filename="score.zip"'})
     out = job.output
     blob = storage.blobs.get_blob_client(out["container"], out[key])
     try:

@@ -1,4 +1,5 @@
-"""HTTP API for models, datastores, endpoints and deployments (function-key auth).
+"""HTTP API for models, code, datastores, endpoints and deployments (function-key auth;
+what makes the service run user code also needs a deployer: shared/auth/deployers.py).
 
 Bodies are validated by shared/resources/schemas; lists are paged (`$top`, `$skiptoken`).
 """
@@ -18,10 +19,10 @@ from blueprints.http_util import (
     with_warnings,
 )
 from shared import config, names
-from shared.auth import doors
-from shared.errors import NotFoundError, ValidationError
+from shared.auth import deployers, doors
+from shared.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from shared.jobs import paths
-from shared.resources import datastores, deployments, endpoints, models
+from shared.resources import codes, datastores, deployments, endpoints, models
 from shared.resources.schemas import parse
 from shared.resources.schemas.limits import load_json
 from shared.resources.schemas.resources import ModelBody, ModelMetadata
@@ -57,14 +58,18 @@ def model_version(req: func.HttpRequest) -> func.HttpResponse:
                       deployments.users_of_model(storage, name, version))
         return func.HttpResponse(status_code=204)
     data, metadata, warnings = _model_payload(req, name, version)
+    folder = (req.headers.get("content-type") or "").split(";")[0].strip().lower() == \
+        "application/zip"
     doc = models.register(storage, name, version, data, description=metadata.description or "",
-                          tags=metadata.tags)
+                          tags=metadata.tags, file_name=metadata.file_name,
+                          model_type=metadata.type or "custom_model", folder=folder)
     return json_response(with_warnings(doc, warnings), status=201)
 
 
 def _model_payload(req: func.HttpRequest, name: str, version: str
                    ) -> tuple[bytes, ModelMetadata, list[str]]:
-    """The ONNX bytes: the request body itself, or {"path": ...} naming a blob to register."""
+    """The ONNX bytes or a folder's zip (`content-type: application/zip`): the request body
+    itself, or {"path": ...} naming an ONNX blob to register."""
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type == "application/json":
         parsed = parse(ModelBody, json_body(req))
@@ -84,11 +89,53 @@ def _model_payload(req: func.HttpRequest, name: str, version: str
     if len(data) > config.MAX_MODEL_UPLOAD_BYTES:
         raise ValidationError("model", f"uploads are limited to {config.MAX_MODEL_UPLOAD_BYTES}"
                               " bytes; upload larger models to a datastore and send {\"path\"}")
-    query = {"description": req.params.get("description")}
+    query = {key: req.params.get(key) for key in ("description", "file_name", "type")}
     if req.params.get("tags"):
         query["tags"] = load_json(req.params["tags"].encode())
     parsed = parse(ModelMetadata, {k: v for k, v in query.items() if v is not None})
     return data, parsed.value, parsed.warnings
+
+
+@bp.route(route="codes/{name}/versions", methods=["GET"])
+@handles_errors
+def list_code_versions(req: func.HttpRequest) -> func.HttpResponse:
+    name = names.asset_name(req.route_params["name"])
+    return paged_response(req, codes.list_page(default_storage(), page_request(req), name))
+
+
+@bp.route(route="codes/{name}/versions/{version}", methods=["GET", "PUT", "DELETE"])
+@handles_errors
+def code_version(req: func.HttpRequest) -> func.HttpResponse:
+    """A code version: PUT a zip of the folder (deployers only), GET its record, DELETE."""
+    storage = default_storage()
+    name = names.asset_name(req.route_params["name"])
+    version = names.version(req.route_params["version"])
+    if req.method == "GET":
+        return json_response(codes.get(storage, name, version))
+    deployers.require_deployer(req.headers, req.params,
+                               "uploading code" if req.method == "PUT" else "deleting code")
+    if req.method == "DELETE":
+        codes.delete(storage, name, version,
+                     deployments.users_of_code(storage, f"azureml:{name}:{version}"))
+        return func.HttpResponse(status_code=204)
+    data = req.get_body() or b""
+    if len(data) > config.MAX_CODE_UPLOAD_BYTES:
+        raise PayloadTooLargeError(f"code uploads are limited to {config.MAX_CODE_UPLOAD_BYTES}"
+                                   " bytes (zipped); keep data and models out of the code folder")
+    doc, created = codes.upload(storage, name, version, data)
+    return json_response(doc, status=201 if created else 200)
+
+
+@bp.route(route="codes/{name}/versions/{version}/content", methods=["GET"])
+@handles_errors
+def code_content(req: func.HttpRequest) -> func.HttpResponse:
+    """The code version's folder as the zip it was uploaded as."""
+    storage = default_storage()
+    doc = codes.get(storage, names.asset_name(req.route_params["name"]),
+                    names.version(req.route_params["version"]))
+    return func.HttpResponse(codes.read_bytes(storage, doc["sha256"]), mimetype="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="'
+                                      f'{doc["name"]}-{doc["version"]}.zip"'})
 
 
 @bp.route(route="datastores", methods=["GET"])
@@ -155,11 +202,13 @@ def deployment(req: func.HttpRequest) -> func.HttpResponse:
     if req.method == "DELETE":
         deployments.delete(storage, ep, name)
         return func.HttpResponse(status_code=204)
-    existed = deployments.find(storage, ep, name) is not None
-    parsed, etag = deployments.create_or_update(storage, ep, name, json_body(req),
-                                                precondition(req))
+    existing = deployments.find(storage, ep, name)
+    body = json_body(req)
+    if deployments.runs_code(body, existing):
+        deployers.require_deployer(req.headers, req.params, "a deployment with a scoring script")
+    parsed, etag = deployments.create_or_update(storage, ep, name, body, precondition(req))
     return json_response(with_warnings(parsed.value, parsed.warnings),
-                         status=200 if existed else 201, headers={"ETag": etag})
+                         status=200 if existing is not None else 201, headers={"ETag": etag})
 
 
 def _with_uri(req: func.HttpRequest, doc: dict) -> dict:

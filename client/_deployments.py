@@ -1,16 +1,21 @@
 """`client.batch_deployments`: deployments under an endpoint. A deployment whose `model`
 names a local file or folder (`model: {name, path}`) registers it first, as `az ml` does:
-the next version, unless the newest version already holds the same bytes."""
+the next version, unless the newest version already holds the same bytes. A local
+`code_configuration.code` folder is uploaded as a code version named after the folder,
+versioned by its content hash (uploading needs a deployer's credential: the master key or
+a token with the Deployer role)."""
 
 from __future__ import annotations
 
-import hashlib
+import re
+from pathlib import Path
 
 from azure.core.paging import ItemPaged
 from azure.core.polling import LROPoller
 
+from client._code import zip_folder
 from client._entities import BatchDeployment, BatchJob, DocumentError, Model
-from client._models import ModelOperations, onnx_file
+from client._models import ModelOperations, local_model
 from client._operations import Operations
 from client._polling import done_poller
 
@@ -36,6 +41,8 @@ class BatchDeploymentOperations(Operations):
             raise DocumentError(f"deployment {deployment.name} needs an endpoint_name")
         body = deployment._to_rest()
         body["model"] = self._model_reference(deployment.model)
+        if body.get("code_configuration") is not None:
+            body["code_configuration"] = self._code_reference(body["code_configuration"])
         doc = self._json("PUT", f"endpoints/{deployment.endpoint_name}/deployments/"
                          f"{deployment.name}", json=body)
         return done_poller(BatchDeployment._from_rest(doc))
@@ -47,6 +54,19 @@ class BatchDeploymentOperations(Operations):
     def list_jobs(self, endpoint_name: str, name: str) -> ItemPaged[BatchJob]:
         return self._jobs(f"endpoints/{endpoint_name}/deployments/{name}/jobs")
 
+    def _code_reference(self, code_configuration):
+        """`azureml:<folder name>:<content hash>` for a local code folder, uploaded once."""
+        local = code_configuration.get("code") if isinstance(code_configuration, dict) else None
+        if not isinstance(local, str) or local.startswith("azureml:") or "://" in local:
+            return code_configuration
+        folder = Path(local)
+        data, digest = zip_folder(folder)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", folder.resolve().name).lstrip("-_.") or "code"
+        version = digest[:16]
+        self._pipeline.request("PUT", f"codes/{name}/versions/{version}", content=data,
+                               headers={"content-type": "application/zip"})
+        return {**code_configuration, "code": f"azureml:{name}:{version}"}
+
     def _model_reference(self, model):
         """`azureml:name:version` for a model given inline with a local path."""
         if isinstance(model, Model):
@@ -55,11 +75,12 @@ class BatchDeploymentOperations(Operations):
             return model
         if not model.get("name"):
             raise DocumentError("model: a model given with a path needs a name")
-        sha256 = hashlib.sha256(onnx_file(model["path"]).read_bytes()).hexdigest()
+        sha256 = local_model(model["path"], model.get("type"))[1]
         versions = list(self._models.list(model["name"]))
         if model.get("version") is None and versions and versions[-1].sha256 == sha256:
             return versions[-1].id
         created = self._models.create_or_update(Model(
             name=model["name"], version=model.get("version"), path=model["path"],
-            description=model.get("description"), tags=model.get("tags")))
+            type=model.get("type"), description=model.get("description"),
+            tags=model.get("tags")))
         return created.id

@@ -225,8 +225,16 @@ def _load(cls: type[E], source: str | Path | None, relative_origin: str | Path |
 
 
 def _resolve_local_paths(entity: Resource, origin: Path) -> None:
-    """A model's or data asset's local `path:` is relative to the document's folder, as in
-    Azure ML."""
+    """A model's or data asset's local `path:`, a `code_configuration.code` folder and an
+    `environment.conda_file` in a document are relative to the document's folder, as in Azure
+    ML; the conda file is read here and sent as its content."""
+    if isinstance(entity, BatchDeployment):
+        code = entity.extra.get("code_configuration")
+        if isinstance(code, dict) and _local(code.get("code")):
+            code["code"] = str((origin / code["code"]).resolve())
+        environment = entity.extra.get("environment")
+        if isinstance(environment, dict) and _local(environment.get("conda_file")):
+            environment["conda_file"] = read_yaml(origin / environment["conda_file"])
     holder = entity.model if isinstance(entity, BatchDeployment) else entity
     if isinstance(holder, dict):
         path = holder.get("path")
@@ -235,6 +243,10 @@ def _resolve_local_paths(entity: Resource, origin: Path) -> None:
     elif isinstance(holder, Model | Data) and holder.path and "://" not in holder.path \
             and (origin / holder.path).exists():
         holder.path = str((origin / holder.path).resolve())
+
+
+def _local(path: object) -> bool:
+    return isinstance(path, str) and "://" not in path and not path.startswith("azureml:")
 
 
 def load_batch_endpoint(source: str | Path | None = None, *, relative_origin: str | None = None,
@@ -247,7 +259,9 @@ def load_batch_deployment(source: str | Path | None = None, *,
                           relative_origin: str | None = None,
                           params_override: list[dict[str, Any]] | None = None
                           ) -> BatchDeployment:
-    """A deployment from an Azure ML `deployment.yml` with the ONNX `scoring` block."""
+    """A deployment from an Azure ML `deployment.yml`: a no-code `scoring` block, or a
+    `code_configuration` (its local `code` folder is uploaded by `begin_create_or_update`)
+    with an `environment` (a local `conda_file` is read here)."""
     return _load(BatchDeployment, source, relative_origin, params_override)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,10 @@ class JobOperations(Operations):
             response = self._pipeline.request("GET", f"jobs/{name}/outputs/{output}")
             target = Path(download_path) / "named-outputs" / output
             target.mkdir(parents=True, exist_ok=True)
+            if output == "score" and response.headers.get("content-type", "").startswith(
+                    "application/zip"):  # a scoring script's own files (summary_only)
+                written += _unzip(response.read(), target)
+                continue
             file = target / _file_name(response.headers.get("content-disposition"), output)
             file.write_bytes(response.read())
             written.append(file)
@@ -89,6 +95,20 @@ class JobOperations(Operations):
         """`retry`, with a poller that follows the new job until it ends."""
         return job_poller(self.retry(name, deployment_name=deployment_name), self.get,
                           interval)
+
+
+def _unzip(data: bytes, target: Path) -> list[Path]:
+    """The files of a folder output, each kept inside `target`."""
+    written = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            path = (target / info.filename).resolve()
+            if info.is_dir() or target.resolve() not in path.parents:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(archive.read(info))
+            written.append(path)
+    return written
 
 
 def _file_name(disposition: str | None, output: str) -> str:

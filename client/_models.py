@@ -1,8 +1,11 @@
-"""`client.models`: register ONNX models (a local file or folder, or a datastore path)."""
+"""`client.models`: register models: a local ONNX file, a local folder (zipped, as
+`az ml` uploads `--path DIR`; `mlflow_model` folders converted to ONNX first when they are
+scikit-learn, client/_mlflow.py), or a datastore path to an ONNX file."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -12,19 +15,27 @@ from client._entities import DocumentError, Model
 from client._operations import Operations
 
 
-def onnx_file(path: str | Path) -> Path:
-    """The one `.onnx` file a local model path means: the file, or the only one in a folder."""
+def local_model(path: str | Path, model_type: str | None) -> tuple[bytes, str, str, str]:
+    """(bytes to upload, their sha256 as the service computes it, content type, file name)
+    of a local model path: an ONNX file, or a folder as a zip."""
+    import hashlib
+
+    from client._code import zip_folder
+    from client._mlflow import onnx_folder
+
     local = Path(path)
     if local.is_file():
-        return local
+        if model_type == "mlflow_model":
+            raise DocumentError(f"model path {local}: an mlflow_model is a folder holding an "
+                                "MLmodel file")
+        data = local.read_bytes()
+        return data, hashlib.sha256(data).hexdigest(), "application/octet-stream", local.name
     if not local.is_dir():
         raise DocumentError(f"model path {local}: no such file or folder")
-    found = sorted(local.rglob("*.onnx"))
-    if len(found) != 1:
-        what = "no .onnx file" if not found else f"{len(found)} .onnx files"
-        raise DocumentError(f"model path {local}: the folder holds {what}; "
-                            "a model here is exactly one ONNX file")
-    return found[0]
+    with tempfile.TemporaryDirectory() as work:
+        folder = onnx_folder(local, Path(work)) if model_type == "mlflow_model" else local
+        data, digest = zip_folder(folder)
+    return data, digest, "application/zip", local.name
 
 
 def _is_remote(path: str) -> bool:
@@ -60,12 +71,14 @@ class ModelOperations(Operations):
                                                "description": model.description or "",
                                                "tags": model.tags or {}})
         else:
-            data = onnx_file(model.path).read_bytes()
-            params = {"description": model.description or None}
+            data, _, content_type, file_name = local_model(model.path, model.type)
+            params = {"description": model.description or None,
+                      "type": model.type or None,
+                      "file_name": file_name if content_type != "application/zip" else None}
             if model.tags:
                 params["tags"] = json.dumps(model.tags)
             doc = self._json("PUT", url, content=data, params=params,
-                             headers={"content-type": "application/octet-stream"})
+                             headers={"content-type": content_type})
         return Model._from_rest(doc)
 
     def delete(self, name: str, version: str) -> None:

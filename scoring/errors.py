@@ -28,6 +28,23 @@ class ItemError(ScoringError):
 
 
 class MiniBatchTimeoutError(ScoringError):
-    """A mini-batch ran past `retry_settings.timeout`; the attempt fails and is retried."""
+    """A mini-batch ran past `retry_settings.timeout`; the attempt fails and is retried.
+    `logs`: what a scoring script logged before it was killed."""
 
     code = "MiniBatchTimeout"
+
+    def __init__(self, message: str, logs: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.logs = logs or []
+
+
+class ScriptError(ScoringError):
+    """A scoring script's init() or run() raised, or its process died: the mini-batch
+    attempt fails (and is retried) with the traceback and what the script logged."""
+
+    code = "ScriptFailed"
+
+    def __init__(self, message: str, traceback: str, logs: list[dict[str, str]]):
+        super().__init__(message)
+        self.traceback = traceback
+        self.logs = logs

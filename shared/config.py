@@ -7,7 +7,9 @@ import os
 # Containers and tables the service owns.
 MODELS_CONTAINER = "batch-models"
 JOBS_CONTAINER = "batch-jobs"
+CODE_CONTAINER = "batch-code"
 TABLE_MODELS = "models"
+TABLE_CODES = "codes"
 TABLE_DATASTORES = "datastores"
 TABLE_ENDPOINTS = "endpoints"
 TABLE_DEPLOYMENTS = "deployments"
@@ -39,14 +41,15 @@ def internal_container(name: str) -> bool:
     """True for a container the service or the Functions host keeps its own state in."""
     from shared.messages import ALL_QUEUES, poison
 
-    internal = {MODELS_CONTAINER, JOBS_CONTAINER, DEPLOYMENT_CONTAINER, DEADLETTER_CONTAINER,
-                *ALL_QUEUES, *(poison(q) for q in ALL_QUEUES)}
+    internal = {MODELS_CONTAINER, JOBS_CONTAINER, CODE_CONTAINER, DEPLOYMENT_CONTAINER,
+                DEADLETTER_CONTAINER, *ALL_QUEUES, *(poison(q) for q in ALL_QUEUES)}
     return name in internal or name.startswith(_INTERNAL_PREFIXES)
 
 
 # Bounds: an HTTP request body on Azure Functions is capped at 100 MB; ONNX protobufs at 2 GB.
 MAX_MODEL_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_MODEL_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
+MAX_CODE_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_MINI_BATCH_SIZE = 1000
 MAX_INPUT_FILE_BYTES = 256 * 1024 * 1024
 

@@ -22,7 +22,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.jobs import paths
-from shared.resources import deployments, models
+from shared.resources import codes, deployments, models
 from shared.storage.clients import Storage
 
 if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads when a preview runs, not at start-up
@@ -90,31 +90,48 @@ def _size(blob: Any) -> int | None:
 def preview(storage: Storage, endpoint: str, deployment: str,
             items: list[InputFile | FailedItem], started: float,
             budget: float = BUDGET_SECONDS) -> dict[str, Any]:
-    """Score the files under the deployment; `started` (time.monotonic()) is when the
+    """Score the files under the deployment (no-code, or its scoring script: files it
+    writes to AZUREML_BI_OUTPUT_PATH are not kept); `started` (time.monotonic()) is when the
     request began, so reading the files counts against the budget too."""
     from scoring.engine import FailedItem, InputFile
+    from scoring.errors import ScriptError
     from scoring.outputs import output_columns
-    from scoring.scorer import Scorer
+    from scoring.scorer import ScriptScorer, for_snapshot
+    from scoring.scripts.runner import COLUMNS
 
     doc = deployments.get(storage, endpoint, deployment)
     model = models.get(storage, doc["model_name"], doc["model_version"])
-    scorer = Scorer.from_snapshot(doc["scoring"], model, lambda: models.read_bytes(storage, model))
+    code = doc.get("code_configuration") or {}
+    scorer = for_snapshot({"model": model, "scoring": doc["scoring"], "code": code or None},
+                          lambda: models.read_bytes(storage, model),
+                          lambda: codes.read_bytes(storage, code["sha256"]), 1,
+                          doc["settings"].get("environment_variables"),
+                          doc["settings"].get("logging_level", "info"))
     files = [i for i in items if isinstance(i, InputFile)]
     try:
         result = scorer.score(files, deadline=started + budget)
+        rows, failed, logs = result.rows, list(result.errors), list(getattr(result, "logs", ()))
     except MiniBatchTimeoutError:
         raise DeadlineError(f"the preview ran past its {budget:g} s budget; send fewer or "
                             "smaller files") from None
+    except ScriptError as e:  # as in a job: the run's files fail with its error
+        rows, failed = (), [FailedItem(f.name, None, str(e)) for f in files]
+        logs = [*e.logs, *({"level": "ERROR", "logger": "traceback", "message": line}
+                           for line in e.traceback.splitlines()[-20:])]
     position = {item.file_name if isinstance(item, FailedItem) else item.name: k
                 for k, item in enumerate(items)}
-    errors = sorted([i for i in items if isinstance(i, FailedItem)] + list(result.errors),
+    errors = sorted([i for i in items if isinstance(i, FailedItem)] + failed,
                     key=lambda e: (position.get(e.file_name, 0), -1 if e.row is None else e.row))
+    script = isinstance(scorer, ScriptScorer)
     return {
         "endpoint": endpoint,
         "deployment": deployment,
         "model": model["id"],
-        "columns": output_columns(scorer.config, scorer.signature),
-        "rows": [[r.file_name, r.row, *r.values] for r in result.rows],
+        "columns": list(COLUMNS) if script else output_columns(scorer.config, scorer.signature),
+        "rows": [[r.file_name, r.text] if script else [r.file_name, r.row, *r.values]
+                 for r in rows],
         "errors": [{"file_name": e.file_name, "row": e.row, "reason": e.reason}
                    for e in errors],
+        **({"logs": [f"{x['level']} {x['logger']}: {x['message']}" for x in logs]}
+           if script else {}),
     }

@@ -48,7 +48,7 @@ COLUMNS: dict[type, tuple[tuple[str, str], ...]] = {
 def plain(value: Any) -> Any:
     """Entities, pagers and lists as plain JSON values."""
     if isinstance(value, Resource):
-        return value._to_dict()
+        return plain(value._to_dict())
     if isinstance(value, ItemPaged | list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, dict):

@@ -32,6 +32,7 @@ from shared.resources.settings import DeploymentSettings, apply_overrides, check
 from shared.storage.clients import Storage
 
 _REST_TYPES = {"UriFolder": paths.URI_FOLDER, "UriFile": paths.URI_FILE}
+SCRIPT_INPUT = {"input": {"type": "files"}}
 _REQUEST_ID_NAMESPACE = uuid.UUID("6f1d7c1e-6d4c-4a53-9a56-4bb3f0b8e1a2")
 
 
@@ -209,7 +210,8 @@ def invoke(
     model = models.get(storage, deployment["model_name"], deployment["model_version"])
     settings = apply_overrides(_settings_of(deployment), request.overrides)
     check_batching(settings.mini_batch_size,
-                   deployment["scoring"]["input"]["type"] == "tabular", "mini_batch_size")
+                   (deployment["scoring"] or {}).get("input", {}).get("type") == "tabular",
+                   "mini_batch_size")
     source, asset = _input_location(storage, request)
     if not request.manifest or source.account:  # (a retry of another account's files too)
         source = sources.check_readable(storage, source)
@@ -229,9 +231,13 @@ def invoke(
         "output": target,
         "settings": settings.to_dict(),
         "deployment": {
-            "name": deployment["name"], "scoring": deployment["scoring"],
+            "name": deployment["name"],
+            # a scoring script reads whole files: planning splits its input by file count
+            "scoring": deployment["scoring"] or SCRIPT_INPUT,
+            "code": deployment.get("code_configuration"),
             "model": {k: model[k] for k in ("id", "name", "version", "sha256", "path",
-                                            "signature")},
+                                            "signature", "layout", "file_name", "onnx_file")
+                      if k in model},
         },
     }
     try:

@@ -24,17 +24,17 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared import config, telemetry
 from shared.errors import NotFoundError
-from shared.jobs import errorsfile, fanin, planning, records, sources, splitting, watchdog
+from shared.jobs import errorsfile, fanin, planning, records, scripts, sources, splitting, watchdog
 from shared.jobs.lifecycle import JobStatus, Outcome, StopReason
 from shared.jobs.planning import InputRef
 from shared.jobs.records import JobRecord
 from shared.messages import SCORE_QUEUE, ScoreMiniBatch
-from shared.resources import models
+from shared.resources import codes, models
 from shared.storage.blobreads import BlobTooLargeError
 from shared.storage.clients import Storage
 
 if TYPE_CHECKING:  # scoring (numpy, ONNX Runtime) loads with the first mini-batch
-    from scoring.scorer import Scorer
+    from scoring.scorer import Scorer, ScriptScorer
 
 log = logging.getLogger(__name__)
 timing_log = logging.getLogger("batch.timing")
@@ -54,14 +54,17 @@ def errors_path(job: str, index: int, part: str) -> str:
     return f"{job}/results/{index:08d}.{part}.errors.csv"
 
 
-def scorer(storage: Storage, job: JobRecord) -> Scorer:
-    """The job's pinned deployment snapshot as a Scorer."""
-    from scoring.scorer import Scorer
+def scorer(storage: Storage, job: JobRecord) -> Scorer | ScriptScorer:
+    """The job's pinned deployment snapshot as a Scorer (a ScriptScorer for scripts)."""
+    from scoring.scorer import for_snapshot
 
     model = job.deployment["model"]
-    return Scorer.from_snapshot(job.deployment["scoring"], model,
-                                lambda: models.read_bytes(storage, model),
-                                int(job.settings["max_concurrency_per_instance"]))
+    code = job.deployment.get("code") or {}
+    return for_snapshot(job.deployment, lambda: models.read_bytes(storage, model),
+                        lambda: codes.read_bytes(storage, code["sha256"]),
+                        int(job.settings["max_concurrency_per_instance"]),
+                        job.settings.get("environment_variables"),
+                        job.settings.get("logging_level", "info"))
 
 
 def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -> None:
@@ -85,8 +88,9 @@ def score_minibatch(storage: Storage, msg: ScoreMiniBatch, dequeue_count: int) -
     try:
         rows_csv, failures, items_ok = score_refs(storage, job, refs,
                                                   time.monotonic() + retry["timeout"],
-                                                  clock=clock)
+                                                  clock=clock, index=msg.index)
     except Exception as e:
+        scripts.log_failure(storage, job.name, msg.index, e)
         if retry_again(storage, job, msg, f"attempt {msg.retries + 1} failed: {e}"):
             return
         fail_minibatch(storage, job.name, msg.index, f"mini-batch failed after "
@@ -184,12 +188,13 @@ def relative_name(job: JobRecord, blob_name: str) -> str:
 
 
 def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
-               deadline: float | None, clock: Stopwatch | None = None
-               ) -> tuple[bytes, list[tuple[str, str, str]], int]:
+               deadline: float | None, clock: Stopwatch | None = None,
+               index: int | None = None) -> tuple[bytes, list[tuple[str, str, str]], int]:
     """Score the files (only the listed rows where a ref names rows; only its range where a
     ref is a range of a table): CSV rows, failures as (file_name, row, reason), and the
-    number of rows scored. Rows are numbered in the whole file."""
-    from scoring.scorer import InputFile
+    number of rows scored. Rows are numbered in the whole file. A scoring script gets the
+    whole files (shared/jobs/scripts.py)."""
+    from scoring.scorer import InputFile, ScriptScorer
 
     clock = clock or Stopwatch()
     scoring = scorer(storage, job)
@@ -209,6 +214,11 @@ def score_refs(storage: Storage, job: JobRecord, refs: list[InputRef],
                                 first_row=ref.part.first_row if ref.part else 0))
         if ref.rows is not None:
             wanted.setdefault(name, set()).update(ref.rows)
+    if isinstance(scoring, ScriptScorer):
+        rows_csv, script_failures, items_ok = scripts.score(storage, job, index, scoring,
+                                                            inputs, deadline)
+        clock.lap("script")
+        return rows_csv, failures + script_failures, items_ok
     result = scoring.score(inputs, deadline)
     clock.lap("score_other", parts=result.timings)
 

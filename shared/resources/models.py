@@ -1,8 +1,12 @@
-"""Registered ONNX models: name + version, immutable bytes in blob storage, sha256, signature.
+"""Registered models: name + version, immutable bytes in blob storage, sha256, signature.
 
-Registration loads the bytes with ONNX Runtime once, so a deployment can never point at
-something that is not a model. Blobs are stored under their sha256, so two racing
-registrations of the same name+version can never overwrite each other's bytes.
+A model is one ONNX file, or a folder (a zip): a `custom_model` folder (its one `.onnx`
+file, if it has exactly one, is what no-code deployments score; scoring scripts get the
+whole folder as AZUREML_MODEL_DIR) or an `mlflow_model` folder whose MLmodel has an `onnx`
+flavor (scoring/mlmodel.py). Registration loads the ONNX file with ONNX Runtime once, so a
+deployment can never point at something that is not a model; nothing is unpickled. Blobs
+are stored under their sha256 (a folder's content hash), so two racing registrations of the
+same name+version can never overwrite each other's bytes.
 """
 
 from __future__ import annotations
@@ -32,8 +36,12 @@ def register(
     *,
     description: str = "",
     tags: dict[str, str] | None = None,
+    file_name: str | None = None,
+    model_type: str = "custom_model",
+    folder: bool = False,
 ) -> dict[str, Any]:
-    """Validate and store a model version; nothing is stored if any check fails."""
+    """Validate and store a model version (ONNX bytes, or a folder's zip when `folder`);
+    nothing is stored if any check fails."""
     from scoring.signature import read_signature  # onnxruntime: only where models are read
 
     names.asset_name(name)
@@ -45,10 +53,18 @@ def register(
     table = _table(storage)
     if table.get(name, version) is not None:
         raise ConflictError(f"model {name}:{version} already exists; register a new version")
+    layout: dict[str, Any] = {"file_name": file_name or "model.onnx"}
     with scoring_rules():
-        signature = read_signature(data)
-    sha256 = hashlib.sha256(data).hexdigest()
-    blob_path = f"{name}/{version}/{sha256}.onnx"
+        if folder:
+            sha256, layout, onnx = _folder(data, model_type)
+            signature = read_signature(onnx) if onnx is not None else None
+        elif model_type == "mlflow_model":
+            raise ValidationError("type", "an mlflow_model is a folder: send it as a zip "
+                                  "(the CLI and client: --path <the MLflow folder>)")
+        else:
+            signature = read_signature(data)
+            sha256 = hashlib.sha256(data).hexdigest()
+    blob_path = f"{name}/{version}/{sha256}.{'zip' if folder else 'onnx'}"
     storage.container(config.MODELS_CONTAINER).upload_blob(blob_path, data, overwrite=True)
     doc = {
         "name": name,
@@ -56,12 +72,13 @@ def register(
         "id": f"azureml:{name}:{version}",
         "description": description or "",
         "tags": tags or {},
-        "type": "custom_model",
-        "format": "onnx",
+        "type": model_type,
+        "format": "onnx" if signature is not None else "folder",
         "size_bytes": len(data),
         "sha256": sha256,
         "path": f"{config.MODELS_CONTAINER}/{blob_path}",
-        "signature": signature.to_dict(),
+        **layout,
+        "signature": signature.to_dict() if signature is not None else None,
         "created_at": datetime.now(UTC).isoformat(),
     }
     check_stored_size(doc, "model")
@@ -132,8 +149,34 @@ def delete(storage: Storage, name: str, version: str, users: list[str]) -> None:
 
 
 def read_bytes(storage: Storage, model: dict[str, Any]) -> bytes:
+    """The stored blob: the ONNX file, or a folder model's zip."""
     container, _, blob = model["path"].partition("/")
     return storage.container(container).download_blob(blob).readall()
+
+
+def read_onnx(storage: Storage, model: dict[str, Any]) -> bytes:
+    """The ONNX file no-code scoring loads (a folder model's `onnx_file`)."""
+    from scoring.scorer import onnx_of
+
+    return onnx_of(model, read_bytes(storage, model))
+
+
+def _folder(data: bytes, model_type: str) -> tuple[str, dict[str, Any], bytes | None]:
+    """(content hash, what the document records about the folder, its ONNX file's bytes)."""
+    from scoring import mlmodel
+    from scoring.folders import check_zip
+
+    checked = check_zip(data, "model")
+    layout: dict[str, Any] = {"layout": "folder", "files": list(checked.files[:200])}
+    if model_type == "mlflow_model":
+        flavor = mlmodel.read(data)
+        onnx_file: str | None = flavor.onnx_file
+        layout["mlflow"] = {**flavor.to_dict(), "scoring": flavor.default_scoring()}
+    else:
+        found = [f for f in checked.files if f.lower().endswith(".onnx")]
+        onnx_file = found[0] if len(found) == 1 else None
+    layout["onnx_file"] = onnx_file
+    return checked.sha256, layout, mlmodel.member(data, onnx_file) if onnx_file else None
 
 
 def _version_key(version: str) -> tuple:

@@ -94,6 +94,7 @@ class Op:
 
 EP, DEP, MODEL, JOB = ("/endpoints/{endpoint}", "/endpoints/{endpoint}/deployments/{deployment}",
                        "/models/{name}/versions/{version}", "/jobs/{job}")
+CODE = "/codes/{name}/versions/{version}"
 DATA = "/data/{name}/versions/{version}"
 OPERATIONS = (
     Op("get", "/models", "Models_List", "List model versions", ok={200: r.page_of(
@@ -105,6 +106,16 @@ OPERATIONS = (
        "{\"path\"} of a blob", body=BINARY, ok={201: r.ModelResource}),
     Op("delete", MODEL, "Models_Delete", "Delete a model version no deployment uses",
        ok={204: None}),
+    Op("get", "/codes/{name}/versions", "Codes_ListVersions", "List one code asset's versions",
+       ok={200: r.page_of(r.CodeResource)}, params=(*PAGE,)),
+    Op("get", CODE, "Codes_Get", "Show a code version (its files and content hash)",
+       ok={200: r.CodeResource}),
+    Op("put", CODE, "Codes_Upload", "Upload a scoring script's folder as a zip (deployers "
+       "only: the master key or the Deployer app role)", body=FILE,
+       ok={200: r.CodeResource, 201: r.CodeResource}),
+    Op("delete", CODE, "Codes_Delete", "Delete a code version no deployment runs (deployers "
+       "only)", ok={204: None}),
+    Op("get", f"{CODE}/content", "Codes_Download", "The code version's zip", ok={200: BINARY}),
     Op("get", "/datastores", "Datastores_List", "List datastores (built-in ones first)",
        ok={200: r.page_of(r.DatastoreResource)}, params=(*PAGE,)),
     Op("get", "/datastores/{name}", "Datastores_Get", "Show a datastore",
@@ -237,6 +248,8 @@ def _operation(op: Op, ref) -> dict[str, Any]:
             "401": {"description": "no valid function key (empty body, the host's); on an "
                     "endpoint's routes also a JSON error with a Bearer WWW-Authenticate "
                     "challenge when the endpoint takes Entra ID tokens"},
+            "403": {**error, "description": "a valid key or token that may not do this (user "
+                    "code needs a deployer: the master key or the Deployer app role)"},
             "404": {"description": "not found; text/plain when no route matches the URL (the "
                     "Functions host's own answer)", "content": {
                         **error["content"], "text/plain": {"schema": {"type": "string"}}}},

@@ -85,13 +85,11 @@ def test_ignored_fields_come_back_as_warnings(service, digits_endpoint):
     r = call(service, "PUT", f"/endpoints/{digits_endpoint}/deployments/warned", json={
         "model": {"name": "digits-e2e", "version": "1", "path": "./digits.onnx"},
         "environment": "azureml:sklearn:1", "compute": "azureml:cpu-cluster",
-        "code_configuration": {"code": "src", "scoring_script": "score.py"},
         "resources": {"instance_count": 1, "instance_type": "Standard_DS3_v2"},
         "scoring": models.DIGITS_SCORING})
     assert r.status_code == 201, r.text
     fields = [w.split(":")[0] for w in r.json()["warnings"]]
-    assert fields == ["code_configuration", "compute", "environment", "model.path",
-                      "resources.instance_type"]
+    assert fields == ["compute", "environment", "model.path", "resources.instance_type"]
     assert "warnings" not in call(service, "GET",
                                   f"/endpoints/{digits_endpoint}/deployments/warned").json()
     call(service, "DELETE", f"/endpoints/{digits_endpoint}/deployments/warned")

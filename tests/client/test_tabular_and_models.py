@@ -52,12 +52,14 @@ def test_model_versions_and_datastores(bep, examples):
                       str(folder / "breast-cancer.onnx"), "--description", "again")
     assert (first["version"], second["version"]) == ("1", "2")  # next integer, as Azure ML
     assert bep.json("model", "show", "-n", name, "--label", "latest")["description"] == "again"
-    assert bep.json("model", "show", "-n", name, "-v", "1")["sha256"] == second["sha256"]
+    shown = bep.json("model", "show", "-n", name, "-v", "1")  # a folder: uploaded whole
+    assert (shown["layout"], shown["files"], shown["format"]) == (
+        "folder", ["breast-cancer.onnx"], "onnx")
     assert bep.json("model", "list", "-n", name, "--query", "[].version") == ["1", "2"]
     assert "already exists" in bep.fails("model", "create", "-n", name, "-v", "1", "--path",
                                          str(folder))
-    assert "holds no .onnx file" in bep.fails("model", "create", "-n", name, "--path",
-                                              str(examples / "breast-cancer" / "data"))
+    assert "no such file or folder" in bep.fails("model", "create", "-n", name, "--path",
+                                                 str(examples / "breast-cancer" / "nothing"))
     bep.run("model", "delete", "-n", name, "-v", "1", "--yes")
     assert bep.json("model", "list", "-n", name, "--query", "[].version") == ["2"]
 

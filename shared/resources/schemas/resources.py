@@ -152,8 +152,46 @@ class ModelRef(Strict):
     description: Any = ignored("describe the model when registering it")
 
 
-_NO_CODE = ("no user code runs here: describe how files become tensors with a no-code "
-            "`scoring` section (docs/scoring.md)")
+def _script_path(value: str) -> str:
+    parts = value.split("/")
+    if (not value.endswith(".py") or value.startswith("/") or "\\" in value or ":" in value
+            or any(p in ("", ".", "..") for p in parts)):
+        raise PydanticCustomError("script", "must be a relative path to a .py file inside the "
+                                  "code folder (no '..', no absolute path)")
+    return value
+
+
+class CodeConfiguration(Strict):
+    """Azure ML's scoring script: a code folder and the script in it (docs/scoring-scripts.md)."""
+
+    code: Annotated[str, Field(min_length=1, max_length=600)] = Field(
+        description="an uploaded code version, 'azureml:<name>:<version>' (the CLI and client "
+                    "upload a local folder and send its version)")
+    scoring_script: Annotated[str, Field(max_length=255), AfterValidator(_script_path)] = Field(
+        description="the script's path in the code folder, with init() and run(mini_batch)")
+    sha256: Any = ignored(_READ_ONLY)
+
+
+PackageList = Annotated[list[Annotated[StrictStr, Field(max_length=300)]], Field(max_length=500)]
+
+
+class EnvironmentSpec(Strict):
+    """What a script needs from the app's Python environment, checked when the deployment is
+    created (shared/resources/environments.py): no image is built here."""
+
+    name: Name | None = None
+    version: Annotated[str, Field(max_length=64)] | StrictInt | None = None
+    description: Description | None = None
+    conda_file: dict[str, Any] | Annotated[str, Field(max_length=600)] | None = Field(
+        default=None, description="a conda environment document (the CLI reads the file "
+                                  "a path names and sends its content)")
+    pip: PackageList | None = Field(default=None, description="pip requirements")
+    image: Any = ignored("no images here: scripts run in the function app's own Python "
+                         "environment (docs/scoring-scripts.md)")
+    build: Any = ignored("no image builds here: scripts run in the function app's own Python "
+                         "environment")
+    inference_config: Any = ignored("no inference server here")
+    tags: Tags | None = None
 
 
 class DeploymentBody(Strict):
@@ -168,6 +206,8 @@ class DeploymentBody(Strict):
     tags: Tags | None = None
     model: Annotated[str, Field(min_length=1, max_length=600)] | ModelRef
     scoring: Scoring | None = None
+    code_configuration: CodeConfiguration | None = None
+    environment: EnvironmentSpec | Annotated[str, Field(max_length=600)] | None = None
     resources: Resources | None = None
     settings: DeploymentSettings | None = None
     # the legacy root-level layout
@@ -180,8 +220,6 @@ class DeploymentBody(Strict):
     logging_level: LoggingLevel | None = None
     environment_variables: EnvironmentVariables | None = None
     # accepted from Azure ML documents, meaningless here
-    code_configuration: Any = ignored(_NO_CODE)
-    environment: Any = ignored("no environments: models run on the service's ONNX Runtime")
     compute: Any = ignored("no compute clusters: Functions instances score mini-batches")
     properties: Any = ignored("free-form deployment properties are not used")
     # what a GET returns
@@ -245,6 +283,12 @@ class ModelMetadata(Strict):
 
     description: Description | None = None
     tags: Tags | None = None
+    file_name: OutputFileName | None = Field(
+        default=None, description="the model file's name in AZUREML_MODEL_DIR, for scoring "
+                                  "scripts (default: the uploaded file's, else model.onnx)")
+    type: Literal["custom_model", "mlflow_model"] | None = Field(
+        default=None, description="custom_model (an ONNX file, or a folder as a zip) or "
+                                  "mlflow_model (an MLflow folder with an onnx flavor, as a zip)")
 
 
 class ModelBody(ModelMetadata):

@@ -49,7 +49,11 @@ class DeploymentResource(Warned):
     model: str
     model_name: str
     model_version: str
-    scoring: dict[str, Any]
+    scoring: dict[str, Any] | None = Field(description="the no-code scoring configuration "
+                                          "(none for a scoring script)")
+    code_configuration: dict[str, Any] | None = Field(
+        default=None, description="the scoring script: code version, script, content sha256")
+    environment: Any = Field(default=None, description="the environment as given (checked)")
     resources: dict[str, Any]
     settings: dict[str, Any]
     provisioning_state: str
@@ -64,11 +68,23 @@ class ModelResource(Warned):
     description: str
     tags: dict[str, str]
     type: str
-    format: Literal["onnx"]
+    format: Literal["onnx", "folder"]
     size_bytes: int
     sha256: str
     path: str
-    signature: dict[str, Any]
+    signature: dict[str, Any] | None = Field(description="inputs and outputs of its ONNX file "
+                                            "(none: a folder only scripts can score)")
+    created_at: str
+
+
+class CodeResource(Open):
+    name: str
+    version: str
+    id: str
+    sha256: str
+    size_bytes: int
+    files: list[str]
+    path: str
     created_at: str
 
 

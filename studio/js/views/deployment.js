@@ -1,8 +1,8 @@
 // Create or edit a deployment, from a form or from its YAML (Azure ML's deployment.yml
 // fields); either way it is sent as JSON.
 
-import { all, call, createOnly, enc, onlyVersion } from "../api.js";
-import { busy, crumbs, field, go, h, link, notice, title } from "../ui.js";
+import { all, call, createOnly, enc, get, onlyVersion } from "../api.js";
+import { busy, crumbs, field, go, h, link, notice, saveBlob, title } from "../ui.js";
 import { dump, load } from "../../vendor/js-yaml.mjs";
 
 // What the service adds to a stored deployment and does not take back.
@@ -26,6 +26,17 @@ export function scoringSummary(scoring) {
     return [part.type, ...size, ...extras].join(", ");
   };
   return `${describe(scoring.input)} → ${describe(scoring.output)}`;
+}
+
+// A scoring-script deployment: its script and code version, and the code as a zip.
+export function scriptSummary(code, out) {
+  const [, name, version] = code.code.split(":");
+  const download = h("button", { type: "button", class: "small",
+    "aria-label": `Download the code of ${code.scoring_script}`,
+    onclick: (ev) => busy(ev.target, get(`/codes/${enc(name)}/versions/${enc(version)}/content`,
+      { as: "blob" }).then((file) => saveBlob(file, `${name}-${version}.zip`))
+      .catch((e) => notice(out, e.message))) }, "Download code");
+  return h("span", {}, `script ${code.scoring_script} (${code.code}) `, download);
 }
 
 export function settingsSummary(d) {

@@ -6,7 +6,7 @@ import {
   badge, busy, confirmDialog, crumbs, field, go, h, link, notice, table, title,
 } from "../ui.js";
 import { endpointTabs } from "./consume.js";
-import { scoringSummary, settingsSummary } from "./deployment.js";
+import { scoringSummary, scriptSummary, settingsSummary } from "./deployment.js";
 
 const NAME_RULE = "3–32 characters: letters, digits and '-', starting with a letter, " +
   "not ending with '-'.";
@@ -138,7 +138,7 @@ function deploymentTable(endpoint, deployments, def, out) {
       h("span", {}, h("strong", {}, d.name), isDefault ? h("span", { class: "tag" }, "default")
         : null),
       d.model,
-      scoringSummary(d.scoring),
+      d.code_configuration ? scriptSummary(d.code_configuration, out) : scoringSummary(d.scoring),
       settingsSummary(d),
       h("span", { class: "cell-actions" },
         link(`#/endpoints/${enc(endpoint)}/deployments/${enc(d.name)}/edit`, "Edit",
