@@ -1,7 +1,8 @@
 """What `.funcignore` leaves in the deployment package: the app, and nothing local or secret.
 
-Patterns are matched against each path component (how this project's .funcignore is written:
-plain names and globs, no negations or anchored paths).
+Patterns are matched as .gitignore's are, which .funcignore follows: a plain name or glob
+against each path component, one with a leading `/` against the top folder only (how
+`/scripts` leaves out the project's scripts but ships `scoring/scripts`). No negations.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ PATTERNS = [line.strip().rstrip("/") for line in (ROOT / ".funcignore").read_tex
 
 def ignored(path: Path) -> bool:
     parts = path.relative_to(ROOT).parts
-    return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in PATTERNS)
+    return any(fnmatch.fnmatch(parts[0], pattern[1:]) if pattern.startswith("/") else
+               any(fnmatch.fnmatch(part, pattern) for part in parts) for pattern in PATTERNS)
 
 
 def test_everything_the_app_imports_ships():
